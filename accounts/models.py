@@ -1,0 +1,57 @@
+"""Users, their Subsonic app-passwords and API keys."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person using mcma. `is_staff`/`is_superuser` make an admin; the flags below are Subsonic roles."""
+
+    can_download = models.BooleanField(default=True, help_text="May download original files.")
+    can_stream = models.BooleanField(default=True, help_text="May stream media.")
+    can_edit_playlists = models.BooleanField(default=True, help_text="May create and change playlists.")
+    can_share = models.BooleanField(default=False, help_text="May create public share links.")
+    can_comment = models.BooleanField(default=False)
+    can_request_downloads = models.BooleanField(default=True, help_text="May download from external sources.")
+    max_bitrate = models.PositiveIntegerField(default=0, help_text="Streaming bitrate cap in kbps; 0 = none.")
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.is_staff or self.is_superuser)
+
+
+class SubsonicCredential(models.Model):
+    """The Subsonic app-password: recoverable (token auth needs it), so stored encrypted, never hashed."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subsonic_credential")
+    ciphertext = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Subsonic password of {self.user_id}"
+
+
+class ApiKey(models.Model):
+    """A per-user API key for scripts and OpenSubsonic `apiKey` auth; only a hash and a display prefix are kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=128, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'})"

@@ -1,0 +1,29 @@
+"""Name folding shared by identity, sorting and search: one definition, so lookups and stored keys agree."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+from django.conf import settings
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive key: 'Beyoncé ' -> 'beyonce'. Used for identity and search columns."""
+    decomposed = unicodedata.normalize("NFKD", text.strip())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+@lru_cache(maxsize=8)
+def _articles(articles: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted((a.casefold() + " " for a in articles), key=len, reverse=True))
+
+
+def sort_name(name: str) -> str:
+    """The folded name without a leading article: 'The Beatles' -> 'beatles'."""
+    folded = fold(name)
+    for article in _articles(tuple(settings.LIBRARY_IGNORED_ARTICLES)):
+        if folded.startswith(article) and len(folded) > len(article):
+            return folded[len(article) :]
+    return folded

@@ -1,0 +1,271 @@
+"""mcma settings: every value comes from the environment or `.env`, read once here.
+
+Nothing exists only in production: each difference is an environment variable whose default suits the embedded
+set-up (SQLite, a filesystem broker and media under ./data).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Core
+# ---------------------------------------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=True)
+TESTING = env.bool("MCMA_TESTING", default="pytest" in sys.modules)
+
+# Values that must never protect a deployment: refused when DEBUG is off.
+INSECURE_DEFAULT_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "insecure-dev-secret-key-change-me",
+        "insecure-dev-subsonic-key-change-me",
+    }
+)
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-secret-key-change-me")
+SUBSONIC_SECRET_KEY = env.str("SUBSONIC_SECRET_KEY", default="insecure-dev-subsonic-key-change-me")
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
+
+if not DEBUG:
+    for _name, _value in (
+        ("SECRET_KEY", SECRET_KEY),
+        ("SUBSONIC_SECRET_KEY", SUBSONIC_SECRET_KEY),
+        ("JWT_SIGNING_KEY", JWT_SIGNING_KEY),
+    ):
+        if _value.strip().lower() in INSECURE_DEFAULT_SECRETS or len(_value) < 32:
+            raise SystemExit(
+                f"mcma: refusing to start with DEBUG=false: {_name} is missing, empty, too short (<32) "
+                "or a known default; set it in the environment or .env"
+            )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "library",
+    "sources",
+    "downloads",
+    "subsonic",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mcma.urls"
+WSGI_APPLICATION = "mcma.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Storage: the data dir holds the SQLite file, the embedded broker's queue and managed media
+# ---------------------------------------------------------------------------------------------------------------
+MCMA_DATA_DIR = Path(env.str("MCMA_DATA_DIR", default=str(BASE_DIR / "data"))).expanduser().resolve()
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(MCMA_DATA_DIR / "media"))).expanduser().resolve()
+MEDIA_URL = "/media/"  # never served directly: audio goes out only through authorising views
+STATIC_URL = "/static/"
+STATIC_ROOT = MCMA_DATA_DIR / "static"
+# Cached derived files (resized covers, transcodes) that can always be rebuilt.
+MCMA_CACHE_DIR = Path(env.str("MCMA_CACHE_DIR", default=str(MCMA_DATA_DIR / "cache"))).expanduser().resolve()
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{MCMA_DATA_DIR / 'mcma.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while the worker writes; the timeout rides out short write locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Accounts and passwords
+# ---------------------------------------------------------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Security headers (production values when DEBUG is off; behind a TLS proxy set SECURE_PROXY_SSL_HEADER)
+# ---------------------------------------------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Preload-list submission binds every subdomain of the owner's domain for good: their call, not a default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Health probes come over plain HTTP from the orchestrator.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# ---------------------------------------------------------------------------------------------------------------
+# REST API
+# ---------------------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": env.str("LOGIN_THROTTLE_IP", default="20/min"),
+        "login_user": env.str("LOGIN_THROTTLE_USER", default="10/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mcma API",
+    "DESCRIPTION": "Native REST API of mcma, a self-hosted music service.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+SIMPLE_JWT = {
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ALGORITHM": "HS256",
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Celery: the default broker is kombu's filesystem transport under the data dir, so nothing else needs to run
+# ---------------------------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_DIR = MCMA_DATA_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Must exceed the longest task; long waits live in the database, never in a countdown.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(MCMA_DATA_DIR / "celerybeat-schedule")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Library
+# ---------------------------------------------------------------------------------------------------------------
+# Leading articles ignored when sorting and indexing artists and albums (as Subsonic's ignoredArticles).
+LIBRARY_IGNORED_ARTICLES = env.list(
+    "LIBRARY_IGNORED_ARTICLES", default=["The", "A", "An", "Les", "La", "Le", "Die", "Das", "El"]
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------------------------
+LOCAL_MEDIA_IMPORT_PATH = env.str("LOCAL_MEDIA_IMPORT_PATH", default="")
+# Hard-link instead of copy when the import folder is on the same filesystem as MEDIA_ROOT.
+LOCAL_IMPORT_HARDLINK = env.bool("LOCAL_IMPORT_HARDLINK", default=False)
+YOUTUBE_ENABLED = env.bool("YOUTUBE_ENABLED", default=False)
+YOUTUBE_COOKIES_FILE = env.str("YOUTUBE_COOKIES_FILE", default="")
+YOUTUBE_MUSIC_BASE_URL = env.str("YOUTUBE_MUSIC_BASE_URL", default="https://music.youtube.com")
+ACOUSTID_API_KEY = env.str("ACOUSTID_API_KEY", default="")
+MUSICBRAINZ_ENABLED = env.bool("MUSICBRAINZ_ENABLED", default=False)
+
+# Source backends: alias -> dotted path and options, built lazily by sources.registry.
+MCMA_SOURCES: dict[str, dict[str, object]] = {
+    "local": {"BACKEND": "sources.backends.local.LocalSource", "OPTIONS": {"root": LOCAL_MEDIA_IMPORT_PATH}},
+    "youtube": {
+        "BACKEND": "sources.backends.youtube.YouTubeMusicSource",
+        "OPTIONS": {
+            "enabled": YOUTUBE_ENABLED,
+            "base_url": YOUTUBE_MUSIC_BASE_URL,
+            "cookies_file": YOUTUBE_COOKIES_FILE,
+        },
+    },
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Logging: one line per event to stderr; never a secret
+# ---------------------------------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

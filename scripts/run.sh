@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the web server and a Celery worker (with the beat scheduler embedded) side by side.
+# Ctrl-C or SIGTERM stops both; if either exits, the other is stopped too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port="${PORT:-8000}"
+bind="${BIND:-127.0.0.1}"
+pids=()
+
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait || true
+}
+trap stop INT TERM EXIT
+
+celery -A mcma worker --beat --loglevel "${CELERY_LOG_LEVEL:-INFO}" --concurrency "${CELERY_CONCURRENCY:-2}" \
+  --schedule "${MCMA_DATA_DIR:-./data}/celerybeat-schedule" &
+pids+=($!)
+
+gunicorn mcma.wsgi --bind "$bind:$port" --workers "${WEB_CONCURRENCY:-2}" --threads 4 --timeout 120 \
+  --access-logfile - &
+pids+=($!)
+
+if [ -n "${LOCAL_MEDIA_IMPORT_PATH:-}" ]; then
+  python manage.py scan || echo "mcma: could not enqueue the import of $LOCAL_MEDIA_IMPORT_PATH" >&2
+fi
+
+echo "mcma: http://$bind:$port/ (admin at /admin/, Subsonic at /rest, API docs at /api/docs)"
+wait -n

@@ -1,0 +1,79 @@
+"""Suite-wide fixtures: no traffic leaves the machine, media goes to a temp dir, audio is made by ffmpeg."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.audio import AudioMaker
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"tests may not connect to {address!r}: loopback only")
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"tests may not connect to {address!r}: loopback only")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    results = _real_getaddrinfo(host, *args, **kwargs) if _host_is_local_name(host) else None
+    if results is None:
+        raise socket.gaierror(f"tests may not resolve {host!r}: loopback only")
+    return results
+
+
+def _host_is_local_name(host: Any) -> bool:
+    if host is None:
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    return name in ("localhost", "") or _is_local((name, 0))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _block_non_loopback_network() -> Iterator[None]:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
+    socket.getaddrinfo = _guarded_getaddrinfo
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MCMA_CACHE_DIR = tmp_path / "cache"
+    settings.MEDIA_ROOT.mkdir()
+
+
+@pytest.fixture(scope="session")
+def audio_maker(tmp_path_factory: pytest.TempPathFactory) -> AudioMaker:
+    """Makes real audio files with ffmpeg, cached per (format, tags, seconds) for the whole session."""
+    return AudioMaker(tmp_path_factory.mktemp("audio-cache"))
