@@ -70,12 +70,13 @@ def test_healthz_and_readyz(client: Client) -> None:
 def test_readyz_names_the_failing_broker(client: Client, settings: object) -> None:
     from mcma.celery import app
 
-    original = app.conf.broker_url
-    app.conf["broker_url"] = "redis://127.0.0.1:1/0"
+    original = app.conf.broker_write_url
+    # Nothing listens on port 1; readiness must name the broker, not crash or hang.
+    app.conf["broker_write_url"] = "redis://127.0.0.1:1/0"
     try:
         response = client.get("/readyz")
     finally:
-        app.conf["broker_url"] = original
+        app.conf["broker_write_url"] = original
     assert response.status_code == 503
     assert "broker" in response.json()["failing"]
     assert "database" not in response.json()["failing"]
