@@ -110,6 +110,8 @@ TEMPLATES = [
 # ---------------------------------------------------------------------------------------------------------------
 MCMA_DATA_DIR = Path(env.str("MCMA_DATA_DIR", default=str(BASE_DIR / "data"))).expanduser().resolve()
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(MCMA_DATA_DIR / "media"))).expanduser().resolve()
+# Created here so that the first `migrate` on a fresh machine can open the SQLite file.
+MCMA_DATA_DIR.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"  # never served directly: audio goes out only through authorising views
 STATIC_URL = "/static/"
 STATIC_ROOT = MCMA_DATA_DIR / "static"
