@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Import benchmark: mcma's folder import against a bare mutagen loop over the same generated library.
+
+    .venv/bin/python bench/import_bench.py [--tracks 10000] [--formats mp3,flac,...] [--batch-size 200]
+
+The library is made once by ../shared/tools/make_library.py and cached under bench/out/ (gitignored). Each
+measurement runs in its own child process so that its peak RSS is its own:
+
+- "bare": walk the tree and read every audio file's tags with mutagen, nothing else (the practical limit);
+- "import": `sources.services.scan_import_folder` into a fresh SQLite database and a temp MEDIA_ROOT (tags,
+  checksums, atomic copies, batched upserts, covers, album refresh).
+
+Prints tracks/s, wall and CPU seconds and peak RSS for both, and the import's share of the bare throughput
+(target: >= 60 %, peak RSS < 300 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+OUT_DIR = BASE_DIR / "bench" / "out"
+MAKE_LIBRARY = Path(os.environ.get("MCMA_MAKE_LIBRARY", str(BASE_DIR.parent / "shared" / "tools" / "make_library.py")))
+AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".opus", ".m4a", ".wav", ".aiff", ".wv", ".wma"}
+
+
+def library(tracks: int, formats: str | None) -> Path:
+    name = f"lib-{tracks}" + (f"-{formats.replace(',', '_')}" if formats else "")
+    out = OUT_DIR / name
+    manifest = out / "manifest.json"
+    if manifest.exists() and json.loads(manifest.read_text())["tracks_requested"] == tracks:
+        return out
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, str(MAKE_LIBRARY), "--tracks", str(tracks), "--out", str(out), "--force"]
+    if formats:
+        args += ["--formats", formats]
+    print(f"generating {tracks} tracks into {out} ...", flush=True)
+    subprocess.run(args, check=True)
+    return out
+
+
+def _usage() -> dict[str, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+
+
+def run_bare(root: Path) -> dict[str, float]:
+    import mutagen
+
+    start_usage = _usage()
+    start = time.perf_counter()
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in AUDIO_SUFFIXES:
+                continue
+            try:
+                audio = mutagen.File(os.path.join(dirpath, name))
+            except Exception:  # noqa: S112 - the messy files fail here as they do in the importer
+                continue
+            if audio is None:
+                continue
+            _ = audio.info.length
+            for _key, _value in (audio.tags or {}).items():
+                pass
+            count += 1
+    wall = time.perf_counter() - start
+    end_usage = _usage()
+    return {"tracks": count, "wall": wall, "cpu": end_usage["cpu"] - start_usage["cpu"], "rss_mb": end_usage["rss_mb"]}
+
+
+def run_import(root: Path, batch_size: int, hardlink: bool) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="mcma-bench-"))
+    os.environ.update(
+        {
+            "MCMA_DATA_DIR": str(work),
+            "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
+            "MEDIA_ROOT": str(work / "media"),
+            "DJANGO_SETTINGS_MODULE": "mcma.settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ["LOCAL_IMPORT_HARDLINK"] = "true" if hardlink else "false"
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from sources import services
+    from sources.scan import pipeline
+
+    pipeline.DEFAULT_BATCH_SIZE = batch_size
+    start_usage = _usage()
+    start = time.perf_counter()
+    scan = services.scan_import_folder(root=root)
+    wall = time.perf_counter() - start
+    end_usage = _usage()
+    return {
+        "tracks": scan.added + scan.updated + scan.unchanged,
+        "failed": scan.failed,
+        "wall": wall,
+        "cpu": end_usage["cpu"] - start_usage["cpu"],
+        "rss_mb": end_usage["rss_mb"],
+        "succeeded": float(scan.state == "succeeded"),
+    }
+
+
+def _child(phase: str, root: Path, batch_size: int, hardlink: bool = False) -> dict[str, float]:
+    args = [sys.executable, __file__, "--child", phase, "--root", str(root), "--batch-size", str(batch_size)]
+    result = subprocess.run(
+        [*args, "--hardlink"] if hardlink else args,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=BASE_DIR,
+    )
+    parsed: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def _warm_page_cache(root: Path) -> None:
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                while fh.read(1 << 20):
+                    pass
+
+
+def _line(name: str, r: dict[str, float]) -> str:
+    rate = r["tracks"] / r["wall"] if r["wall"] else 0.0
+    return (
+        f"{name:<7} {int(r['tracks']):>6} tracks  {rate:8.1f} tracks/s  wall {r['wall']:7.2f} s  "
+        f"cpu {r['cpu']:7.2f} s  peak RSS {r['rss_mb']:6.1f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tracks", type=int, default=10_000)
+    parser.add_argument("--formats", default=None, help="passed to make_library.py (default: all)")
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument(
+        "--hardlink", action="store_true", help="also measure LOCAL_IMPORT_HARDLINK=true (links instead of copies)"
+    )
+    parser.add_argument("--child", choices=("bare", "import"), help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        bare_run = args.child == "bare"
+        result = run_bare(args.root) if bare_run else run_import(args.root, args.batch_size, args.hardlink)
+        print(json.dumps(result))
+        return
+
+    root = library(args.tracks, args.formats)
+    _warm_page_cache(root)  # so neither run pays for the other's first read from disk
+    bare = _child("bare", root, args.batch_size)
+    runs = {"import": _child("import", root, args.batch_size)}
+    if args.hardlink:
+        runs["linked"] = _child("import", root, args.batch_size, hardlink=True)
+    print(_line("bare", bare))
+    for name, run in runs.items():
+        print(_line(name, run))
+    bare_rate = bare["tracks"] / bare["wall"]
+    bare_cpu_rate = bare["tracks"] / bare["cpu"]
+    for name, run in runs.items():
+        print(
+            f"{name}: {run['tracks'] / run['wall'] / bare_rate:.0%} of the bare loop's throughput by wall time, "
+            f"{run['tracks'] / run['cpu'] / bare_cpu_rate:.0%} by CPU time (target >= 60%); "
+            f"peak RSS {run['rss_mb']:.0f} MB (target < 300 MB); {int(run.get('failed', 0))} files failed"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Django admin for the library: every model, with list columns, search and filters that stay fast at 100k tracks.
+
+Artist and album filters are text inputs (a name fragment) rather than Django's default lists, which would
+render every artist of a large library into the sidebar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from library.models import (
+    Album,
+    AlbumAnnotation,
+    Artist,
+    ArtistAnnotation,
+    Bookmark,
+    Genre,
+    InternetRadioStation,
+    NowPlaying,
+    Play,
+    Playlist,
+    PlaylistEntry,
+    PlayQueue,
+    PlayQueueEntry,
+    Share,
+    ShareEntry,
+    Track,
+    TrackAnnotation,
+    TrackArtist,
+)
+from library.text import fold
+
+
+class NameContainsFilter(admin.SimpleListFilter):
+    """A free-text filter on a related name's folded key (e.g. artist name contains "beatles")."""
+
+    template = "admin/library/input_filter.html"
+    lookup: str = ""
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("", "")]  # one dummy entry so the admin renders the filter
+
+    # The input template needs the other active filters as hidden fields, not the usual link choices.
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        other_params = [
+            (key, value) for key, value in changelist.get_filters_params().items() if key != self.parameter_name
+        ]
+        flat = [(key, v) for key, values in other_params for v in (values if isinstance(values, list) else [values])]
+        yield {"parameter_name": self.parameter_name, "value": self.value(), "other_params": flat}
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value:
+            return queryset.filter(**{f"{self.lookup}__contains": fold(value)})
+        return queryset
+
+
+class ArtistFilter(NameContainsFilter):
+    title = "artist"
+    parameter_name = "artist_name"
+    lookup = "artist__name_key"
+
+
+class AlbumFilter(NameContainsFilter):
+    title = "album"
+    parameter_name = "album_name"
+    lookup = "album__name_key"
+
+
+class AlbumArtistFilter(NameContainsFilter):
+    title = "album artist"
+    parameter_name = "album_artist_name"
+    lookup = "album_artist__name_key"
+
+
+@admin.register(Genre)
+class GenreAdmin(admin.ModelAdmin):
+    list_display = ("name", "name_key")
+    search_fields = ("name", "name_key")
+
+
+@admin.register(Artist)
+class ArtistAdmin(admin.ModelAdmin):
+    list_display = ("name", "sort_name", "album_count", "track_count", "musicbrainz_id", "created_at")
+    search_fields = ("name", "name_key", "musicbrainz_id")
+    list_filter = ("created_at",)
+    readonly_fields = ("name_key", "album_count", "track_count", "created_at", "updated_at")
+
+
+@admin.register(Album)
+class AlbumAdmin(admin.ModelAdmin):
+    list_display = ("name", "album_artist", "year", "track_count", "disc_count", "is_compilation", "has_cover")
+    list_select_related = ("album_artist",)
+    search_fields = ("name", "name_key", "album_artist__name", "musicbrainz_release_id")
+    list_filter = (AlbumArtistFilter, "year", "is_compilation", ("genres", admin.RelatedOnlyFieldListFilter))
+    raw_id_fields = ("album_artist",)
+    filter_horizontal = ("genres",)
+    readonly_fields = ("name_key", "track_count", "disc_count", "duration_ms", "size_bytes", "created_at")
+
+    @admin.display(boolean=True, description="cover")
+    def has_cover(self, album: Album) -> bool:
+        return bool(album.cover_path)
+
+
+class TrackArtistInline(admin.TabularInline):
+    model = TrackArtist
+    raw_id_fields = ("artist",)
+    extra = 0
+
+
+@admin.register(Track)
+class TrackAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "artist",
+        "album",
+        "disc_number",
+        "track_number",
+        "year",
+        "suffix",
+        "source",
+        "metadata_status",
+        "is_missing",
+    )
+    list_select_related = ("artist", "album")
+    search_fields = ("title", "title_key", "artist__name", "album__name", "source_id", "path")
+    list_filter = (
+        ArtistFilter,
+        AlbumFilter,
+        ("genres", admin.RelatedOnlyFieldListFilter),
+        "year",
+        "source",
+        "metadata_status",
+        "is_missing",
+        "suffix",
+    )
+    raw_id_fields = ("artist", "album")
+    filter_horizontal = ("genres",)
+    inlines = (TrackArtistInline,)
+    readonly_fields = (
+        "source",
+        "source_id",
+        "path",
+        "size_bytes",
+        "checksum",
+        "source_mtime_ns",
+        "source_size",
+        "duration_ms",
+        "bitrate",
+        "sample_rate",
+        "bit_depth",
+        "channels",
+        "codec",
+        "content_type",
+        "created_at",
+        "updated_at",
+    )
+    show_full_result_count = False  # COUNT(*) over 100k filtered rows on every page is the slow part
+
+
+@admin.register(TrackArtist)
+class TrackArtistAdmin(admin.ModelAdmin):
+    list_display = ("track", "artist", "role", "position")
+    list_select_related = ("track", "artist")
+    list_filter = ("role",)
+    search_fields = ("track__title", "artist__name")
+    raw_id_fields = ("track", "artist")
+
+
+_ANNOTATION_COLUMNS = ("user", "starred_at", "rating", "play_count", "last_played_at")
+
+
+class AnnotationAdmin(admin.ModelAdmin):
+    list_filter = ("rating",)
+    search_fields = ("user__username",)
+
+
+@admin.register(TrackAnnotation)
+class TrackAnnotationAdmin(AnnotationAdmin):
+    list_display = ("track", *_ANNOTATION_COLUMNS)
+    list_select_related = ("track", "user")
+    raw_id_fields = ("user", "track")
+
+
+@admin.register(AlbumAnnotation)
+class AlbumAnnotationAdmin(AnnotationAdmin):
+    list_display = ("album", *_ANNOTATION_COLUMNS)
+    list_select_related = ("album", "user")
+    raw_id_fields = ("user", "album")
+
+
+@admin.register(ArtistAnnotation)
+class ArtistAnnotationAdmin(AnnotationAdmin):
+    list_display = ("artist", *_ANNOTATION_COLUMNS)
+    list_select_related = ("artist", "user")
+    raw_id_fields = ("user", "artist")
+
+
+@admin.register(Play)
+class PlayAdmin(admin.ModelAdmin):
+    list_display = ("played_at", "user", "track", "client")
+    list_select_related = ("user", "track")
+    list_filter = ("played_at", "client")
+    search_fields = ("user__username", "track__title")
+    raw_id_fields = ("user", "track")
+    date_hierarchy = "played_at"
+
+
+@admin.register(NowPlaying)
+class NowPlayingAdmin(admin.ModelAdmin):
+    list_display = ("user", "player", "track", "started_at")
+    list_select_related = ("user", "track")
+    raw_id_fields = ("user", "track")
+
+
+class PlaylistEntryInline(admin.TabularInline):
+    model = PlaylistEntry
+    raw_id_fields = ("track",)
+    extra = 0
+
+
+@admin.register(Playlist)
+class PlaylistAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "is_public", "created_at", "updated_at")
+    list_select_related = ("owner",)
+    list_filter = ("is_public",)
+    search_fields = ("name", "owner__username")
+    raw_id_fields = ("owner",)
+    inlines = (PlaylistEntryInline,)
+
+
+@admin.register(Bookmark)
+class BookmarkAdmin(admin.ModelAdmin):
+    list_display = ("user", "track", "position_ms", "updated_at")
+    list_select_related = ("user", "track")
+    search_fields = ("user__username", "track__title")
+    raw_id_fields = ("user", "track")
+
+
+class PlayQueueEntryInline(admin.TabularInline):
+    model = PlayQueueEntry
+    raw_id_fields = ("track",)
+    extra = 0
+
+
+@admin.register(PlayQueue)
+class PlayQueueAdmin(admin.ModelAdmin):
+    list_display = ("user", "current_index", "position_ms", "changed_at", "changed_by")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    inlines = (PlayQueueEntryInline,)
+
+
+@admin.register(InternetRadioStation)
+class InternetRadioStationAdmin(admin.ModelAdmin):
+    list_display = ("name", "stream_url", "homepage_url")
+    search_fields = ("name", "stream_url")
+
+
+class ShareEntryInline(admin.TabularInline):
+    model = ShareEntry
+    raw_id_fields = ("track",)
+    extra = 0
+
+
+@admin.register(Share)
+class ShareAdmin(admin.ModelAdmin):
+    list_display = ("short_token", "owner", "description", "expires_at", "visit_count", "last_visited_at")
+    list_select_related = ("owner",)
+    search_fields = ("owner__username", "description")
+    raw_id_fields = ("owner",)
+    readonly_fields = ("token", "visit_count", "last_visited_at")
+    inlines = (ShareEntryInline,)
+
+    @admin.display(description="token")
+    def short_token(self, share: Share) -> str:
+        return f"{share.token[:8]}…"
+
+
+@admin.register(PlaylistEntry)
+class PlaylistEntryAdmin(admin.ModelAdmin):
+    list_display = ("playlist", "position", "track")
+    list_select_related = ("playlist", "track")
+    search_fields = ("playlist__name", "track__title")
+    raw_id_fields = ("playlist", "track")
+
+
+@admin.register(PlayQueueEntry)
+class PlayQueueEntryAdmin(admin.ModelAdmin):
+    list_display = ("queue", "position", "track")
+    list_select_related = ("queue__user", "track")
+    search_fields = ("queue__user__username", "track__title")
+    raw_id_fields = ("queue", "track")
+
+
+@admin.register(ShareEntry)
+class ShareEntryAdmin(admin.ModelAdmin):
+    list_display = ("share", "position", "track")
+    list_select_related = ("share", "track")
+    search_fields = ("track__title",)
+    raw_id_fields = ("share", "track")

@@ -1,0 +1,470 @@
+"""Turning tags into library rows: artists, albums, genres, tracks and their credits; denormalised counts; covers.
+
+Shared by every source (local scan, downloads). Identity follows the database constraints: an artist is
+(name_key, MusicBrainz id), an album (album artist, name_key, MusicBrainz release id), a track (source, source_id).
+A tag without a MusicBrainz id joins the existing row of that name rather than creating a twin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Min, Q, Sum
+
+from library import storage
+from library.models import Album, Artist, ArtistRole, Genre, Track, TrackArtist
+from library.tags import TrackTags
+from library.text import fold, sort_name
+
+# MusicBrainz's own id of the "Various Artists" special artist.
+VARIOUS_ARTISTS_MBID = "89ad4ac3-39f7-470e-963a-56509c546377"
+_COVER_SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text[:limit]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Artists, albums, genres
+# ---------------------------------------------------------------------------------------------------------------
+class ResolveCache:
+    """Artists, albums and genres already resolved during one import, so an album's tracks cost no lookups.
+
+    Bounded (least recently used out first) so memory stays flat on any library. Rows created inside a
+    transaction that is rolled back vanish, so whoever catches such a rollback must call `clear()`.
+    """
+
+    def __init__(self, maxsize: int = 20_000) -> None:
+        self.maxsize = maxsize
+        self._rows: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        row = self._rows.get(key)
+        if row is not None:
+            self._rows.move_to_end(key)
+        return row
+
+    def put(self, key: tuple[Any, ...], row: Any) -> None:
+        self._rows[key] = row
+        self._rows.move_to_end(key)
+        while len(self._rows) > self.maxsize:
+            self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
+def artist_resolve(*, name: str, musicbrainz_id: str = "", cache: ResolveCache | None = None) -> Artist:
+    """The artist called `name` (with that MusicBrainz id when given), created on first sight."""
+    name = _clip(name.strip() or storage.UNKNOWN_ARTIST, 500)
+    key = fold(name) or fold(storage.UNKNOWN_ARTIST)
+    cache_key = ("artist", key, musicbrainz_id)
+    if cache is not None and (cached := cache.get(cache_key)) is not None:
+        return cast(Artist, cached)
+    artist = _artist_lookup(name=name, key=key, musicbrainz_id=musicbrainz_id)
+    if cache is not None:
+        cache.put(cache_key, artist)
+    return artist
+
+
+def _artist_lookup(*, name: str, key: str, musicbrainz_id: str) -> Artist:
+    if musicbrainz_id:
+        found = Artist.objects.filter(name_key=key, musicbrainz_id=musicbrainz_id).first()
+        if found is not None:
+            return found
+        # First tagged sighting of an artist known so far only by name: give that row the id.
+        if Artist.objects.filter(name_key=key, musicbrainz_id="").update(musicbrainz_id=musicbrainz_id):
+            return Artist.objects.get(name_key=key, musicbrainz_id=musicbrainz_id)
+    else:
+        found = Artist.objects.filter(name_key=key).order_by("musicbrainz_id", "pk").first()
+        if found is not None:
+            return found
+    return _create_or_get(
+        Artist,
+        {"name_key": key, "musicbrainz_id": musicbrainz_id},
+        {"name": name, "sort_name": sort_name(name)},
+    )
+
+
+_M = TypeVar("_M", Artist, Album)
+
+
+def _create_or_get(model: type[_M], identity: dict[str, Any], defaults: dict[str, Any]) -> _M:
+    """Insert the row the lookup just missed; if a concurrent import inserted it first, take theirs.
+    (get_or_create would repeat the SELECT the caller has already run.)"""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**identity, **defaults)
+    except IntegrityError:
+        return model.objects.get(**identity)
+
+
+def album_resolve(*, album_artist: Artist, tags: TrackTags, cache: ResolveCache | None = None) -> Album:
+    name = _clip(tags.album.strip() or storage.UNKNOWN_ALBUM, 500)
+    key = fold(name)
+    release_id = tags.musicbrainz_release_id
+    cache_key = ("album", album_artist.pk, key, release_id)
+    album = cast(Album | None, cache.get(cache_key) if cache is not None else None)
+    if album is None:
+        album = _album_lookup(album_artist=album_artist, name=name, key=key, tags=tags)
+        if cache is not None:
+            cache.put(cache_key, album)
+    if tags.compilation and not album.is_compilation:
+        Album.objects.filter(pk=album.pk).update(is_compilation=True)
+        album.is_compilation = True
+    return album
+
+
+def _album_lookup(*, album_artist: Artist, name: str, key: str, tags: TrackTags) -> Album:
+    release_id = tags.musicbrainz_release_id
+    albums = Album.objects.filter(album_artist=album_artist, name_key=key)
+    if release_id:
+        found = albums.filter(musicbrainz_release_id=release_id).first()
+        if found is None and albums.filter(musicbrainz_release_id="").update(musicbrainz_release_id=release_id):
+            found = albums.get(musicbrainz_release_id=release_id)
+    else:
+        found = albums.order_by("musicbrainz_release_id", "pk").first()
+    if found is not None:
+        return found
+    return _create_or_get(
+        Album,
+        {"album_artist": album_artist, "name_key": key, "musicbrainz_release_id": release_id},
+        {
+            "name": name,
+            "sort_name": sort_name(name),
+            "is_compilation": tags.compilation,
+            "year": tags.year,
+            "original_year": tags.original_year,
+            "release_date": tags.date,
+            "musicbrainz_release_group_id": tags.musicbrainz_release_group_id,
+        },
+    )
+
+
+def genres_resolve(names: Iterable[str], *, cache: ResolveCache | None = None) -> list[Genre]:
+    genres: list[Genre] = []
+    for name in names:
+        key = fold(name)[:255]
+        if not key or any(g.name_key == key for g in genres):
+            continue
+        genre = cast(Genre | None, cache.get(("genre", key)) if cache is not None else None)
+        if genre is None:
+            genre, _created = Genre.objects.get_or_create(name_key=key, defaults={"name": name[:255]})
+            if cache is not None:
+                cache.put(("genre", key), genre)
+        genres.append(genre)
+    return genres
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tracks
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Relations:
+    album: Album
+    credits: list[tuple[Artist, str]]  # (artist, role) in credit order, primary first
+    genres: list[Genre]
+    display: str
+
+
+def _relations(tags: TrackTags, cache: ResolveCache | None) -> _Relations:
+    album_artist_name = storage.album_artist_name(tags)
+    album_artist_mbid = tags.musicbrainz_album_artist_id
+    if album_artist_name == storage.VARIOUS_ARTISTS and not album_artist_mbid:
+        album_artist_mbid = VARIOUS_ARTISTS_MBID
+    album_artist = artist_resolve(name=album_artist_name, musicbrainz_id=album_artist_mbid, cache=cache)
+    album = album_resolve(album_artist=album_artist, tags=tags, cache=cache)
+    names = list(tags.artists) or [album_artist.name]
+    featured = {fold(n) for n in tags.featured_artists}
+    credits: list[tuple[Artist, str]] = []
+    seen: set[tuple[int, str]] = set()
+    for position, name in enumerate(names):
+        if position == 0 and fold(name) == album_artist.name_key:
+            artist = album_artist
+        else:
+            mbid = tags.musicbrainz_artist_id if position == 0 else ""
+            artist = artist_resolve(name=name, musicbrainz_id=mbid, cache=cache)
+        role = ArtistRole.FEATURED if position > 0 and artist.name_key in featured else ArtistRole.PRIMARY
+        if (artist.pk, role) not in seen:
+            seen.add((artist.pk, role))
+            credits.append((artist, role))
+    return _Relations(
+        album=album,
+        credits=credits,
+        genres=genres_resolve(tags.genres, cache=cache),
+        display=_clip(tags.artist_display or ", ".join(names), 1000),
+    )
+
+
+def _file_fields(
+    tags: TrackTags, rel: _Relations, *, stored_path: str, size_bytes: int, checksum: str, source_mtime_ns: int | None
+) -> dict[str, Any]:
+    fields = _track_fields(tags)
+    fields.update(
+        album=rel.album,
+        artist=rel.credits[0][0],
+        artist_display=rel.display,
+        path=stored_path,
+        size_bytes=size_bytes,
+        checksum=checksum,
+        source_mtime_ns=source_mtime_ns,
+        source_size=size_bytes,
+        is_missing=False,
+    )
+    return fields
+
+
+@contextlib.contextmanager
+def _atomic_for(cache: ResolveCache | None) -> Iterator[None]:
+    """A transaction (or savepoint) after whose rollback the cache is cleared: rows it created are gone."""
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        if cache is not None:
+            cache.clear()
+        raise
+
+
+def _credit_rows(track: Track, rel: _Relations) -> list[TrackArtist]:
+    return [
+        TrackArtist(track=track, artist=artist, role=role, position=position)
+        for position, (artist, role) in enumerate(rel.credits)
+    ]
+
+
+def track_upsert(
+    *,
+    source: str,
+    source_id: str,
+    tags: TrackTags,
+    stored_path: str,
+    size_bytes: int,
+    checksum: str,
+    source_mtime_ns: int | None = None,
+    source_metadata: dict[str, Any] | None = None,
+    cache: ResolveCache | None = None,
+) -> tuple[Track, bool]:
+    """Create or update the track (source, source_id) from `tags`; returns (track, created).
+
+    `stored_path` is the MEDIA_ROOT-relative path the file was already stored at. Album and artist counts are
+    not refreshed here (batch callers refresh once per batch): call `albums_refresh` afterwards.
+    """
+    with _atomic_for(cache):
+        rel = _relations(tags, cache)
+        fields = _file_fields(
+            tags,
+            rel,
+            stored_path=stored_path,
+            size_bytes=size_bytes,
+            checksum=checksum,
+            source_mtime_ns=source_mtime_ns,
+        )
+        track = Track.objects.select_for_update().filter(source=source, source_id=source_id).first()
+        created = track is None
+        if track is None:
+            track = Track(source=source, source_id=source_id, source_metadata=source_metadata or {}, **fields)
+            track.save(force_insert=True)
+        else:
+            for attr, value in fields.items():
+                setattr(track, attr, value)
+            if source_metadata is not None:
+                track.source_metadata = source_metadata
+            track.save()
+            track.artist_credits.all().delete()
+        TrackArtist.objects.bulk_create(_credit_rows(track, rel))
+        if created:
+            if rel.genres:
+                track.genres.add(*rel.genres)
+        else:
+            track.genres.set(rel.genres)
+        return track, created
+
+
+@dataclass(frozen=True)
+class NewTrack:
+    source_id: str
+    tags: TrackTags
+    stored_path: str
+    size_bytes: int
+    checksum: str
+    source_mtime_ns: int | None = None
+
+
+def tracks_create(*, source: str, items: Sequence[NewTrack], cache: ResolveCache | None = None) -> list[Track]:
+    """Insert many new tracks with a handful of queries (bulk inserts for tracks, credits and genres).
+
+    All or nothing: any conflict (e.g. a row for one of the source ids appeared meanwhile) raises and rolls
+    the whole call back; callers then fall back to `track_upsert` one by one.
+    """
+    if not items:
+        return []
+    with _atomic_for(cache):
+        relations = [_relations(item.tags, cache) for item in items]
+        tracks = [
+            Track(
+                source=source,
+                source_id=item.source_id,
+                **_file_fields(
+                    item.tags,
+                    rel,
+                    stored_path=item.stored_path,
+                    size_bytes=item.size_bytes,
+                    checksum=item.checksum,
+                    source_mtime_ns=item.source_mtime_ns,
+                ),
+            )
+            for item, rel in zip(items, relations, strict=True)
+        ]
+        Track.objects.bulk_create(tracks)
+        if any(t.pk is None for t in tracks):  # a backend that cannot return ids from a bulk insert
+            ids = dict(
+                Track.objects.filter(source=source, source_id__in=[t.source_id for t in tracks]).values_list(
+                    "source_id", "pk"
+                )
+            )
+            for track in tracks:
+                track.pk = ids[track.source_id]
+        TrackArtist.objects.bulk_create(
+            [row for track, rel in zip(tracks, relations, strict=True) for row in _credit_rows(track, rel)]
+        )
+        through = Track.genres.through
+        through.objects.bulk_create(
+            [
+                through(track_id=track.pk, genre_id=genre.pk)
+                for track, rel in zip(tracks, relations, strict=True)
+                for genre in rel.genres
+            ]
+        )
+        return tracks
+
+
+def _track_fields(tags: TrackTags) -> dict[str, Any]:
+    return {
+        "title": _clip(tags.title or "Untitled", 500),
+        "title_key": _clip(fold(tags.title or "Untitled"), 500),
+        "sort_title": _clip(sort_name(tags.title or "Untitled"), 500),
+        "track_number": tags.track_number,
+        "disc_number": tags.disc_number or 1,
+        "disc_subtitle": _clip(tags.disc_subtitle, 500),
+        "year": tags.year,
+        "date": tags.date,
+        "duration_ms": max(0, min(tags.duration_ms, 2**31 - 1)),
+        "bitrate": tags.bitrate,
+        "sample_rate": tags.sample_rate,
+        "bit_depth": tags.bit_depth,
+        "channels": tags.channels,
+        "codec": _clip(tags.codec, 32),
+        "suffix": _clip(tags.suffix, 16),
+        "content_type": _clip(tags.content_type, 64),
+        "has_embedded_cover": tags.has_cover,
+        "musicbrainz_recording_id": tags.musicbrainz_recording_id,
+        "musicbrainz_track_id": tags.musicbrainz_track_id,
+        "musicbrainz_release_id": tags.musicbrainz_release_id,
+        "musicbrainz_artist_id": tags.musicbrainz_artist_id,
+        "musicbrainz_album_artist_id": tags.musicbrainz_album_artist_id,
+        "isrc": tags.isrc,
+        "replaygain_track_gain": tags.replaygain_track_gain,
+        "replaygain_track_peak": tags.replaygain_track_peak,
+        "replaygain_album_gain": tags.replaygain_album_gain,
+        "replaygain_album_peak": tags.replaygain_album_peak,
+        "bpm": tags.bpm,
+        "comment": tags.comment,
+        "lyrics": tags.lyrics,
+        "synced_lyrics": tags.synced_lyrics,
+        "explicit": tags.explicit,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Denormalised counts and covers
+# ---------------------------------------------------------------------------------------------------------------
+def albums_refresh(album_ids: Iterable[int]) -> None:
+    """Recompute the counts, duration, size, discs, year and genres of these albums and their artists."""
+    ids = sorted(set(album_ids))
+    if not ids:
+        return
+    present = Q(tracks__is_missing=False)
+    rows = Album.objects.filter(pk__in=ids).annotate(
+        n=Count("tracks", filter=present),
+        duration=Sum("tracks__duration_ms", filter=present),
+        size=Sum("tracks__size_bytes", filter=present),
+        discs=Max("tracks__disc_number", filter=present),
+        first_year=Min("tracks__year", filter=present),
+    )
+    artist_ids: set[int] = set()
+    changed: list[Any] = []
+    for album in rows:
+        album.track_count = album.n
+        album.duration_ms = album.duration or 0
+        album.size_bytes = album.size or 0
+        album.disc_count = max(album.discs or 1, 1)
+        if album.first_year:
+            album.year = album.first_year
+        changed.append(album)
+        artist_ids.add(album.album_artist_id)
+    Album.objects.bulk_update(changed, ["track_count", "duration_ms", "size_bytes", "disc_count", "year"])
+    # Album genres = the union of its present tracks' genres, rewritten for all these albums in three queries.
+    track_genres = Track.genres.through.objects.filter(track__album_id__in=ids, track__is_missing=False)
+    pairs = set(track_genres.values_list("track__album_id", "genre_id").distinct().order_by())
+    album_genres = Album.genres.through
+    album_genres.objects.filter(album_id__in=ids).delete()
+    album_genres.objects.bulk_create([album_genres(album_id=a, genre_id=g) for a, g in sorted(pairs)])
+    artist_ids.update(Track.objects.filter(album_id__in=ids).values_list("artist_id", flat=True).distinct().order_by())
+    artists_refresh(artist_ids)
+
+
+def artists_refresh(artist_ids: Iterable[int]) -> None:
+    ids = sorted(set(artist_ids))
+    if not ids:
+        return
+    # Two grouped counts rather than one annotate over both joins: that would multiply albums by tracks, and
+    # "Various Artists" alone can have thousands of each.
+    album_counts = dict(
+        Album.objects.filter(album_artist_id__in=ids, track_count__gt=0)
+        .values_list("album_artist_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    track_counts = dict(
+        Track.objects.filter(artist_id__in=ids, is_missing=False)
+        .values_list("artist_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    changed = list(Artist.objects.filter(pk__in=ids).only("pk", "album_count", "track_count"))
+    for artist in changed:
+        artist.album_count = album_counts.get(artist.pk, 0)
+        artist.track_count = track_counts.get(artist.pk, 0)
+    Artist.objects.bulk_update(changed, ["album_count", "track_count"])
+
+
+def album_cover_store(*, album: Album, image: bytes, mime: str) -> None:
+    """Store `image` as the album's cover unless it already has one (covers are extracted once per album)."""
+    if album.cover_path and _stored(album.cover_path):
+        return
+    suffix = _COVER_SUFFIX.get(mime.lower(), "jpg")
+    relative = f"covers/albums/{album.pk}.{suffix}"
+    storage.store_bytes(image, relative)
+    # Only the first writer wins; a concurrent scan of the same album leaves the row as it found it.
+    updated = Album.objects.filter(pk=album.pk).filter(Q(cover_path="") | Q(cover_path=album.cover_path))
+    if updated.update(cover_path=relative):
+        album.cover_path = relative
+
+
+def _stored(relative: str) -> bool:
+    with contextlib.suppress(storage.UnsafePathError):
+        return storage.media_path(relative).is_file()
+    return False
+
+
+def track_delete_file(*, stored_path: str) -> None:
+    """Undo a store whose database write failed: no file may stay in MEDIA_ROOT without a Track."""
+    with contextlib.suppress(storage.UnsafePathError, OSError):
+        storage.delete_file(stored_path)

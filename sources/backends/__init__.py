@@ -1,0 +1,1 @@
+"""Source backends. Each module is the only importer of its third-party library."""

@@ -1,0 +1,83 @@
+"""What a source backend is: a name, a health check and a set of capabilities, each a one-method protocol.
+
+Backends are plain classes built by `sources.registry` from `settings.MCMA_SOURCES`; callers ask the registry for a
+source, check `capabilities` (or `isinstance` against a runtime-checkable protocol) and call the one method they
+need. Results cross this boundary as frozen dataclasses, never as a backend library's own objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+class Capability(StrEnum):
+    IMPORT = "import"
+    SEARCH = "search"
+    DOWNLOAD = "download"
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    available: bool
+    message: str = ""
+    details: dict[str, object] = field(default_factory=dict)
+
+
+class ResultKind(StrEnum):
+    SONG = "song"
+    ALBUM = "album"
+    PLAYLIST = "playlist"
+    ARTIST = "artist"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One hit of an external search, in the shape shared by every source."""
+
+    source: str
+    kind: ResultKind
+    external_id: str
+    title: str
+    artists: tuple[str, ...] = ()
+    album: str = ""
+    duration_ms: int | None = None
+    year: int | None = None
+    explicit: bool | None = None
+    thumbnail_url: str = ""
+    # Source-specific facts (e.g. YouTube videoType) that callers may show but never use for identity.
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+    capabilities: frozenset[Capability]
+
+    def health(self) -> SourceHealth: ...
+
+
+@runtime_checkable
+class FolderImportable(Protocol):
+    """A source whose music is a folder tree the scanner walks (Capability.IMPORT)."""
+
+    def import_root(self) -> Path:
+        """The resolved root folder; raises `SourceUnavailableError` when it is not usable."""
+        ...
+
+
+@runtime_checkable
+class Searchable(Protocol):
+    """A source that answers text searches (Capability.SEARCH)."""
+
+    def search(self, *, query: str, kind: ResultKind | None = None, limit: int = 20) -> Sequence[SearchResult]: ...
+
+
+@runtime_checkable
+class Fetchable(Protocol):
+    """A source that can download one item into a work directory (Capability.DOWNLOAD); returns the file."""
+
+    def fetch(self, *, external_id: str, work_dir: Path) -> Path: ...

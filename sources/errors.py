@@ -1,0 +1,27 @@
+"""Errors raised by source backends, the registry and the scanner."""
+
+from __future__ import annotations
+
+from mcma.errors import ApplicationError, ConflictError, NotFoundError
+
+
+class UnknownSourceError(NotFoundError):
+    """No source is configured under that name; `details["known"]` lists the names that are."""
+
+    code = "unknown_source"
+
+
+class SourceUnavailableError(ConflictError):
+    """The source exists but cannot work right now (disabled, root missing, no credentials...)."""
+
+    code = "source_unavailable"
+
+
+class CapabilityMissingError(ApplicationError):
+    """The source cannot do what was asked (e.g. scan a search-only source)."""
+
+    code = "capability_missing"
+
+
+class ScanAlreadyRunningError(ConflictError):
+    code = "scan_already_running"

@@ -1,0 +1,84 @@
+"""Phase 6: refresh the albums a batch touched (counts, genres, artists) and give each album a cover once.
+
+Cover priority follows common practice (Navidrome's default): a folder image (cover, folder, front; .jpg or
+.png) beside the track or one folder up (multi-disc "Disc N" layouts), else the first embedded picture.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from library import importing
+from library.models import Album
+from library.tags import image_mime
+from sources.scan.store import Imported
+from sources.scan.walk import COVER_NAMES, COVER_SUFFIXES
+
+logger = logging.getLogger(__name__)
+
+_MAX_COVER_BYTES = 20 * 1024 * 1024
+
+
+def refresh_albums(album_ids: Iterable[int]) -> None:
+    importing.albums_refresh(album_ids)
+
+
+def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
+    """Extract covers for albums of this batch that have none yet; returns how many were stored."""
+    done: set[int] = set()
+    stored = 0
+    for item in imported:
+        if item.album_has_cover or item.album_id in done:
+            continue
+        done.add(item.album_id)
+        album = Album.objects.filter(pk=item.album_id).first()
+        if album is None or album.cover_path:
+            continue
+        cover = folder_cover(Path(item.source_dir), root=root)
+        if cover is None and item.tags.cover:
+            cover = (item.tags.cover, item.tags.cover_mime or image_mime(item.tags.cover) or "image/jpeg")
+        if cover is None:
+            continue
+        try:
+            importing.album_cover_store(album=album, image=cover[0], mime=cover[1])
+            stored += 1
+        except OSError as exc:
+            logger.warning("scan: cannot store the cover of album %s: %s", album.pk, exc)
+    return stored
+
+
+def folder_cover(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
+    for candidate_dir in (folder, folder.parent):
+        if candidate_dir != root and root not in candidate_dir.parents:
+            break
+        found = _cover_in(candidate_dir, root=root)
+        if found is not None:
+            return found
+    return None
+
+
+def _cover_in(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
+    try:
+        names = {entry.name.lower(): entry for entry in folder.iterdir()}
+    except OSError:
+        return None
+    for stem in COVER_NAMES:
+        for suffix in COVER_SUFFIXES:
+            entry = names.get(stem + suffix)
+            if entry is None or not entry.is_file():
+                continue
+            resolved = entry.resolve()
+            if resolved != root and root not in resolved.parents:
+                continue  # a cover symlinked from outside the root is refused like any other file
+            try:
+                if resolved.stat().st_size > _MAX_COVER_BYTES:
+                    continue
+                data = resolved.read_bytes()
+            except OSError:
+                continue
+            mime = image_mime(data)
+            if mime:
+                return data, mime
+    return None

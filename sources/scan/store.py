@@ -1,0 +1,255 @@
+"""Phase 4: copy (or hard-link) a batch into managed storage, then write its tracks in one transaction.
+
+Files first, rows second, with group commit: every file of the batch is staged under a temp name beside its
+destination, one grouped fsync (`sync_paths`) makes them durable, each is renamed to its final name (never overwriting
+another file: `link()` fails with EEXIST and the next free name is taken), a second sync makes the names
+durable, and only then are the rows written -- new tracks with bulk inserts, updates one by one. If rows cannot
+be written, the files this batch created are removed again, so no file stays in MEDIA_ROOT without a Track and
+no Track points at a missing file. A file left behind by a crash between rename and commit is found on its
+deterministic name with the same checksum and no track, and adopted by the next scan instead of duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from django.db import transaction
+
+from library import importing, storage
+from library.models import Track
+from library.tags import TrackTags
+from sources.scan.read import Read, Touched, Unreadable
+from sources.scan.report import Outcome, ScanReport
+
+logger = logging.getLogger(__name__)
+
+_NAME_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Imported:
+    album_id: int
+    album_has_cover: bool
+    tags: TrackTags
+    source_dir: str  # absolute folder of the source file, for folder covers
+
+
+@dataclass
+class BatchResult:
+    imported: list[Imported] = field(default_factory=list)
+    album_ids: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    read: Read
+    relative_path: str
+    dest: Path
+    checksum: str
+    size: int
+    created_file: bool
+
+
+def store_batch(
+    *,
+    source: str,
+    results: Iterable[Read | Touched | Unreadable],
+    mode: storage.StoreMode,
+    report: ScanReport,
+    cache: importing.ResolveCache | None = None,
+    prestaged: Mapping[str, Future[storage.StagedFile]] | None = None,
+) -> BatchResult:
+    """`prestaged` holds copies started while the tags were being read (by source_id); the others are staged
+    here, beside their destination."""
+    prestaged = prestaged or {}
+    staged: list[tuple[Read, storage.StagedFile]] = []
+    touched: list[Touched] = []
+    for result in results:
+        relative = result.change.candidate.relative
+        early = prestaged.get(relative)
+        if not isinstance(result, Read):
+            if early is not None:
+                _discard(early)
+            if isinstance(result, Unreadable):
+                report.count(Outcome.FAILED, path=relative, reason=result.reason)
+            else:
+                touched.append(result)
+            continue
+        try:
+            staged_file = early.result() if early is not None else _stage(result, hardlink=mode == "hardlink")
+        except (OSError, storage.UnsafePathError) as exc:
+            _copy_failed(report, relative, exc)
+            continue
+        staged.append((result, staged_file))
+    stored: list[_Stored] = []
+    if staged:
+        storage.sync_paths(staged_file.tmp for _read, staged_file in staged)
+        claimed: set[str] = set()  # names this batch took: their rows are not committed yet
+        for read, staged_file in staged:
+            try:
+                item = _commit(read, staged_file, claimed=claimed)
+            except (OSError, storage.UnsafePathError) as exc:
+                staged_file.discard()
+                _copy_failed(report, read.change.candidate.relative, exc)
+                continue
+            claimed.add(item.relative_path)
+            stored.append(item)
+        # The renames: a row must never point at a name a crash could still take back.
+        storage.sync_paths(item.dest.parent for item in stored)
+    return _write_rows(source=source, stored=stored, touched=touched, report=report, cache=cache)
+
+
+def _discard(early: Future[storage.StagedFile]) -> None:
+    with contextlib.suppress(OSError, storage.UnsafePathError):  # a failed copy left nothing to remove
+        early.result().discard()
+
+
+def _copy_failed(report: ScanReport, relative: str, exc: Exception) -> None:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    report.count(Outcome.FAILED, path=relative, reason=f"cannot copy into the library: {reason}")
+
+
+def _stage(read: Read, *, hardlink: bool) -> storage.StagedFile:
+    known = read.change.known
+    if known is not None and known.path:
+        folder = str(PurePosixPath(known.path).parent)
+    else:
+        first_name = next(storage.library_relative_paths(read.tags, _suffix(read)))
+        folder = str(PurePosixPath(first_name).parent)
+    return storage.stage_file(read.change.candidate.path, folder, hardlink=hardlink)
+
+
+def _suffix(read: Read) -> str:
+    return read.change.candidate.path.suffix or f".{read.tags.suffix}"
+
+
+def _commit(read: Read, staged: storage.StagedFile, *, claimed: set[str]) -> _Stored:
+    known = read.change.known
+    if known is not None and known.path:
+        dest = staged.commit(known.path, replace=True)  # an update keeps the track's stored path
+        return _Stored(read, known.path, dest, staged.checksum, staged.size, created_file=False)
+    for relative in itertools.islice(storage.library_relative_paths(read.tags, _suffix(read)), _NAME_ATTEMPTS):
+        try:
+            dest = staged.commit(relative, replace=False)
+        except FileExistsError:
+            if relative not in claimed and _is_orphan_copy(relative, staged.checksum):
+                staged.discard()
+                return _Stored(
+                    read, relative, storage.media_path(relative), staged.checksum, staged.size, created_file=True
+                )
+            continue  # taken by another track (or another writer just now): try the next name
+        return _Stored(read, relative, dest, staged.checksum, staged.size, created_file=True)
+    raise OSError(f"no free file name for {read.change.candidate.relative!r}")
+
+
+def _is_orphan_copy(relative: str, checksum: str) -> bool:
+    path = storage.media_path(relative)
+    if not path.is_file() or Track.objects.filter(path=relative).exists():
+        return False
+    try:
+        return storage.file_checksum(path) == checksum
+    except OSError:
+        return False
+
+
+def _write_rows(
+    *,
+    source: str,
+    stored: list[_Stored],
+    touched: list[Touched],
+    report: ScanReport,
+    cache: importing.ResolveCache | None,
+) -> BatchResult:
+    result = BatchResult()
+    saved: list[tuple[_Stored, Outcome, Track]] = []
+    failed_rows: list[tuple[_Stored, str]] = []
+    new = [item for item in stored if item.read.change.known is None]
+    one_by_one = [item for item in stored if item.read.change.known is not None]
+    try:
+        with transaction.atomic():
+            try:
+                tracks = importing.tracks_create(source=source, items=[_new_track(item) for item in new], cache=cache)
+                saved.extend((item, Outcome.ADDED, track) for item, track in zip(new, tracks, strict=True))
+            except Exception:  # one bad row or a concurrent insert: retry those rows one at a time
+                logger.info("scan: bulk insert of %d tracks failed; saving them one by one", len(new), exc_info=True)
+                one_by_one = new + one_by_one
+            for item in one_by_one:
+                candidate = item.read.change.candidate
+                try:
+                    track, created = importing.track_upsert(
+                        source=source,
+                        source_id=candidate.relative,
+                        tags=item.read.tags,
+                        stored_path=item.relative_path,
+                        size_bytes=item.size,
+                        checksum=item.checksum,
+                        source_mtime_ns=candidate.mtime_ns,
+                        cache=cache,
+                    )
+                except Exception as exc:  # a bad row must not sink the other rows of the batch
+                    logger.warning("scan: cannot save %s: %s", candidate.relative, exc, exc_info=True)
+                    failed_rows.append((item, f"cannot save the track: {exc}"))
+                    continue
+                saved.append((item, Outcome.ADDED if created else Outcome.UPDATED, track))
+            for touch in touched:
+                candidate = touch.change.candidate
+                assert touch.change.known is not None
+                Track.objects.filter(pk=touch.change.known.track_id).update(
+                    source_size=candidate.size, source_mtime_ns=candidate.mtime_ns, is_missing=False
+                )
+    except Exception as exc:  # the commit itself failed: nothing of this batch is in the database
+        logger.exception("scan: a batch of %d files could not be saved", len(stored) + len(touched))
+        if cache is not None:
+            cache.clear()
+        for item in stored:
+            _undo(item)
+            report.count(Outcome.FAILED, path=item.read.change.candidate.relative, reason=f"database error: {exc}")
+        for touch in touched:
+            report.count(Outcome.FAILED, path=touch.change.candidate.relative, reason=f"database error: {exc}")
+        return result
+    for item, reason in failed_rows:
+        _undo(item)
+        report.count(Outcome.FAILED, path=item.read.change.candidate.relative, reason=reason)
+    for item, outcome, track in saved:
+        report.count(outcome)
+        result.imported.append(
+            Imported(
+                album_id=track.album_id,
+                album_has_cover=bool(track.album.cover_path),
+                tags=item.read.tags,
+                source_dir=str(item.read.change.candidate.path.parent),
+            )
+        )
+        result.album_ids.add(track.album_id)
+        if item.read.change.known is not None:
+            # An update may have moved the track to another album: the old one needs recounting too.
+            result.album_ids.add(item.read.change.known.album_id)
+    for touch in touched:
+        report.count(Outcome.UNCHANGED)
+        assert touch.change.known is not None
+        if touch.change.known.is_missing:
+            result.album_ids.add(touch.change.known.album_id)
+    return result
+
+
+def _new_track(item: _Stored) -> importing.NewTrack:
+    candidate = item.read.change.candidate
+    return importing.NewTrack(
+        source_id=candidate.relative,
+        tags=item.read.tags,
+        stored_path=item.relative_path,
+        size_bytes=item.size,
+        checksum=item.checksum,
+        source_mtime_ns=candidate.mtime_ns,
+    )
+
+
+def _undo(item: _Stored) -> None:
+    if item.created_file:
+        importing.track_delete_file(stored_path=item.relative_path)

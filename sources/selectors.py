@@ -1,0 +1,50 @@
+"""Source reads: what is configured, its health, and scan runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from mcma.errors import NotFoundError
+from sources.base import Capability, SourceHealth
+from sources.models import ScanRun
+from sources.registry import all_sources, get_source
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    name: str
+    capabilities: tuple[Capability, ...]
+    health: SourceHealth
+
+
+def _status(source_name: str) -> SourceStatus:
+    source = get_source(source_name)
+    try:
+        health = source.health()
+    except Exception as exc:  # a backend's broken health check must not break the listing
+        health = SourceHealth(available=False, message=f"Health check failed: {exc}")
+    return SourceStatus(name=source.name, capabilities=tuple(sorted(source.capabilities)), health=health)
+
+
+def source_list() -> list[SourceStatus]:
+    return [_status(source.name) for source in all_sources()]
+
+
+def source_status(*, source_name: str) -> SourceStatus:
+    """Raises UnknownSourceError (a NotFoundError listing the known names)."""
+    return _status(source_name)
+
+
+def scan_list(*, source_name: str) -> QuerySet[ScanRun]:
+    get_source(source_name)
+    return ScanRun.objects.filter(source=source_name).select_related("requested_by").order_by("-created_at")
+
+
+def scan_get(*, source_name: str, scan_id: int) -> ScanRun:
+    get_source(source_name)
+    scan = ScanRun.objects.filter(source=source_name, pk=scan_id).select_related("requested_by").first()
+    if scan is None:
+        raise NotFoundError(f"No scan {scan_id} of source {source_name!r}.", details={"scan_id": scan_id})
+    return scan

@@ -1,0 +1,249 @@
+"""library.importing: identity rules for artists/albums/tracks, credits, denormalised counts and covers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from django.db import IntegrityError
+
+from library import storage
+from library.importing import (
+    VARIOUS_ARTISTS_MBID,
+    NewTrack,
+    ResolveCache,
+    album_cover_store,
+    albums_refresh,
+    artist_resolve,
+    track_upsert,
+    tracks_create,
+)
+from library.models import Album, Artist, ArtistRole, Genre, Track
+from library.tags import TrackTags
+
+pytestmark = pytest.mark.django_db
+
+BASE = TrackTags(
+    title="Song",
+    artists=("Band", "Guest"),
+    featured_artists=("Guest",),
+    artist_display="Band feat. Guest",
+    album="Record",
+    album_artist="Band",
+    track_number=1,
+    year=2001,
+    genres=("Rock", "Blues"),
+    duration_ms=200_000,
+    codec="mp3",
+    suffix="mp3",
+    content_type="audio/mpeg",
+)
+
+
+def _upsert(source_id: str, tags: TrackTags = BASE, **extra: object) -> tuple[Track, bool]:
+    fields: dict[str, object] = {
+        "source": "local",
+        "source_id": source_id,
+        "tags": tags,
+        "stored_path": f"lib/{source_id}",
+        "size_bytes": 1000,
+        "checksum": "c" * 64,
+    }
+    fields.update(extra)
+    return track_upsert(**fields)  # type: ignore[arg-type]
+
+
+def test_creates_artists_album_genres_and_credits() -> None:
+    track, created = _upsert("a/1.mp3")
+
+    assert created
+    assert track.title == "Song"
+    assert track.artist.name == "Band"
+    assert track.artist_display == "Band feat. Guest"
+    assert track.album.name == "Record"
+    assert track.album.album_artist == track.artist
+    assert sorted(g.name for g in track.genres.all()) == ["Blues", "Rock"]
+    credits = [(c.artist.name, c.role, c.position) for c in track.artist_credits.select_related("artist")]
+    assert credits == [("Band", ArtistRole.PRIMARY, 0), ("Guest", ArtistRole.FEATURED, 1)]
+    assert track.metadata_status == "pending"
+    assert not track.is_missing
+
+
+def test_upsert_is_idempotent_and_updates_in_place() -> None:
+    first, _ = _upsert("a/1.mp3")
+
+    second, created = _upsert("a/1.mp3", replace(BASE, title="Song (Remastered)", genres=("Rock",)))
+
+    assert not created
+    assert second.pk == first.pk
+    assert Track.objects.count() == 1
+    assert Artist.objects.filter(name_key="band").count() == 1
+    second.refresh_from_db()
+    assert second.title == "Song (Remastered)"
+    assert [g.name for g in second.genres.all()] == ["Rock"]
+    assert second.artist_credits.count() == 2
+
+
+def test_same_album_across_discs_and_folders_is_one_album() -> None:
+    _upsert("Record/Disc 1/01.mp3", replace(BASE, disc_number=1, disc_total=2))
+    _upsert("Record/Disc 2/01.mp3", replace(BASE, disc_number=2, disc_total=2, title="Other"))
+
+    album = Album.objects.get()
+    albums_refresh([album.pk])
+    album.refresh_from_db()
+
+    assert album.track_count == 2
+    assert album.disc_count == 2
+    assert album.duration_ms == 400_000
+    assert album.size_bytes == 2000
+    assert sorted(g.name for g in album.genres.all()) == ["Blues", "Rock"]
+    band = Artist.objects.get(name_key="band")
+    assert (band.album_count, band.track_count) == (1, 2)
+
+
+def test_compilation_files_under_various_artists() -> None:
+    tags = TrackTags(title="Hit", artists=("Singer",), album="Now 1", compilation=True)
+    other = TrackTags(title="Hit 2", artists=("Other Singer",), album="Now 1", compilation=True)
+
+    first, _ = _upsert("c/1.mp3", tags)
+    second, _ = _upsert("c/2.mp3", other)
+
+    assert first.album_id == second.album_id
+    album = Album.objects.select_related("album_artist").get()
+    assert album.is_compilation
+    assert album.album_artist.name == storage.VARIOUS_ARTISTS
+    assert album.album_artist.musicbrainz_id == VARIOUS_ARTISTS_MBID
+    assert {first.artist.name, second.artist.name} == {"Singer", "Other Singer"}
+
+
+def test_album_identity_uses_release_id_when_present() -> None:
+    a = replace(BASE, musicbrainz_release_id="11111111-1111-1111-1111-111111111111")
+    b = replace(BASE, musicbrainz_release_id="22222222-2222-2222-2222-222222222222")
+
+    untagged, _ = _upsert("x/0.mp3")  # no release id yet: the first release id adopts this album
+    first, _ = _upsert("x/1.mp3", a)
+    second, _ = _upsert("x/2.mp3", b)
+    third, _ = _upsert("x/3.mp3")  # no release id: joins an existing album rather than making a third
+
+    assert first.album_id == untagged.album_id
+    assert first.album_id != second.album_id
+    assert third.album_id in {first.album_id, second.album_id}
+    assert Album.objects.count() == 2
+
+
+def test_same_album_name_by_different_artists_is_two_albums() -> None:
+    _upsert("g/1.mp3", replace(BASE, album="Greatest Hits", album_artist="Band"))
+    _upsert("g/2.mp3", replace(BASE, album="Greatest Hits", album_artist="Other Band", artists=("Other Band",)))
+
+    assert Album.objects.filter(name_key="greatest hits").count() == 2
+
+
+def test_artist_names_fold_case_and_accents() -> None:
+    one = artist_resolve(name="Beyoncé")
+    two = artist_resolve(name="  BEYONCE ")
+    tagged = artist_resolve(name="beyonce", musicbrainz_id="859d0860-d480-4efd-970c-c05d5f1776b8")
+
+    assert one.pk == two.pk == tagged.pk
+    tagged.refresh_from_db()
+    assert tagged.musicbrainz_id == "859d0860-d480-4efd-970c-c05d5f1776b8"
+    assert tagged.name == "Beyoncé"
+
+
+def test_missing_tags_fall_back_to_unknown_entries() -> None:
+    track, _ = _upsert("u/1.mp3", TrackTags(title="", suffix="mp3"))
+
+    assert track.title == "Untitled"
+    assert track.artist.name == storage.UNKNOWN_ARTIST
+    assert track.album.name == storage.UNKNOWN_ALBUM
+
+
+def test_refresh_ignores_missing_tracks() -> None:
+    kept, _ = _upsert("m/1.mp3")
+    gone, _ = _upsert("m/2.mp3", replace(BASE, title="Gone", genres=("Jazz",)))
+    Track.objects.filter(pk=gone.pk).update(is_missing=True)
+
+    albums_refresh([kept.album_id])
+
+    album = Album.objects.get(pk=kept.album_id)
+    assert album.track_count == 1
+    assert sorted(g.name for g in album.genres.all()) == ["Blues", "Rock"]
+    assert Genre.objects.filter(name="Jazz").exists()
+
+
+def test_album_cover_is_stored_once() -> None:
+    track, _ = _upsert("cv/1.mp3")
+    album = track.album
+
+    album_cover_store(album=album, image=b"\x89PNG first", mime="image/png")
+    album.refresh_from_db()
+    first_path = album.cover_path
+    album_cover_store(album=album, image=b"\xff\xd8\xff second", mime="image/jpeg")
+    album.refresh_from_db()
+
+    assert first_path == f"covers/albums/{album.pk}.png"
+    assert album.cover_path == first_path
+    assert storage.media_path(first_path).read_bytes() == b"\x89PNG first"
+
+
+def test_long_and_odd_values_are_clipped_not_fatal() -> None:
+    tags = replace(BASE, title="t" * 2000, album="a" * 900, artists=("x" * 800,), codec="c" * 100, isrc="")
+
+    track, _ = _upsert("long/1.mp3", tags)
+
+    track.refresh_from_db()
+    assert len(track.title) == 500
+    assert len(track.album.name) == 500
+    assert len(track.artist.name) == 500
+
+
+def test_tracks_create_inserts_a_batch_in_a_few_queries(django_assert_max_num_queries: Any) -> None:
+    cache = ResolveCache()
+    _upsert("warm/0.mp3", cache=cache)  # artists, album and genres are now cached
+    items = [
+        NewTrack(
+            source_id=f"bulk/{n}.mp3",
+            tags=replace(BASE, title=f"Song {n}"),
+            stored_path=f"lib/{n}.mp3",
+            size_bytes=10,
+            checksum="d" * 64,
+        )
+        for n in range(50)
+    ]
+
+    with django_assert_max_num_queries(8):
+        tracks = tracks_create(source="local", items=items, cache=cache)
+
+    assert len(tracks) == 50
+    assert all(t.pk for t in tracks)
+    created = Track.objects.get(source_id="bulk/7.mp3")
+    assert created.title == "Song 7"
+    assert sorted(g.name for g in created.genres.all()) == ["Blues", "Rock"]
+    assert [c.role for c in created.artist_credits.all()] == [ArtistRole.PRIMARY, ArtistRole.FEATURED]
+
+
+def test_tracks_create_is_all_or_nothing() -> None:
+    _upsert("dup/1.mp3")
+    items = [
+        NewTrack(source_id="dup/0.mp3", tags=BASE, stored_path="lib/dup0", size_bytes=1, checksum=""),
+        NewTrack(source_id="dup/1.mp3", tags=BASE, stored_path="lib/dup1b", size_bytes=1, checksum=""),
+    ]
+
+    with pytest.raises(IntegrityError):
+        tracks_create(source="local", items=items)
+
+    assert not Track.objects.filter(source_id="dup/0.mp3").exists()
+
+
+def test_resolve_cache_is_bounded_and_cleared_after_a_rollback() -> None:
+    cache = ResolveCache(maxsize=2)
+    for n in range(3):
+        cache.put(("k", n), n)
+    assert cache.get(("k", 0)) is None
+    assert cache.get(("k", 2)) == 2
+
+    _upsert("c/1.mp3", replace(BASE, album="New Album"), stored_path="lib/x", cache=cache)
+    with pytest.raises(IntegrityError):
+        _upsert("c/2.mp3", replace(BASE, album="New Album"), stored_path="lib/x", cache=cache)  # same path
+
+    assert cache.get(("k", 2)) is None  # cleared: the failed savepoint may have taken rows with it
