@@ -77,3 +77,34 @@ def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
 def audio_maker(tmp_path_factory: pytest.TempPathFactory) -> AudioMaker:
     """Makes real audio files with ffmpeg, cached per (format, tags, seconds) for the whole session."""
     return AudioMaker(tmp_path_factory.mktemp("audio-cache"))
+
+
+@pytest.fixture
+def api_client_for(db: None) -> Any:
+    """`api_client_for(user)` → a DRF APIClient sending that user's JWT access token (None → anonymous)."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    def make(user: Any = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        return client
+
+    return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_broker_for_tests() -> None:
+    """Tests use the broker CELERY_BROKER_URL names (Redis in CI); the embedded filesystem default becomes
+    kombu's in-process memory transport, so no queue folders are written and a test worker shares the queue."""
+    from django.conf import settings
+
+    from mcma.celery import app
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        settings.CELERY_BROKER_URL = "memory://"
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+        app.conf.update(
+            broker_url="memory://", broker_write_url=None, broker_read_url=None, broker_transport_options={}
+        )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import factory
 from factory.django import DjangoModelFactory
 
-from library.models import Album, Artist, Genre, Track
+from library.models import Album, Artist, Genre, Playlist, Track
 from library.text import fold, sort_name
 
 
@@ -58,3 +58,12 @@ class TrackFactory(DjangoModelFactory[Track]):
     content_type = "audio/mpeg"
     path = factory.Sequence(lambda n: f"library/track-{n}.mp3")
     size_bytes = 1000
+
+
+class PlaylistFactory(DjangoModelFactory[Playlist]):
+    class Meta:
+        model = Playlist
+
+    owner = factory.SubFactory("tests.factories.accounts.UserFactory")
+    name = factory.Sequence(lambda n: f"Playlist {n}")
+    is_public = False

@@ -1,0 +1,231 @@
+"""Writes of the accounts app: users, login passwords, Subsonic app-passwords and API keys."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.models import update_last_login
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.crypto import SecretUnreadableError, secret_decrypt, secret_encrypt
+from accounts.errors import PasswordRejectedError, SubsonicPasswordUnavailableError
+from accounts.models import ApiKey, SubsonicCredential, User
+from accounts.selectors import API_KEY_PREFIX, api_key_hash
+from mcma.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+
+logger = logging.getLogger(__name__)
+
+# Boolean role flags an admin may set; anything else passed as a flag is a programming or input error.
+USER_FLAGS = frozenset(
+    {"can_download", "can_stream", "can_edit_playlists", "can_share", "can_comment", "can_request_downloads"}
+)
+# Fields `user_update` accepts besides the flags.
+USER_FIELDS = frozenset({"email", "first_name", "last_name", "is_active", "is_admin", "max_bitrate"})
+MAX_API_KEYS_PER_USER = 50
+APP_PASSWORD_BYTES = 24  # 32 URL-safe characters
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Users
+# ---------------------------------------------------------------------------------------------------------------
+def _password_validate(password: str, user: User | None) -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise PasswordRejectedError("The password was rejected.", details={"password": list(exc.messages)}) from exc
+
+
+def _flags_check(flags: dict[str, object]) -> None:
+    unknown = sorted(set(flags) - USER_FLAGS)
+    if unknown:
+        raise InvalidInputError("Unknown user flags.", details={"unknown": unknown})
+
+
+def _is_last_admin(user: User) -> bool:
+    others = User.objects.filter(is_active=True).exclude(pk=user.pk)
+    return user.is_admin and not (others.filter(is_staff=True).exists() or others.filter(is_superuser=True).exists())
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str, email: str = "", is_admin: bool = False, **flags: bool) -> User:
+    _flags_check(dict(flags))
+    username = username.strip()
+    if not username:
+        raise InvalidInputError("A username is required.", details={"field": "username"})
+    if User.objects.filter(username__iexact=username).exists():
+        raise ConflictError("That username is taken.", details={"username": username})
+    user = User(username=username, email=email, is_staff=is_admin, is_superuser=is_admin, **flags)
+    _password_validate(password, user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent create won the race
+        raise ConflictError("That username is taken.", details={"username": username}) from exc
+    logger.info("user created: id=%s admin=%s", user.pk, is_admin)
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, **fields: object) -> User:
+    unknown = sorted(set(fields) - USER_FIELDS - USER_FLAGS)
+    if unknown:
+        raise InvalidInputError("These fields can't be changed.", details={"unknown": unknown})
+    demoting = fields.get("is_admin") is False or fields.get("is_active") is False
+    if demoting and _is_last_admin(user):
+        raise ConflictError("The last active admin can't be demoted or disabled.")
+    changed: list[str] = []
+    for name, value in fields.items():
+        if name == "is_admin":
+            user.is_staff = user.is_superuser = bool(value)
+            changed += ["is_staff", "is_superuser"]
+        else:
+            setattr(user, name, value)
+            changed.append(name)
+    if changed:
+        user.save(update_fields=changed)
+    if fields.get("is_active") is False:
+        _refresh_tokens_revoke(user)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    if _is_last_admin(user):
+        raise ConflictError("The last active admin can't be deleted.")
+    logger.info("user deleted: id=%s", user.pk)
+    user.delete()
+
+
+def _refresh_tokens_revoke(user: User) -> None:
+    """Blacklist every outstanding refresh token of `user` (access tokens die with the password hash claim)."""
+    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str) -> None:
+    _password_validate(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    _refresh_tokens_revoke(user)
+    logger.info("login password changed: user=%s", user.pk)
+
+
+def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
+    """The self-service path: proves knowledge of the old password first."""
+    if not user.check_password(old_password):
+        raise PasswordRejectedError("The current password is wrong.", details={"field": "old_password"})
+    user_password_set(user=user, password=new_password)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# JWT sessions
+# ---------------------------------------------------------------------------------------------------------------
+def token_pair_issue(*, user: User) -> dict[str, str]:
+    """A fresh refresh + access token pair for an authenticated, active user."""
+    if not user.is_active:
+        raise PermissionDeniedError("This account is disabled.")
+    refresh = RefreshToken.for_user(user)
+    update_last_login(User, user)
+    return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+
+def token_revoke(*, refresh: str) -> None:
+    """Log out: blacklist the refresh token so it can't mint access tokens any more."""
+    try:
+        RefreshToken(refresh).blacklist()  # type: ignore[arg-type]
+    except TokenError as exc:
+        raise InvalidInputError("The refresh token is invalid or expired.", details={"field": "refresh"}) from exc
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Subsonic app-passwords
+# ---------------------------------------------------------------------------------------------------------------
+def _app_password_new() -> str:
+    return secrets.token_urlsafe(APP_PASSWORD_BYTES)
+
+
+@transaction.atomic
+def subsonic_password_rotate(*, user: User) -> str:
+    """Replace the app-password with a fresh random one and return it (the only moment it leaves the server)."""
+    password = _app_password_new()
+    SubsonicCredential.objects.update_or_create(
+        user=user, defaults={"ciphertext": secret_encrypt(password), "last_used_at": None}
+    )
+    logger.info("subsonic app-password rotated: user=%s", user.pk)
+    return password
+
+
+def subsonic_password_reveal(*, user: User) -> str:
+    """The current app-password, generated on first use. Raises SubsonicPasswordUnavailableError after a key change."""
+    credential = SubsonicCredential.objects.filter(user=user).first()
+    if credential is None:
+        password = _app_password_new()
+        try:
+            with transaction.atomic():
+                SubsonicCredential.objects.create(user=user, ciphertext=secret_encrypt(password))
+        except IntegrityError:
+            # Someone else generated it at the same moment: theirs is the one stored, so reveal that.
+            credential = SubsonicCredential.objects.get(user=user)
+        else:
+            return password
+    try:
+        return secret_decrypt(credential.ciphertext)
+    except SecretUnreadableError as exc:
+        raise SubsonicPasswordUnavailableError() from exc
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# API keys
+# ---------------------------------------------------------------------------------------------------------------
+@transaction.atomic
+def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+    """Create a key and return it with its raw value, which is never stored and can't be shown again."""
+    name = name.strip()
+    if len(name) > ApiKey._meta.get_field("name").max_length:  # type: ignore[operator]
+        raise InvalidInputError("The key name is too long.", details={"field": "name", "max_length": 100})
+    live = ApiKey.objects.filter(user=user, revoked_at__isnull=True).count()
+    if live >= MAX_API_KEYS_PER_USER:
+        raise ConflictError("Too many API keys; revoke one first.", details={"limit": MAX_API_KEYS_PER_USER})
+    raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(user=user, name=name, prefix=raw[:12], key_hash=api_key_hash(raw))
+    logger.info("api key created: user=%s key=%s", user.pk, key.pk)
+    return key, raw
+
+
+def api_key_touch(*, raw_key: str) -> None:
+    """Record that a key was just used (at most one write a minute, so busy scripts don't hammer the table)."""
+    now = timezone.now()
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ApiKey.objects.filter(stale, key_hash=api_key_hash(raw_key)).update(last_used_at=now)
+
+
+def subsonic_password_touch(*, user: User) -> None:
+    """Record a successful Subsonic login with the app-password (call only after the check succeeded)."""
+    now = timezone.now()
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    SubsonicCredential.objects.filter(stale, user=user).update(last_used_at=now)
+
+
+@transaction.atomic
+def api_key_revoke(*, user: User, key_id: int) -> None:
+    """Revoke one of `user`'s keys. Another user's key is reported as not found, so ids leak nothing."""
+    key = ApiKey.objects.select_for_update().filter(pk=key_id, user=user).first()
+    if key is None:
+        raise NotFoundError("API key not found.", details={"id": key_id})
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])

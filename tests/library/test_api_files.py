@@ -1,0 +1,90 @@
+"""Streaming tracks and serving covers over REST: real files in MEDIA_ROOT, Range, permissions, bad paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from tests.audio import AudioMaker
+from tests.factories.accounts import UserFactory
+from tests.factories.library import AlbumFactory, TrackFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stored_track(audio_maker: AudioMaker) -> Any:
+    relative = "Artist/Album (2001)/01 Song.mp3"
+    audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "mp3", tags={"title": "Song"})
+    size = (Path(settings.MEDIA_ROOT) / relative).stat().st_size
+    return TrackFactory.create(path=relative, size_bytes=size, content_type="audio/mpeg")
+
+
+def test_stream_full_and_ranges(api_client_for: Any, stored_track: Any) -> None:
+    client = api_client_for(UserFactory.create())
+    url = f"/api/v1/tracks/{stored_track.pk}/stream"
+    raw = (Path(settings.MEDIA_ROOT) / stored_track.path).read_bytes()
+    full = client.get(url, HTTP_ACCEPT="audio/*")
+    assert full.status_code == 200
+    assert full["Content-Type"] == "audio/mpeg"
+    assert b"".join(full.streaming_content) == raw
+    tail = client.get(url, HTTP_RANGE="bytes=-500")
+    assert tail.status_code == 206
+    assert b"".join(tail.streaming_content) == raw[-500:]
+    head = client.head(url, HTTP_RANGE="bytes=0-")
+    assert head.status_code == 206
+    assert head["Content-Length"] == str(len(raw))
+    assert head.content == b""
+    assert client.get(url, HTTP_RANGE="bytes=500-499").status_code == 416
+    beyond = client.get(url, HTTP_RANGE=f"bytes={len(raw)}-")
+    assert beyond.status_code == 416
+    assert beyond["Content-Range"] == f"bytes */{len(raw)}"
+    assert client.get(url, HTTP_RANGE="bytes=0-1,5-9").status_code == 200
+    assert client.get(url, HTTP_IF_NONE_MATCH=full["ETag"]).status_code == 304
+
+
+def test_stream_needs_auth_and_the_stream_role(api_client_for: Any, stored_track: Any) -> None:
+    url = f"/api/v1/tracks/{stored_track.pk}/stream"
+    assert api_client_for(None).get(url).status_code == 401
+    response = api_client_for(UserFactory.create(can_stream=False)).get(url)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize("path", ["../outside.mp3", "/etc/passwd", "missing/file.mp3", ""])
+def test_stream_of_a_bad_or_missing_path_is_json_404(api_client_for: Any, path: str, tmp_path: Path) -> None:
+    (tmp_path / "outside.mp3").write_bytes(b"secret")
+    track = TrackFactory.create(path=path or "x")
+    if not path:
+        type(track).objects.filter(pk=track.pk).update(path="")
+    response = api_client_for(UserFactory.create()).get(f"/api/v1/tracks/{track.pk}/stream", HTTP_ACCEPT="audio/mpeg")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_cover_is_served_from_media_root(api_client_for: Any) -> None:
+    image = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    relative = "covers/ab/cover.png"
+    (Path(settings.MEDIA_ROOT) / relative).parent.mkdir(parents=True)
+    (Path(settings.MEDIA_ROOT) / relative).write_bytes(image)
+    album = AlbumFactory.create(cover_path=relative)
+    client = api_client_for(UserFactory.create())
+    response = client.get(f"/api/v1/albums/{album.pk}/cover", HTTP_ACCEPT="image/webp,image/*")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == image
+    listed = client.get(f"/api/v1/albums/{album.pk}").json()
+    assert listed["cover_url"] == f"/api/v1/albums/{album.pk}/cover"
+
+
+def test_album_without_cover_is_json_404(api_client_for: Any) -> None:
+    album = AlbumFactory.create(cover_path="")
+    client = api_client_for(UserFactory.create())
+    response = client.get(f"/api/v1/albums/{album.pk}/cover", HTTP_ACCEPT="image/*")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert client.get(f"/api/v1/albums/{album.pk}").json()["cover_url"] is None
