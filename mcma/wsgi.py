@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -5,3 +6,10 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcma.settings")
 
 application = get_wsgi_application()
+
+# Load the URLconf and with it every view module (Django would on the first request), then freeze all that is
+# loaded: it lives as long as the worker, and freezing spares the cyclic GC from re-scanning it on each full
+# collection. With 500-item API pages those scans (~20 ms each) were the slow tail of response times.
+import mcma.urls  # noqa: E402, F401
+
+gc.freeze()

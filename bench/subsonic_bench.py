@@ -1,0 +1,226 @@
+"""Subsonic API benchmark: a generated 10,000-song library, the calls players make most, p50/p95 and queries.
+
+    .venv/bin/python bench/subsonic_bench.py [--tracks 10000] [--runs 40]
+
+Uses a throw-away SQLite database in a temp dir unless DATABASE_URL is set (then that database is migrated and
+filled: point it at a scratch database, never at real data). Requests go through Django's test client, so the
+figures are server time without network. Wall-clock figures include waiting for the CPU, so on a busy machine
+also read the `cpu` column (this process's CPU time per request; SQLite runs in-process, PostgreSQL does not).
+Not a test: it prints numbers and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = [
+    *("love", "night", "day", "heart", "fire", "rain", "blue", "river", "summer", "dream", "light", "road"),
+    *("home", "gold", "star", "city", "wild", "moon", "girl", "time", "sun", "black", "white", "song", "dance"),
+    *("world", "sky", "ocean", "stone", "ghost", "angel", "paper", "glass", "iron", "silver", "velvet", "echo"),
+]
+
+
+def _setup_django(scratch: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcma.settings")
+    os.environ["MCMA_DATA_DIR"] = str(scratch)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}")
+    os.environ["DEBUG"] = "true"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0, interactive=False)
+    import mcma.wsgi  # noqa: F401  # the served process's start-up as gunicorn runs it (it freezes the GC heap)
+
+
+def _words(rng: random.Random, count: int) -> str:
+    return " ".join(rng.choice(WORDS).capitalize() for _ in range(count))
+
+
+def _generate(tracks: int, rng: random.Random) -> dict[str, Any]:
+    from accounts.models import User
+    from accounts.services import subsonic_password_reveal
+    from library.models import Album, AlbumAnnotation, Artist, Genre, Track, TrackAnnotation
+    from library.text import fold, sort_name
+
+    albums_count = max(1, tracks // 10)
+    artists_count = max(1, albums_count // 3)
+    genres = Genre.objects.bulk_create([Genre(name=f"Genre {i}", name_key=fold(f"Genre {i}")) for i in range(20)])
+    artists = []
+    for i in range(artists_count):
+        name = f"{_words(rng, 2)} {i}"
+        artists.append(Artist(name=name, name_key=fold(name), sort_name=sort_name(name), album_count=3, track_count=30))
+    artists = Artist.objects.bulk_create(artists, batch_size=500)
+    albums = []
+    for i in range(albums_count):
+        name = f"{_words(rng, 3)} {i}"
+        albums.append(
+            Album(
+                name=name,
+                name_key=fold(name),
+                sort_name=sort_name(name),
+                album_artist=artists[i % len(artists)],
+                year=rng.randint(1960, 2025),
+                track_count=10,
+                duration_ms=10 * 200_000,
+                size_bytes=10 * 8_000_000,
+            )
+        )
+    albums = Album.objects.bulk_create(albums, batch_size=500)
+    track_rows = []
+    for i in range(tracks):
+        album = albums[i // 10]
+        title = f"{_words(rng, 3)} {i}"
+        track_rows.append(
+            Track(
+                source="local",
+                source_id=f"music/{i}.flac",
+                title=title,
+                title_key=fold(title),
+                artist=album.album_artist,
+                artist_display=album.album_artist.name,
+                album=album,
+                track_number=i % 10 + 1,
+                year=album.year,
+                duration_ms=200_000,
+                bitrate=900,
+                sample_rate=44100,
+                channels=2,
+                codec="flac",
+                suffix="flac",
+                content_type="audio/flac",
+                path=f"library/{i}.flac",
+                size_bytes=8_000_000,
+            )
+        )
+    track_objs = Track.objects.bulk_create(track_rows, batch_size=1000)
+    Track.genres.through.objects.bulk_create(
+        [Track.genres.through(track_id=t.pk, genre_id=genres[t.album_id % 20].pk) for t in track_objs],
+        batch_size=2000,
+    )
+    Album.genres.through.objects.bulk_create(
+        [Album.genres.through(album_id=a.pk, genre_id=genres[a.pk % 20].pk) for a in albums], batch_size=2000
+    )
+    user = User.objects.create_user(username="bench", password="bench-password-123")
+    TrackAnnotation.objects.bulk_create(
+        [TrackAnnotation(user=user, track=t, play_count=rng.randint(1, 9)) for t in rng.sample(track_objs, 500)]
+    )
+    AlbumAnnotation.objects.bulk_create(
+        [AlbumAnnotation(user=user, album=a, rating=rng.randint(1, 5)) for a in rng.sample(albums, 100)]
+    )
+    return {"user": user, "password": subsonic_password_reveal(user=user), "albums": albums}
+
+
+def _measure(label: str, call: Callable[[], Any], runs: int) -> dict[str, float]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call()  # warm-up: caches, prepared statements
+    timings = []
+    cpu = []
+    queries = 0
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as captured:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            response = call()
+            elapsed = time.perf_counter() - start
+            cpu.append((time.process_time() - start_cpu) * 1000)
+        assert response.status_code == 200, (label, response.status_code)
+        assert b'"status":"ok"' in response.content, (label, response.content[:300])
+        timings.append(elapsed * 1000)
+        queries = len(captured)
+    timings.sort()
+    p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
+    result = {"p50": statistics.median(timings), "p95": p95, "cpu_p50": statistics.median(cpu), "queries": queries}
+    print(
+        f"{label:<42} p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms  "
+        f"(cpu p50 {result['cpu_p50']:6.1f} ms)  queries {queries}"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tracks", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="mcma-bench-") as scratch:
+        _setup_django(Path(scratch))
+        from django.db import connection
+        from django.test import Client
+
+        rng = random.Random(args.seed)
+        started = time.perf_counter()
+        data = _generate(args.tracks, rng)
+        if connection.vendor == "postgresql":
+            # Autovacuum would soon analyze a live database; right after a bulk load the planner has no statistics
+            # and picks plans (full sorts spilling to disk) no real server would run.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+        print(
+            f"library: {args.tracks} songs, {len(data['albums'])} albums on {connection.vendor}; "
+            f"generated in {time.perf_counter() - started:.1f} s; {args.runs} runs per call\n"
+        )
+        client = Client()
+        auth = {"u": "bench", "p": data["password"], "f": "json", "c": "bench", "v": "1.16.1"}
+
+        def get(method: str, **params: Any) -> Any:
+            return client.get(f"/rest/{method}", {**auth, **params})
+
+        album_ids = [f"al-{a.pk}" for a in data["albums"]]
+        for list_type in ("alphabeticalByName", "newest"):
+            _measure(
+                f"getAlbumList2 {list_type} 500",
+                lambda list_type=list_type: get("getAlbumList2", type=list_type, size=500),  # type: ignore[misc]
+                args.runs,
+            )
+        _measure("getArtists", lambda: get("getArtists"), args.runs)
+        _measure("getAlbum", lambda: get("getAlbum", id=rng.choice(album_ids)), args.runs)
+        _measure("search3 'love'", lambda: get("search3", query="love"), args.runs)
+        _measure(
+            "search3 '' songCount=500 (one sync page)",
+            lambda: get(
+                "search3",
+                query="",
+                songCount=500,
+                songOffset=rng.randrange(0, args.tracks, 500),
+                albumCount=0,
+                artistCount=0,
+            ),
+            args.runs,
+        )
+
+        songs = 0
+        started = time.perf_counter()
+        offset = 0
+        while True:
+            response = get("search3", query='""', songCount=500, songOffset=offset, albumCount=0, artistCount=0)
+            page = response.json()["subsonic-response"]["searchResult3"].get("song", [])
+            songs += len(page)
+            if len(page) < 500:
+                break
+            offset += 500
+        elapsed = time.perf_counter() - started
+        print(f'\nfull sync: search3 query="" songCount=500 paged {songs} songs in {elapsed:.2f} s')
+        assert songs == args.tracks, (songs, args.tracks)
+
+
+if __name__ == "__main__":
+    main()

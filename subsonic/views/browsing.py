@@ -1,0 +1,205 @@
+"""Browsing: music folders, the artist index, the simulated folder tree, genres, ID3 lookups, info and similar."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.conf import settings
+
+from library import selectors
+from library.models import Album, Artist, Track
+from subsonic import builders, ids
+from subsonic.call import Call, music_folders
+from subsonic.errors import missing_parameter
+from subsonic.ids import Kind
+from subsonic.responses import Node
+
+INFO_DEFAULT_COUNT = 20
+SIMILAR_DEFAULT_COUNT = 50
+MAX_COUNT = 500
+
+
+def get_music_folders(call: Call) -> Node:
+    node = Node("musicFolders")
+    node.add_list(
+        "musicFolder",
+        [Node("musicFolder", {"id": i, "name": alias.title()}) for i, alias in enumerate(music_folders(), 1)],
+    )
+    return node
+
+
+def _ignored_articles() -> str:
+    return " ".join(settings.LIBRARY_IGNORED_ARTICLES)
+
+
+def index_letter(sort_name: str) -> str:
+    """The index bucket: the first letter of the article-less, folded sort name; anything else is `#`."""
+    first = sort_name[:1].upper()
+    return first if first in string.ascii_uppercase else "#"
+
+
+def _indexed(artists: Iterable[Artist], build: Callable[[Artist], Node], index_element: str) -> list[Node]:
+    buckets: dict[str, list[Node]] = {}
+    for artist in artists:
+        buckets.setdefault(index_letter(artist.sort_name), []).append(build(artist))
+    nodes = []
+    for letter in sorted(buckets):
+        node = Node(index_element, {"name": letter})
+        node.add_list("artist", buckets[letter])
+        nodes.append(node)
+    return nodes
+
+
+def _ms(moment: datetime | None) -> int:
+    return int(moment.timestamp() * 1000) if moment is not None else 0
+
+
+def get_indexes(call: Call) -> Node:
+    last_modified = _ms(selectors.library_last_modified())
+    since = call.params.integer("ifModifiedSince", 0, minimum=0) or 0
+    node = Node("indexes", {"lastModified": last_modified, "ignoredArticles": _ignored_articles()})
+    if since and since >= last_modified:
+        return node  # unchanged: the client keeps its copy
+    artists = selectors.subsonic_artists(user=call.user, source=call.folder_source()).order_by("sort_name", "pk")
+    node.add_list("index", _indexed(artists, builders.artist_entry, "index"))
+    return node
+
+
+def get_artists(call: Call) -> Node:
+    artists = selectors.subsonic_artists(user=call.user, source=call.folder_source()).order_by("sort_name", "pk")
+    node = Node("artists", {"ignoredArticles": _ignored_articles()})
+    node.add_list("index", _indexed(artists, lambda a: builders.artist_id3(a, call.profile), "index"))
+    return node
+
+
+def get_music_directory(call: Call) -> Node:
+    kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM), bare=Kind.ALBUM)
+    if kind is Kind.ARTIST:
+        artist, albums = selectors.artist_with_albums(user=call.user, artist_id=pk)
+        return builders.artist_directory(artist, albums, call.profile)
+    album, tracks = selectors.album_with_tracks(user=call.user, album_id=pk)
+    return builders.album_directory(album, tracks, call.profile)
+
+
+def get_genres(call: Call) -> Node:
+    node = Node("genres")
+    node.add_list("genre", [builders.genre(item) for item in selectors.genres_list()])
+    return node
+
+
+def get_artist(call: Call) -> Node:
+    artist, albums = selectors.artist_with_albums(user=call.user, artist_id=_id(call, Kind.ARTIST))
+    node = builders.artist_with_albums(artist, albums, call.profile)
+    node.set("albumCount", len(albums))
+    return node
+
+
+def get_album(call: Call) -> Node:
+    album, tracks = selectors.album_with_tracks(user=call.user, album_id=_id(call, Kind.ALBUM))
+    return builders.album_with_songs(album, tracks, call.profile)
+
+
+def get_song(call: Call) -> Node:
+    track = selectors.subsonic_track_get(user=call.user, track_id=_id(call, Kind.TRACK))
+    return builders.song(track, call.profile)
+
+
+def _id(call: Call, kind: Kind) -> int:
+    return ids.decode_as(call.params.required("id"), kind)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Info, similar and top songs: local data only (no external metadata service is configured)
+# --------------------------------------------------------------------------------------------------------------
+def _artist_info(call: Call, element: str, id3: bool) -> Node:
+    kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM, Kind.TRACK), bare=Kind.ARTIST)
+    artist = _artist_of(kind, pk)
+    count = call.params.int_or("count", INFO_DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT)
+    node = Node(element)
+    node.add_text("musicBrainzId", artist.musicbrainz_id or None)
+    similar = selectors.artists_similar(artist=artist, count=count)
+    build = (lambda a: builders.artist_id3(a, call.profile, "similarArtist")) if id3 else _similar_artist_entry
+    node.add_list("similarArtist", [build(item) for item in similar])
+    return node
+
+
+def _similar_artist_entry(artist: Artist) -> Node:
+    node = builders.artist_entry(artist)
+    node.name = "similarArtist"
+    return node
+
+
+def _artist_of(kind: Kind, pk: int) -> Artist:
+    """Info endpoints accept any id the client has at hand: an album or song points at its artist."""
+    if kind is Kind.ALBUM:
+        return selectors.album_get(album_id=pk).album_artist
+    if kind is Kind.TRACK:
+        return selectors.track_get(track_id=pk).artist
+    return selectors.artist_get(artist_id=pk)
+
+
+def get_artist_info(call: Call) -> Node:
+    return _artist_info(call, "artistInfo", id3=False)
+
+
+def get_artist_info2(call: Call) -> Node:
+    return _artist_info(call, "artistInfo2", id3=True)
+
+
+def _album_info(call: Call) -> Node:
+    kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ALBUM, Kind.TRACK), bare=Kind.ALBUM)
+    album = selectors.track_get(track_id=pk).album if kind is Kind.TRACK else selectors.album_get(album_id=pk)
+    node = Node("albumInfo")
+    node.add_text("musicBrainzId", album.musicbrainz_release_id or None)
+    return node
+
+
+get_album_info = _album_info
+get_album_info2 = _album_info
+
+
+def _seed(call: Call) -> Track | Album | Artist:
+    kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM, Kind.TRACK), bare=Kind.TRACK)
+    if kind is Kind.TRACK:
+        return selectors.track_get(track_id=pk)
+    if kind is Kind.ALBUM:
+        return selectors.album_get(album_id=pk)
+    return selectors.artist_get(artist_id=pk)
+
+
+def _similar_songs(call: Call, element: str) -> Node:
+    seed = _seed(call)
+    count = call.params.int_or("count", SIMILAR_DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT)
+    node = Node(element)
+    tracks = selectors.tracks_similar(user=call.user, seed=seed, count=count)
+    node.add_list("song", [builders.song(track, call.profile) for track in tracks])
+    return node
+
+
+def get_similar_songs(call: Call) -> Node:
+    return _similar_songs(call, "similarSongs")
+
+
+def get_similar_songs2(call: Call) -> Node:
+    return _similar_songs(call, "similarSongs2")
+
+
+def get_top_songs(call: Call) -> Node:
+    """By artist name (Subsonic) or artist id (OpenSubsonic `topSongsByArtistId`, which takes precedence).
+    An unknown name is an empty list: clients ask for names they found elsewhere."""
+    count = call.params.int_or("count", SIMILAR_DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT)
+    raw_id = call.params.text("id")
+    artist: Artist | None
+    if raw_id:
+        artist = selectors.artist_get(artist_id=ids.decode_as(raw_id, Kind.ARTIST))
+    else:
+        name = call.params.text("artist")
+        if not name:
+            raise missing_parameter("artist")
+        artist = selectors.artist_by_name(name=name)
+    node = Node("topSongs")
+    tracks = selectors.tracks_top(user=call.user, artist=artist, count=count) if artist is not None else []
+    node.add_list("song", [builders.song(track, call.profile) for track in tracks])
+    return node

@@ -1,0 +1,105 @@
+"""stream, download, getCoverArt, getLyrics, getLyricsBySongId, getAvatar.
+
+Binary answers go through `library.streaming.file_response` (Range, HEAD, conditional requests); errors on these
+endpoints are ordinary Subsonic documents (`text/xml`, HTTP 200), which is what DSub checks for.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from django.http.response import HttpResponseBase
+
+from library import selectors
+from library.covers import cover_image
+from library.models import Track
+from library.storage import media_path
+from library.streaming import file_response
+from subsonic import ids, lyrics
+from subsonic.call import Call
+from subsonic.errors import not_found
+from subsonic.ids import Kind
+from subsonic.responses import Node
+
+_COVER_KINDS = {Kind.ALBUM: "album", Kind.ARTIST: "artist", Kind.TRACK: "track", Kind.PLAYLIST: "playlist"}
+COVER_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def _present_track(call: Call) -> Track:
+    track = selectors.track_get(track_id=ids.decode_as(call.params.required("id"), Kind.TRACK))
+    if track.is_missing:
+        raise not_found("Song file")
+    return track
+
+
+def stream(call: Call) -> HttpResponseBase:
+    """The raw file (`format`, `maxBitRate` and `timeOffset` wait for the transcoding pipeline). Not a play."""
+    call.require_role(call.user.can_stream, "stream")
+    track = _present_track(call)
+    response = file_response(call.request, path=media_path(track.path), content_type=track.content_type)
+    response["X-Content-Duration"] = f"{track.duration_ms / 1000:.2f}"
+    return response
+
+
+def download(call: Call) -> HttpResponseBase:
+    call.require_role(call.user.can_download, "download")
+    track = _present_track(call)
+    return file_response(
+        call.request,
+        path=media_path(track.path),
+        content_type=track.content_type,
+        filename=PurePosixPath(track.path).name,
+        as_attachment=True,
+    )
+
+
+def get_cover_art(call: Call) -> HttpResponseBase:
+    kind, pk = ids.decode_cover(call.params.required("id"))
+    relative = selectors.cover_relative_path(kind=_COVER_KINDS[kind], item_id=pk, user=call.user)
+    path, content_type = cover_image(relative_path=relative, size=call.params.integer("size", None, minimum=0))
+    response = file_response(call.request, path=path, content_type=content_type)
+    response["Cache-Control"] = f"private, max-age={COVER_CACHE_SECONDS}"
+    return response
+
+
+def get_lyrics(call: Call) -> Node:
+    artist = call.params.text("artist") or ""
+    title = call.params.text("title") or ""
+    track = selectors.track_lyrics_find(artist=artist, title=title)
+    if track is None:
+        return Node("lyrics", text="")
+    text = lyrics.plain_text(track.synced_lyrics, track.lyrics)
+    return Node("lyrics", {"artist": track.artist_display or track.artist.name, "title": track.title}, text=text)
+
+
+def get_lyrics_by_song_id(call: Call) -> Node:
+    """Structured lyrics (OpenSubsonic songLyrics v1): the synchronised version first, then the plain one."""
+    track = selectors.track_get(track_id=ids.decode_as(call.params.required("id"), Kind.TRACK))
+    found = []
+    if track.synced_lyrics.strip():
+        found.append(lyrics.lrc_parse(track.synced_lyrics))
+    if track.lyrics.strip():
+        found.append(lyrics.plain_parse(track.lyrics))
+    node = Node("lyricsList")
+    node.add_list("structuredLyrics", [_structured(track, item) for item in found if item.lines])
+    return node
+
+
+def _structured(track: Track, item: lyrics.StructuredLyrics) -> Node:
+    node = Node(
+        "structuredLyrics",
+        {
+            "displayArtist": track.artist_display or track.artist.name,
+            "displayTitle": track.title,
+            "lang": "xxx",
+            "synced": item.synced,
+            "offset": item.offset_ms or None,
+        },
+    )
+    node.add_list("line", [Node("line", {"start": line.start_ms}, text=line.text) for line in item.lines])
+    return node
+
+
+def get_avatar(call: Call) -> HttpResponseBase:
+    call.params.required("username")
+    raise not_found("Avatar (this server stores no user avatars)")

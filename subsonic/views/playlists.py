@@ -1,0 +1,76 @@
+"""Playlists: songs are `<entry>` elements (DSub and play:Sub show empty playlists otherwise)."""
+
+from __future__ import annotations
+
+from accounts.selectors import user_get_by_username
+from library import selectors, services
+from library.models import Playlist
+from subsonic import builders, ids
+from subsonic.call import Call
+from subsonic.errors import missing_parameter
+from subsonic.ids import Kind
+from subsonic.responses import Node
+
+
+def get_playlists(call: Call) -> Node:
+    owner = call.user
+    username = call.params.text("username")
+    if username and username != owner.username:
+        call.require_admin()
+        owner = user_get_by_username(username=username)
+    node = Node("playlists")
+    items = selectors.playlists_visible(user=owner)
+    node.add_list("playlist", [builders.playlist(item, call.profile, viewer=call.user) for item in items])
+    return node
+
+
+def _playlist(call: Call, param: str) -> Playlist:
+    return selectors.playlist_get(user=call.user, playlist_id=ids.decode_as(call.params.required(param), Kind.PLAYLIST))
+
+
+def _with_entries(call: Call, playlist: Playlist) -> Node:
+    # Re-read through the selector so counts and duration reflect the write that just happened.
+    fresh = selectors.playlist_get(user=call.user, playlist_id=playlist.pk)
+    tracks = selectors.playlist_tracks(user=call.user, playlist=fresh)
+    return builders.playlist_with_entries(fresh, tracks, call.profile, viewer=call.user)
+
+
+def get_playlist(call: Call) -> Node:
+    return _with_entries(call, _playlist(call, "id"))
+
+
+def _song_ids(call: Call, param: str) -> list[int]:
+    return [ids.decode_as(raw, Kind.TRACK) for raw in call.params.values(param)]
+
+
+def create_playlist(call: Call) -> Node:
+    """With `playlistId` the songs of that playlist are replaced (and `name` renames it); else a new one."""
+    song_ids = _song_ids(call, "songId")
+    name = call.params.text("name")
+    if call.params.text("playlistId"):
+        playlist = _playlist(call, "playlistId")
+        playlist = services.playlist_tracks_replace(playlist=playlist, actor=call.user, track_ids=song_ids)
+        if name:
+            playlist = services.playlist_update(playlist=playlist, actor=call.user, name=name)
+    else:
+        if not name:
+            raise missing_parameter("name")
+        playlist = services.playlist_create(owner=call.user, name=name, track_ids=song_ids)
+    return _with_entries(call, playlist)
+
+
+def update_playlist(call: Call) -> None:
+    playlist = _playlist(call, "playlistId")
+    services.playlist_update(
+        playlist=playlist,
+        actor=call.user,
+        name=call.params.text("name"),
+        comment=call.params.text("comment"),
+        is_public=call.params.flag_or_none("public"),
+        add_track_ids=_song_ids(call, "songIdToAdd"),
+        remove_positions=call.params.integers("songIndexToRemove", minimum=0),
+    )
+
+
+def delete_playlist(call: Call) -> None:
+    services.playlist_delete(playlist=_playlist(call, "id"), actor=call.user)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from tests.subsonic.support import SubsonicClient
+
+
+def test_ping(api: SubsonicClient, any_fmt: str) -> None:
+    reply = api.call("ping", any_fmt)
+    assert reply.ok
+
+
+def test_license_is_valid_without_a_far_future_date(api: SubsonicClient, any_fmt: str) -> None:
+    license_ = api.call("getLicense", any_fmt).one("license")
+    assert license_["valid"] == "true"
+    assert "licenseExpires" not in license_  # Ultrasonic crashed on Airsonic's year-292278994 date
+
+
+def test_extensions_advertise_only_what_works(api: SubsonicClient, fmt: str) -> None:
+    names = {item["name"] for item in api.call("getOpenSubsonicExtensions", fmt).items("openSubsonicExtensions")}
+    assert names == {"formPost", "apiKeyAuthentication", "songLyrics", "indexBasedQueue", "topSongsByArtistId"}
+    assert "transcodeOffset" not in names  # streams are raw files: a timeOffset seek would restart the song
