@@ -118,6 +118,16 @@ STATIC_ROOT = MCMA_DATA_DIR / "static"
 # Cached derived files (resized covers, transcodes) that can always be rebuilt.
 MCMA_CACHE_DIR = Path(env.str("MCMA_CACHE_DIR", default=str(MCMA_DATA_DIR / "cache"))).expanduser().resolve()
 
+# One cache shared by every web and worker process (login throttles, source pauses, search results). The
+# embedded default is a folder cache under the data dir; set CACHE_URL=redis://… in production. Tests use
+# a per-process memory cache so runs never see each other's counters.
+CACHES = {
+    "default": env.cache_url(
+        "CACHE_URL",
+        default="locmemcache://" if TESTING else f"filecache://{MCMA_DATA_DIR / 'cache' / 'django'}",
+    )
+}
+
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{MCMA_DATA_DIR / 'mcma.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the timeout rides out short write locks.
@@ -171,6 +181,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -178,6 +189,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "mcma.api_errors.exception_handler",
+    # Throttles key on REMOTE_ADDR unless told how many proxies append to X-Forwarded-For (a client-set XFF
+    # would otherwise give each request a fresh bucket).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": env.str("LOGIN_THROTTLE_IP", default="20/min"),
         "login_user": env.str("LOGIN_THROTTLE_USER", default="10/min"),
@@ -192,6 +207,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `state` field with different choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "DownloadJobStateEnum": "downloads.models.JobState",
+        "ScanRunStateEnum": "sources.models.ScanState",
+    },
 }
 SIMPLE_JWT = {
     "SIGNING_KEY": JWT_SIGNING_KEY,
@@ -199,6 +219,8 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    # Access tokens carry a hash of the password hash: changing the password revokes them at once.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,6 +255,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(MCMA_DATA_DIR / "celerybeat-schedule")
 LIBRARY_IGNORED_ARTICLES = env.list(
     "LIBRARY_IGNORED_ARTICLES", default=["The", "A", "An", "Les", "La", "Le", "Die", "Das", "El"]
 )
+# Subsonic clients (substrings of the `c` parameter) that get plain 1.16.1 output without OpenSubsonic fields
+# (DSub's parser mistakes nested OpenSubsonic elements for top-level ones), or songs reduced to id and title.
+SUBSONIC_LEGACY_CLIENTS = env.list("SUBSONIC_LEGACY_CLIENTS", default=["DSub"])
+SUBSONIC_MINIMAL_CLIENTS = env.list("SUBSONIC_MINIMAL_CLIENTS", default=["SubMusic"])
 
 # ---------------------------------------------------------------------------------------------------------------
 # Sources
@@ -257,6 +283,42 @@ MCMA_SOURCES: dict[str, dict[str, object]] = {
             "cookies_file": YOUTUBE_COOKIES_FILE,
         },
     },
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Downloads: YouTube Music metadata (ytmusicapi) and media (yt-dlp); waits live in the DB, never in a countdown
+# ---------------------------------------------------------------------------------------------------------------
+YOUTUBE_REQUEST_TIMEOUT = env.float("YOUTUBE_REQUEST_TIMEOUT", default=10.0)
+YOUTUBE_REQUESTS_PER_SECOND = env.float("YOUTUBE_REQUESTS_PER_SECOND", default=2.0)
+YOUTUBE_CACHE_SECONDS = env.int("YOUTUBE_CACHE_SECONDS", default=300)
+# yt-dlp extractors allowed to handle a source's media URL; anything else is refused (no SSRF via odd URLs).
+DOWNLOAD_ALLOWED_EXTRACTORS = env.list("DOWNLOAD_ALLOWED_EXTRACTORS", default=["youtube"])
+# "original" keeps the source's opus/m4a untouched; "opus", "mp3" or "m4a" transcode with ffmpeg.
+DOWNLOAD_FORMAT = env.str("DOWNLOAD_FORMAT", default="original")
+DOWNLOAD_AUDIO_QUALITY = env.str("DOWNLOAD_AUDIO_QUALITY", default="0")  # VBR 0 (best)..10, or kbps like "192"
+# Work dirs must share MEDIA_ROOT's filesystem so the final move is atomic; empty = MEDIA_ROOT/.incoming.
+DOWNLOAD_TEMP_DIR = env.str("DOWNLOAD_TEMP_DIR", default="")
+DOWNLOAD_MAX_FILESIZE = env.int("DOWNLOAD_MAX_FILESIZE", default=200 * 1024 * 1024)
+DOWNLOAD_SOCKET_TIMEOUT = env.float("DOWNLOAD_SOCKET_TIMEOUT", default=30.0)
+DOWNLOAD_RATE_LIMIT_BYTES = env.int("DOWNLOAD_RATE_LIMIT_BYTES", default=0)  # 0 = unthrottled
+DOWNLOAD_MAX_ATTEMPTS = env.int("DOWNLOAD_MAX_ATTEMPTS", default=5)
+DOWNLOAD_RETRY_BASE_SECONDS = env.int("DOWNLOAD_RETRY_BASE_SECONDS", default=30)
+DOWNLOAD_RETRY_CAP_SECONDS = env.int("DOWNLOAD_RETRY_CAP_SECONDS", default=3600)
+# A rate limit or bot check pauses every job of the source for at least this long.
+DOWNLOAD_RATE_LIMIT_PAUSE_SECONDS = env.int("DOWNLOAD_RATE_LIMIT_PAUSE_SECONDS", default=1800)
+DOWNLOAD_CONCURRENCY_PER_SOURCE = env.int("DOWNLOAD_CONCURRENCY_PER_SOURCE", default=2)
+# A running job whose heartbeat is older than this lost its worker; the sweep hands it to another one.
+DOWNLOAD_STALE_AFTER_SECONDS = env.int("DOWNLOAD_STALE_AFTER_SECONDS", default=300)
+# Queued jobs whose message may have been lost (broker down at creation) are re-sent after this long.
+DOWNLOAD_REENQUEUE_AFTER_SECONDS = env.int("DOWNLOAD_REENQUEUE_AFTER_SECONDS", default=120)
+# Longest countdown handed to the broker; must stay well below the visibility timeout.
+DOWNLOAD_MAX_COUNTDOWN_SECONDS = env.int("DOWNLOAD_MAX_COUNTDOWN_SECONDS", default=900)
+DOWNLOAD_PLAYLIST_MAX_TRACKS = env.int("DOWNLOAD_PLAYLIST_MAX_TRACKS", default=500)
+# A download task running longer is killed (prefork pool); the sweep then hands the job to another attempt.
+DOWNLOAD_TASK_TIME_LIMIT = env.int("DOWNLOAD_TASK_TIME_LIMIT", default=1800)
+DOWNLOAD_SWEEP_SECONDS = env.float("DOWNLOAD_SWEEP_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "downloads.sweep": {"task": "downloads.sweep", "schedule": DOWNLOAD_SWEEP_SECONDS},
 }
 
 # ---------------------------------------------------------------------------------------------------------------

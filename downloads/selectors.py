@@ -1,0 +1,128 @@
+"""Reads for downloads: job lists per user, one job, and external search hits marked with what we already have."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import User
+from downloads.models import ACTIVE_STATES, DownloadJob, JobKind, JobState
+from library.models import Track
+from mcma.errors import ApplicationError, InvalidInputError, NotFoundError, PermissionDeniedError
+from sources.base import ResultKind, Searchable, SearchResult
+from sources.registry import all_sources
+
+
+def download_jobs_visible(
+    *, user: User, state: str | None = None, user_id: int | None = None, top_level: bool = False
+) -> QuerySet[DownloadJob]:
+    """Users see their own jobs, admins everyone's (optionally one user's)."""
+    qs = DownloadJob.objects.select_related("requested_by", "track").order_by("-created_at")
+    if not user.is_admin:
+        if user_id is not None and user_id != user.pk:
+            raise PermissionDeniedError("only admins may list other users' downloads")
+        qs = qs.filter(requested_by=user)
+    elif user_id is not None:
+        qs = qs.filter(requested_by_id=user_id)
+    if state:
+        if state not in JobState.values:
+            raise InvalidInputError(f"state must be one of {', '.join(JobState.values)}", details={"state": state})
+        qs = qs.filter(state=state)
+    if top_level:
+        qs = qs.filter(parent__isnull=True)
+    return qs
+
+
+def download_job_get(*, user: User, job_id: Any) -> DownloadJob:
+    """One job the user may see; NotFoundError otherwise (other users' jobs are not revealed)."""
+    try:
+        return download_jobs_visible(user=user).get(pk=uuid.UUID(str(job_id)))
+    except (DownloadJob.DoesNotExist, ValueError) as exc:
+        raise NotFoundError("no such download", details={"id": str(job_id)}) from exc
+
+
+def download_jobs_active_count(*, source: str | None = None) -> int:
+    """Songs queued, running or waiting to retry (what a "scan in progress" indicator should count)."""
+    qs = DownloadJob.objects.filter(kind=JobKind.SONG, state__in=ACTIVE_STATES)
+    return qs.filter(source=source).count() if source else qs.count()
+
+
+def download_job_children_counts(*, job: DownloadJob) -> dict[str, int]:
+    """How many of an album/playlist job's tracks are in each state."""
+    rows = job.children.values("state").annotate(n=Count("pk")).order_by()
+    return {row["state"]: row["n"] for row in rows}
+
+
+@dataclass(frozen=True)
+class MarkedResult:
+    """An external search hit plus what the library already knows about it."""
+
+    result: SearchResult
+    track_id: int | None = None
+    job_id: str | None = None
+    job_state: str | None = None
+
+
+def search_results_mark(*, results: Sequence[SearchResult]) -> list[MarkedResult]:
+    """Mark each hit as already in the library (its track) or already queued (its active job): two queries."""
+    if not results:
+        return []
+    keys = {(r.source, r.external_id) for r in results}
+    sources = {source for source, _ in keys}
+    ids = {external_id for _, external_id in keys}
+    song_keys = {(r.source, r.external_id) for r in results if r.kind == ResultKind.SONG}
+    tracks: dict[tuple[str, str], int] = {}
+    if song_keys:
+        for track_id, source, source_id in Track.objects.filter(source__in=sources, source_id__in=ids).values_list(
+            "pk", "source", "source_id"
+        ):
+            tracks[(source, source_id)] = track_id
+    jobs: dict[tuple[str, str], tuple[str, str]] = {}
+    active = DownloadJob.objects.filter(Q(source__in=sources, external_id__in=ids), state__in=ACTIVE_STATES)
+    for job_id, source, external_id, state in active.values_list("pk", "source", "external_id", "state"):
+        jobs[(source, external_id)] = (str(job_id), state)
+    marked = []
+    for r in results:
+        key = (r.source, r.external_id)
+        job = jobs.get(key)
+        marked.append(
+            MarkedResult(
+                result=r,
+                track_id=tracks.get(key) if r.kind == ResultKind.SONG else None,
+                job_id=job[0] if job else None,
+                job_state=job[1] if job else None,
+            )
+        )
+    return marked
+
+
+@dataclass(frozen=True)
+class SourceSearch:
+    """One source's part of a search over every source: its marked hits, or why it has none."""
+
+    source: str
+    results: list[MarkedResult]
+    error: dict[str, str] | None = None
+
+
+def external_search(*, query: str, kind: ResultKind | None, limit: int) -> list[SourceSearch]:
+    """Search every enabled searchable source; a failing source degrades to an error entry, never an exception."""
+    outcomes: list[SourceSearch] = []
+    for source in all_sources():
+        if not isinstance(source, Searchable):
+            continue
+        health = source.health()
+        if not health.available:
+            outcomes.append(SourceSearch(source.name, [], {"code": "source_unavailable", "message": health.message}))
+            continue
+        try:
+            found = source.search(query=query, kind=kind, limit=limit)
+        except ApplicationError as exc:
+            outcomes.append(SourceSearch(source.name, [], {"code": exc.code, "message": exc.message}))
+            continue
+        outcomes.append(SourceSearch(source.name, search_results_mark(results=found)))
+    return outcomes
