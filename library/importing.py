@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Aggregate, Count, F, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, Greatest, NullIf
 
 from library import storage
 from library.models import Album, Artist, ArtistRole, Genre, Track, TrackArtist
@@ -59,11 +60,23 @@ class ResolveCache:
     def clear(self) -> None:
         self._rows.clear()
 
+    def __contains__(self, key: tuple[Any, ...]) -> bool:
+        return key in self._rows
+
+
+def _artist_identity(name: str) -> tuple[str, str]:
+    name = _clip(name.strip() or storage.UNKNOWN_ARTIST, 500)
+    return name, fold(name) or fold(storage.UNKNOWN_ARTIST)
+
+
+def _album_identity(tags: TrackTags) -> tuple[str, str]:
+    name = _clip(tags.album.strip() or storage.UNKNOWN_ALBUM, 500)
+    return name, fold(name)
+
 
 def artist_resolve(*, name: str, musicbrainz_id: str = "", cache: ResolveCache | None = None) -> Artist:
     """The artist called `name` (with that MusicBrainz id when given), created on first sight."""
-    name = _clip(name.strip() or storage.UNKNOWN_ARTIST, 500)
-    key = fold(name) or fold(storage.UNKNOWN_ARTIST)
+    name, key = _artist_identity(name)
     cache_key = ("artist", key, musicbrainz_id)
     if cache is not None and (cached := cache.get(cache_key)) is not None:
         return cast(Artist, cached)
@@ -85,11 +98,11 @@ def _artist_lookup(*, name: str, key: str, musicbrainz_id: str) -> Artist:
         found = Artist.objects.filter(name_key=key).order_by("musicbrainz_id", "pk").first()
         if found is not None:
             return found
-    return _create_or_get(
-        Artist,
-        {"name_key": key, "musicbrainz_id": musicbrainz_id},
-        {"name": name, "sort_name": sort_name(name)},
-    )
+    return _create_or_get(Artist, {"name_key": key, "musicbrainz_id": musicbrainz_id}, _artist_defaults(name))
+
+
+def _artist_defaults(name: str) -> dict[str, Any]:
+    return {"name": name, "sort_name": sort_name(name)}
 
 
 _M = TypeVar("_M", Artist, Album)
@@ -106,8 +119,7 @@ def _create_or_get(model: type[_M], identity: dict[str, Any], defaults: dict[str
 
 
 def album_resolve(*, album_artist: Artist, tags: TrackTags, cache: ResolveCache | None = None) -> Album:
-    name = _clip(tags.album.strip() or storage.UNKNOWN_ALBUM, 500)
-    key = fold(name)
+    name, key = _album_identity(tags)
     release_id = tags.musicbrainz_release_id
     cache_key = ("album", album_artist.pk, key, release_id)
     album = cast(Album | None, cache.get(cache_key) if cache is not None else None)
@@ -135,16 +147,20 @@ def _album_lookup(*, album_artist: Artist, name: str, key: str, tags: TrackTags)
     return _create_or_get(
         Album,
         {"album_artist": album_artist, "name_key": key, "musicbrainz_release_id": release_id},
-        {
-            "name": name,
-            "sort_name": sort_name(name),
-            "is_compilation": tags.compilation,
-            "year": tags.year,
-            "original_year": tags.original_year,
-            "release_date": tags.date,
-            "musicbrainz_release_group_id": tags.musicbrainz_release_group_id,
-        },
+        _album_defaults(name, tags),
     )
+
+
+def _album_defaults(name: str, tags: TrackTags) -> dict[str, Any]:
+    return {
+        "name": name,
+        "sort_name": sort_name(name),
+        "is_compilation": tags.compilation,
+        "year": tags.year,
+        "original_year": tags.original_year,
+        "release_date": tags.date,
+        "musicbrainz_release_group_id": tags.musicbrainz_release_group_id,
+    }
 
 
 def genres_resolve(names: Iterable[str], *, cache: ResolveCache | None = None) -> list[Genre]:
@@ -162,6 +178,101 @@ def genres_resolve(names: Iterable[str], *, cache: ResolveCache | None = None) -
     return genres
 
 
+def _cache_warm(batch: Sequence[TrackTags], cache: ResolveCache) -> None:
+    """Resolve the artists and albums of a batch that the cache lacks in a few set queries (and bulk-create the
+    plainly new ones), so that `_relations` then finds them all cached instead of costing a lookup and an
+    insert each. Identities the rules could resolve differently depending on order (one name seen both with
+    and without a MusicBrainz id, a tagged sighting of a name-only row) are left to the one-by-one path."""
+    artists: dict[tuple[str, str], str] = {}  # (name_key, mbid) -> the first spelling seen
+    for tags in batch:
+        album_artist_name, album_artist_mbid = _album_artist(tags)
+        sightings = [(album_artist_name, album_artist_mbid)]
+        sightings += [(n, tags.musicbrainz_artist_id if i == 0 else "") for i, n in enumerate(tags.artists)]
+        for name, mbid in sightings:
+            name, key = _artist_identity(name)
+            if ("artist", key, mbid) not in cache:
+                artists.setdefault((key, mbid), name)
+    if artists:
+        _rows_warm(
+            Artist,
+            "artist",
+            {(key,): {mbid: _artist_defaults(name)} for (key, mbid), name in artists.items()},
+            group_fields=("name_key",),
+            id_field="musicbrainz_id",
+            cache=cache,
+        )
+    albums: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
+    for tags in batch:
+        album_artist_name, album_artist_mbid = _album_artist(tags)
+        _name, artist_key = _artist_identity(album_artist_name)
+        album_artist = cache.get(("artist", artist_key, album_artist_mbid))
+        if album_artist is None:
+            continue  # left to the one-by-one path
+        name, key = _album_identity(tags)
+        release_id = tags.musicbrainz_release_id
+        if ("album", album_artist.pk, key, release_id) not in cache:
+            albums.setdefault((album_artist.pk, key), {}).setdefault(release_id, _album_defaults(name, tags))
+    if albums:
+        _rows_warm(
+            Album,
+            "album",
+            albums,
+            group_fields=("album_artist_id", "name_key"),
+            id_field="musicbrainz_release_id",
+            cache=cache,
+        )
+
+
+_WARM_CHUNK = 400
+
+
+def _rows_warm(
+    model: type[_M],
+    kind: str,
+    wanted: dict[tuple[Any, ...], dict[str, dict[str, Any]]],
+    *,
+    group_fields: tuple[str, ...],
+    id_field: str,
+    cache: ResolveCache,
+) -> None:
+    """`wanted` maps each identity group (e.g. an artist's name_key) to the MusicBrainz ids asked for in it
+    ("" = none) with the defaults of their first sighting. Mirrors `_artist_lookup`/`_album_lookup`: an id
+    finds its own row; no id finds the group's row with the smallest (id, pk); a group without any row gets
+    its one wanted row created."""
+
+    def existing() -> dict[tuple[Any, ...], list[_M]]:
+        found: dict[tuple[Any, ...], list[_M]] = {}
+        keys = list(wanted)
+        for start in range(0, len(keys), _WARM_CHUNK):  # bounded IN lists (SQLite caps bound parameters)
+            chunk = set(keys[start : start + _WARM_CHUNK])
+            filters = {f"{field}__in": {k[n] for k in chunk} for n, field in enumerate(group_fields)}
+            for row in model.objects.filter(**filters).order_by(id_field, "pk"):
+                row_group = tuple(getattr(row, field) for field in group_fields)
+                if row_group in chunk:
+                    found.setdefault(row_group, []).append(row)
+        return found
+
+    rows = existing()
+    new = [
+        model(**dict(zip(group_fields, group, strict=True)), **{id_field: mbid}, **defaults)
+        for group, ids in wanted.items()
+        if group not in rows and len(ids) == 1
+        for mbid, defaults in ids.items()
+    ]
+    if new:
+        model.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent import may have inserted some
+        rows = existing()
+    identity: tuple[Any, ...]
+    for identity, asked in wanted.items():
+        candidates = rows.get(identity, [])
+        for mbid in asked:
+            match = next((r for r in candidates if getattr(r, id_field) == mbid), None)
+            if match is None and not mbid and candidates:
+                match = candidates[0]
+            if match is not None:
+                cache.put((kind, *identity, mbid), match)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Tracks
 # ---------------------------------------------------------------------------------------------------------------
@@ -173,11 +284,17 @@ class _Relations:
     display: str
 
 
+def _album_artist(tags: TrackTags) -> tuple[str, str]:
+    """(name, MusicBrainz id) of the album artist a track files under."""
+    name = storage.album_artist_name(tags)
+    mbid = tags.musicbrainz_album_artist_id
+    if name == storage.VARIOUS_ARTISTS and not mbid:
+        mbid = VARIOUS_ARTISTS_MBID
+    return name, mbid
+
+
 def _relations(tags: TrackTags, cache: ResolveCache | None) -> _Relations:
-    album_artist_name = storage.album_artist_name(tags)
-    album_artist_mbid = tags.musicbrainz_album_artist_id
-    if album_artist_name == storage.VARIOUS_ARTISTS and not album_artist_mbid:
-        album_artist_mbid = VARIOUS_ARTISTS_MBID
+    album_artist_name, album_artist_mbid = _album_artist(tags)
     album_artist = artist_resolve(name=album_artist_name, musicbrainz_id=album_artist_mbid, cache=cache)
     album = album_resolve(album_artist=album_artist, tags=tags, cache=cache)
     names = list(tags.artists) or [album_artist.name]
@@ -306,6 +423,8 @@ def tracks_create(*, source: str, items: Sequence[NewTrack], cache: ResolveCache
     if not items:
         return []
     with _atomic_for(cache):
+        if cache is not None:
+            _cache_warm([item.tags for item in items], cache)
         relations = [_relations(item.tags, cache) for item in items]
         tracks = [
             Track(
@@ -390,59 +509,54 @@ def albums_refresh(album_ids: Iterable[int]) -> None:
     ids = sorted(set(album_ids))
     if not ids:
         return
-    present = Q(tracks__is_missing=False)
-    rows = Album.objects.filter(pk__in=ids).annotate(
-        n=Count("tracks", filter=present),
-        duration=Sum("tracks__duration_ms", filter=present),
-        size=Sum("tracks__size_bytes", filter=present),
-        discs=Max("tracks__disc_number", filter=present),
-        first_year=Min("tracks__year", filter=present),
+    # One set-based UPDATE with correlated subqueries: no album rows travel to Python and back.
+    Album.objects.filter(pk__in=ids).update(
+        track_count=Coalesce(_present_tracks_of_album(Count("pk")), 0),
+        duration_ms=Coalesce(_present_tracks_of_album(Sum("duration_ms")), 0),
+        size_bytes=Coalesce(_present_tracks_of_album(Sum("size_bytes")), 0),
+        disc_count=Greatest(Coalesce(_present_tracks_of_album(Max("disc_number")), 1), 1),
+        # A year of 0 or no year at all keeps the album's own.
+        year=Coalesce(NullIf(_present_tracks_of_album(Min("year")), 0), F("year")),
     )
-    artist_ids: set[int] = set()
-    changed: list[Any] = []
-    for album in rows:
-        album.track_count = album.n
-        album.duration_ms = album.duration or 0
-        album.size_bytes = album.size or 0
-        album.disc_count = max(album.discs or 1, 1)
-        if album.first_year:
-            album.year = album.first_year
-        changed.append(album)
-        artist_ids.add(album.album_artist_id)
-    Album.objects.bulk_update(changed, ["track_count", "duration_ms", "size_bytes", "disc_count", "year"])
     # Album genres = the union of its present tracks' genres, rewritten for all these albums in three queries.
     track_genres = Track.genres.through.objects.filter(track__album_id__in=ids, track__is_missing=False)
     pairs = set(track_genres.values_list("track__album_id", "genre_id").distinct().order_by())
     album_genres = Album.genres.through
     album_genres.objects.filter(album_id__in=ids).delete()
     album_genres.objects.bulk_create([album_genres(album_id=a, genre_id=g) for a, g in sorted(pairs)])
+    artist_ids = set(Album.objects.filter(pk__in=ids).values_list("album_artist_id", flat=True))
     artist_ids.update(Track.objects.filter(album_id__in=ids).values_list("artist_id", flat=True).distinct().order_by())
     artists_refresh(artist_ids)
+
+
+def _present_tracks_of_album(aggregate: Aggregate) -> Subquery:
+    tracks = Track.objects.filter(album_id=OuterRef("pk"), is_missing=False).order_by()
+    return Subquery(tracks.values("album_id").annotate(value=aggregate).values("value")[:1])
 
 
 def artists_refresh(artist_ids: Iterable[int]) -> None:
     ids = sorted(set(artist_ids))
     if not ids:
         return
-    # Two grouped counts rather than one annotate over both joins: that would multiply albums by tracks, and
-    # "Various Artists" alone can have thousands of each.
-    album_counts = dict(
-        Album.objects.filter(album_artist_id__in=ids, track_count__gt=0)
-        .values_list("album_artist_id")
-        .annotate(n=Count("pk"))
+    # Two correlated counts rather than one annotate over both joins: that would multiply albums by tracks,
+    # and "Various Artists" alone can have thousands of each.
+    albums = (
+        Album.objects.filter(album_artist_id=OuterRef("pk"), track_count__gt=0)
         .order_by()
-    )
-    track_counts = dict(
-        Track.objects.filter(artist_id__in=ids, is_missing=False)
-        .values_list("artist_id")
+        .values("album_artist_id")
         .annotate(n=Count("pk"))
-        .order_by()
+        .values("n")[:1]
     )
-    changed = list(Artist.objects.filter(pk__in=ids).only("pk", "album_count", "track_count"))
-    for artist in changed:
-        artist.album_count = album_counts.get(artist.pk, 0)
-        artist.track_count = track_counts.get(artist.pk, 0)
-    Artist.objects.bulk_update(changed, ["album_count", "track_count"])
+    tracks = (
+        Track.objects.filter(artist_id=OuterRef("pk"), is_missing=False)
+        .order_by()
+        .values("artist_id")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    Artist.objects.filter(pk__in=ids).update(
+        album_count=Coalesce(Subquery(albums), 0), track_count=Coalesce(Subquery(tracks), 0)
+    )
 
 
 def album_cover_store(*, album: Album, image: bytes, mime: str) -> None:

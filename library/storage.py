@@ -73,6 +73,19 @@ def media_path(relative: str) -> Path:
     return resolved
 
 
+def media_path_in(relative: str, folders: dict[str, Path]) -> Path:
+    """`media_path`, resolving each folder once per `folders` memo (one batch of files, most of them sharing
+    a few album folders). The last component is checked lexically: it is a name we create, and renames and
+    links act on a symlink itself rather than follow it."""
+    head, _sep, name = relative.rpartition("/")
+    if not head or name in ("", ".", "..") or "\x00" in name:
+        return media_path(relative)
+    folder = folders.get(head)
+    if folder is None:
+        folder = folders[head] = media_path(head)
+    return folder / name
+
+
 def relative_media_path(path: Path) -> str:
     """The MEDIA_ROOT-relative POSIX path of an absolute path inside it."""
     return path.resolve().relative_to(media_root()).as_posix()
@@ -138,14 +151,16 @@ class StagedFile:
     two flushes per file, with the same guarantee that a final name only ever holds complete bytes.
     """
 
-    def __init__(self, tmp: Path, checksum: str, size: int) -> None:
+    def __init__(self, tmp: Path, checksum: str, size: int, *, synced: bool = False) -> None:
         self.tmp = tmp
         self.checksum = checksum
         self.size = size  # what was copied, which may differ from an earlier stat if the source changed since
+        self.synced = synced  # its bytes are durable already: `sync_paths` may skip it
 
-    def commit(self, relative_dest: str, *, replace: bool) -> Path:
-        """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False."""
-        dest = media_path(relative_dest)
+    def commit(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
+        """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False.
+        `folders`: a memo of resolved folders shared by the commits of one batch (see `media_path_in`)."""
+        dest = media_path(relative_dest) if folders is None else media_path_in(relative_dest, folders)
         if dest.parent != self.tmp.parent:
             dest.parent.mkdir(parents=True, exist_ok=True)
         if replace:
@@ -164,9 +179,10 @@ class StagedFile:
         _unlink_quietly(self.tmp)
 
 
-def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False) -> StagedFile:
+def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False, sync: bool = False) -> StagedFile:
     """Copy (or hard-link, falling back to a copy) `src` to a temp file in MEDIA_ROOT/`relative_dir`, hashing
-    it on the way. Nothing is fsync'ed: call `sync_paths()` on the temp files before committing them."""
+    it on the way. Unless `sync` (for workers that stage in parallel with the committing process), nothing is
+    fsync'ed: call `sync_paths()` on the temp files before committing them."""
     folder = media_path(relative_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(folder / "staged")
@@ -177,7 +193,9 @@ def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False) -> Stage
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
                 raise
         else:
-            return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size)
+            if sync:
+                _fsync_path(tmp)
+            return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size, synced=sync)
     digest = hashlib.blake2b(digest_size=32)
     size = 0
     try:
@@ -186,10 +204,13 @@ def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False) -> Stage
                 digest.update(chunk)
                 writer.write(chunk)
                 size += len(chunk)
+            if sync:
+                writer.flush()
+                os.fsync(writer.fileno())
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    return StagedFile(tmp, digest.hexdigest(), size)
+    return StagedFile(tmp, digest.hexdigest(), size, synced=sync)
 
 
 def sync_paths(paths: Iterable[Path]) -> None:

@@ -27,13 +27,16 @@ def refresh_albums(album_ids: Iterable[int]) -> None:
 
 def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
     """Extract covers for albums of this batch that have none yet; returns how many were stored."""
+    items = [item for item in imported if not item.album_has_cover]
+    # One query for the batch's albums: another scan may have given some a cover since their rows were read.
+    albums = Album.objects.in_bulk({item.album_id for item in items}) if items else {}
     done: set[int] = set()
     stored = 0
-    for item in imported:
-        if item.album_has_cover or item.album_id in done:
+    for item in items:
+        if item.album_id in done:
             continue
         done.add(item.album_id)
-        album = Album.objects.filter(pk=item.album_id).first()
+        album = albums.get(item.album_id)
         if album is None or album.cover_path:
             continue
         cover = folder_cover(Path(item.source_dir), root=root)

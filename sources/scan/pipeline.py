@@ -1,15 +1,27 @@
 """The phases chained: walk -> diff -> read -> store -> albums, batch by batch, then mark missing.
 
-Only one batch of candidates (`batch_size` files) is in memory at a time; each batch is written in one
-transaction, then its albums are refreshed, so the library fills up as the scan goes and a crash loses at most
-one batch (which the next scan redoes: it is idempotent).
+Only one batch of candidates (`batch_size` files) is in memory at a time, plus the readings of the next batch
+while this one is written; each batch is written in one transaction, then its albums are refreshed, so the
+library fills up as the scan goes and a crash loses at most one batch (which the next scan redoes: it is
+idempotent).
+
+Reading tags and copying files (phase 3) is CPU and I/O work that does not need the database, so it runs in
+worker processes one batch ahead of this process, which writes the rows (phases 4-5): on a multi-core machine
+the two halves overlap instead of taking turns under one GIL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import logging
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from library import storage
@@ -17,14 +29,17 @@ from library.importing import ResolveCache
 from library.models import Track
 from library.storage import StoreMode
 from sources.scan.albums import refresh_albums, store_covers
-from sources.scan.diff import diff_batch
+from sources.scan.diff import Change, diff_batch
 from sources.scan.missing import mark_missing
-from sources.scan.read import read_batch
+from sources.scan.read import Prepared, cover_trimmer, file_prepare
 from sources.scan.report import Outcome, ScanReport
 from sources.scan.store import store_batch
 from sources.scan.walk import Candidate, walk
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_BATCH_SIZE = 200
+PREPARE_PROCESSES = 2
 STAGING_THREADS = 4
 
 
@@ -40,6 +55,64 @@ class ScanOptions:
 ProgressCallback = Callable[[ScanReport], None]
 
 
+@dataclass
+class _Pending:
+    """A diffed batch whose files are being read and staged."""
+
+    changes: list[Change]
+    unchanged: list[Candidate]
+    returned: list[int]
+    futures: list[Future[Prepared]]
+
+
+class _Preparer:
+    """Runs `file_prepare` in forked worker processes when that is safe, else in a thread pool (copying and
+    hashing release the GIL there, tag reading does not)."""
+
+    def __init__(self, *, hardlink: bool) -> None:
+        self._prepare = partial(file_prepare, hardlink=hardlink)
+        self._pool: Executor = _process_pool() or ThreadPoolExecutor(
+            max_workers=STAGING_THREADS, thread_name_prefix="mcma-stage"
+        )
+
+    def submit(self, change: Change) -> Future[Prepared]:
+        if isinstance(self._pool, ProcessPoolExecutor):
+            try:
+                return self._pool.submit(self._prepare, change)
+            except Exception as exc:  # workers could not start (e.g. inside a daemonic process) or died
+                self._fall_back(exc)
+        return self._pool.submit(self._prepare, change)
+
+    def result(self, future: Future[Prepared], change: Change) -> Prepared:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:  # a worker was killed (out of memory, signal): redo its file here
+            self._fall_back(exc)
+            return self._prepare(change)
+
+    def _fall_back(self, exc: Exception) -> None:
+        if isinstance(self._pool, ProcessPoolExecutor):
+            logger.warning("scan: worker processes unavailable (%s); reading files in threads instead", exc)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = ThreadPoolExecutor(max_workers=STAGING_THREADS, thread_name_prefix="mcma-stage")
+
+    def close(self, *, cancel: bool) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _process_pool() -> ProcessPoolExecutor | None:
+    """Forked workers inherit the settings and code as they are (no re-import, no setup); forking is only
+    safe from the main thread of a process that may have children, and only pays with a second core."""
+    if (os.cpu_count() or 1) < 2 or not sys.platform.startswith("linux"):  # macOS: fork breaks system libraries
+        return None
+    if threading.current_thread() is not threading.main_thread() or multiprocessing.current_process().daemon:
+        return None
+    try:
+        return ProcessPoolExecutor(max_workers=PREPARE_PROCESSES, mp_context=multiprocessing.get_context("fork"))
+    except (OSError, ValueError):
+        return None
+
+
 def scan_tree(
     options: ScanOptions,
     *,
@@ -51,21 +124,37 @@ def scan_tree(
     report = report or ScanReport()
     storage.temp_files_sweep(older_than_seconds=3600, folder=storage.STAGING_DIR)  # left by a crashed scan
     cache = ResolveCache()  # artists/albums/genres seen so far; bounded, so memory stays flat
-    batch: list[Candidate] = []
-    for entry in walk(options.root):
-        if isinstance(entry, Candidate):
-            report.found += 1
-            batch.append(entry)
-            if len(batch) >= options.batch_size:
-                _process(options, batch, report, on_file, cache)
-                batch = []
-                if on_batch:
-                    on_batch(report)
-        else:
-            outcome = Outcome.FAILED if entry.failed else Outcome.SKIPPED
-            report.count(outcome, path=entry.relative, reason=entry.reason)
-    if batch:
-        _process(options, batch, report, on_file, cache)
+    preparer = _Preparer(hardlink=options.mode == "hardlink")
+    in_flight: list[_Pending] = []  # this batch, being written, and the next one, being read
+
+    def advance(batch: list[Candidate], *, last: bool) -> None:
+        if batch:
+            in_flight.append(_start(options, batch, preparer))
+        while in_flight and (last or len(in_flight) > 1):
+            _finish(options, in_flight[0], preparer, report, on_file, cache)
+            in_flight.pop(0)
+            if on_batch and not last:
+                on_batch(report)
+
+    try:
+        batch: list[Candidate] = []
+        for entry in walk(options.root):
+            if isinstance(entry, Candidate):
+                report.found += 1
+                batch.append(entry)
+                if len(batch) >= options.batch_size:
+                    advance(batch, last=False)
+                    batch = []
+            else:
+                outcome = Outcome.FAILED if entry.failed else Outcome.SKIPPED
+                report.count(outcome, path=entry.relative, reason=entry.reason)
+        advance(batch, last=True)
+    except BaseException:
+        preparer.close(cancel=True)
+        for pending in in_flight:
+            _discard(pending)
+        raise
+    preparer.close(cancel=False)
     if options.mark_missing:
         report.removed += mark_missing(source=options.source, root=options.root, on_albums=refresh_albums)
     if on_batch:
@@ -73,44 +162,53 @@ def scan_tree(
     return report
 
 
-def _process(
+def _start(options: ScanOptions, batch: list[Candidate], preparer: _Preparer) -> _Pending:
+    changes, unchanged, returned = diff_batch(source=options.source, batch=batch)
+    return _Pending(changes, unchanged, returned, [preparer.submit(change) for change in changes])
+
+
+def _prepared(pending: _Pending, preparer: _Preparer) -> Iterator[Prepared]:
+    trim = cover_trimmer()
+    for change, future in zip(pending.changes, pending.futures, strict=True):
+        prepared = preparer.result(future, change)
+        yield Prepared(trim(prepared.result), prepared.staged, prepared.stage_error)
+
+
+def _discard(pending: _Pending) -> None:
+    """Staged copies of a batch that will not be stored (the scan stopped): no temp file is left behind."""
+    for future in pending.futures:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            staged = future.result().staged
+            if staged is not None:
+                staged.discard()
+
+
+def _finish(
     options: ScanOptions,
-    batch: list[Candidate],
+    pending: _Pending,
+    preparer: _Preparer,
     report: ScanReport,
     on_file: ProgressCallback | None,
     cache: ResolveCache,
 ) -> None:
-    changes, unchanged, returned = diff_batch(source=options.source, batch=batch)
     album_ids: set[int] = set()
-    if returned:
+    if pending.returned:
         # Back where it was: the stored copy never went away, so only the flag changes.
-        Track.objects.filter(pk__in=returned).update(is_missing=False)
-        album_ids.update(Track.objects.filter(pk__in=returned).values_list("album_id", flat=True))
-    for _candidate in unchanged:
+        Track.objects.filter(pk__in=pending.returned).update(is_missing=False)
+        album_ids.update(Track.objects.filter(pk__in=pending.returned).values_list("album_id", flat=True))
+    for _candidate in pending.unchanged:
         report.count(Outcome.UNCHANGED)
         if on_file:
             on_file(report)
-    hardlink = options.mode == "hardlink"
-    # Copying and hashing release the GIL: new files are staged by threads while this one reads the tags.
-    with ThreadPoolExecutor(max_workers=STAGING_THREADS, thread_name_prefix="mcma-stage") as pool:
-        prestaged = {
-            change.candidate.relative: pool.submit(
-                storage.stage_file, change.candidate.path, storage.STAGING_DIR, hardlink=hardlink
-            )
-            for change in changes
-            if change.known is None and change.candidate.size > 0
-        }
-        results = list(read_batch(changes))
-        stored = store_batch(
-            source=options.source,
-            results=results,
-            mode=options.mode,
-            report=report,
-            cache=cache,
-            prestaged=prestaged,
-        )
+    stored = store_batch(
+        source=options.source,
+        prepared=_prepared(pending, preparer),
+        mode=options.mode,
+        report=report,
+        cache=cache,
+    )
     if on_file:
-        for _result in results:
+        for _change in pending.changes:
             on_file(report)
     album_ids |= stored.album_ids
     store_covers(imported=stored.imported, root=options.root)

@@ -1,21 +1,20 @@
 """Phase 4: copy (or hard-link) a batch into managed storage, then write its tracks in one transaction.
 
-Files first, rows second, with group commit: every file of the batch is staged under a temp name beside its
-destination, one grouped fsync (`sync_paths`) makes them durable, each is renamed to its final name (never overwriting
-another file: `link()` fails with EEXIST and the next free name is taken), a second sync makes the names
-durable, and only then are the rows written -- new tracks with bulk inserts, updates one by one. If rows cannot
-be written, the files this batch created are removed again, so no file stays in MEDIA_ROOT without a Track and
-no Track points at a missing file. A file left behind by a crash between rename and commit is found on its
-deterministic name with the same checksum and no track, and adopted by the next scan instead of duplicated.
+Files first, rows second, with group commit: every file of the batch is staged under a temp name (by phase
+3's workers, which fsync each copy; a file staged here is made durable by one grouped `sync_paths`), each is
+renamed to its final name (never overwriting another file: `link()` fails with EEXIST and the next free name is
+taken), a second sync makes the names durable, and only then are the rows written -- new tracks with bulk
+inserts, updates one by one. If rows cannot be written, the files this batch created are removed again, so no
+file stays in MEDIA_ROOT without a Track and no Track points at a missing file. A file left behind by a crash
+between rename and commit is found on its deterministic name with the same checksum and no track, and adopted
+by the next scan instead of duplicated.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -24,7 +23,7 @@ from django.db import transaction
 from library import importing, storage
 from library.models import Track
 from library.tags import TrackTags
-from sources.scan.read import Read, Touched, Unreadable
+from sources.scan.read import Prepared, Read, Touched, Unreadable
 from sources.scan.report import Outcome, ScanReport
 
 logger = logging.getLogger(__name__)
@@ -59,41 +58,40 @@ class _Stored:
 def store_batch(
     *,
     source: str,
-    results: Iterable[Read | Touched | Unreadable],
+    prepared: Iterable[Prepared],
     mode: storage.StoreMode,
     report: ScanReport,
     cache: importing.ResolveCache | None = None,
-    prestaged: Mapping[str, Future[storage.StagedFile]] | None = None,
 ) -> BatchResult:
-    """`prestaged` holds copies started while the tags were being read (by source_id); the others are staged
-    here, beside their destination."""
-    prestaged = prestaged or {}
+    """`prepared` holds each file's reading and, for files to import, the copy staged while it was read."""
     staged: list[tuple[Read, storage.StagedFile]] = []
     touched: list[Touched] = []
-    for result in results:
+    for ready in prepared:
+        result = ready.result
         relative = result.change.candidate.relative
-        early = prestaged.get(relative)
         if not isinstance(result, Read):
-            if early is not None:
-                _discard(early)
             if isinstance(result, Unreadable):
                 report.count(Outcome.FAILED, path=relative, reason=result.reason)
             else:
                 touched.append(result)
             continue
+        if ready.stage_error is not None:
+            _copy_failed(report, relative, ready.stage_error)
+            continue
         try:
-            staged_file = early.result() if early is not None else _stage(result, hardlink=mode == "hardlink")
+            staged_file = ready.staged if ready.staged is not None else _stage(result, hardlink=mode == "hardlink")
         except (OSError, storage.UnsafePathError) as exc:
             _copy_failed(report, relative, exc)
             continue
         staged.append((result, staged_file))
     stored: list[_Stored] = []
     if staged:
-        storage.sync_paths(staged_file.tmp for _read, staged_file in staged)
+        storage.sync_paths(staged_file.tmp for _read, staged_file in staged if not staged_file.synced)
         claimed: set[str] = set()  # names this batch took: their rows are not committed yet
+        folders: dict[str, Path] = {}
         for read, staged_file in staged:
             try:
-                item = _commit(read, staged_file, claimed=claimed)
+                item = _commit(read, staged_file, claimed=claimed, folders=folders)
             except (OSError, storage.UnsafePathError) as exc:
                 staged_file.discard()
                 _copy_failed(report, read.change.candidate.relative, exc)
@@ -103,11 +101,6 @@ def store_batch(
         # The renames: a row must never point at a name a crash could still take back.
         storage.sync_paths(item.dest.parent for item in stored)
     return _write_rows(source=source, stored=stored, touched=touched, report=report, cache=cache)
-
-
-def _discard(early: Future[storage.StagedFile]) -> None:
-    with contextlib.suppress(OSError, storage.UnsafePathError):  # a failed copy left nothing to remove
-        early.result().discard()
 
 
 def _copy_failed(report: ScanReport, relative: str, exc: Exception) -> None:
@@ -129,14 +122,14 @@ def _suffix(read: Read) -> str:
     return read.change.candidate.path.suffix or f".{read.tags.suffix}"
 
 
-def _commit(read: Read, staged: storage.StagedFile, *, claimed: set[str]) -> _Stored:
+def _commit(read: Read, staged: storage.StagedFile, *, claimed: set[str], folders: dict[str, Path]) -> _Stored:
     known = read.change.known
     if known is not None and known.path:
-        dest = staged.commit(known.path, replace=True)  # an update keeps the track's stored path
+        dest = staged.commit(known.path, replace=True, folders=folders)  # an update keeps the track's stored path
         return _Stored(read, known.path, dest, staged.checksum, staged.size, created_file=False)
     for relative in itertools.islice(storage.library_relative_paths(read.tags, _suffix(read)), _NAME_ATTEMPTS):
         try:
-            dest = staged.commit(relative, replace=False)
+            dest = staged.commit(relative, replace=False, folders=folders)
         except FileExistsError:
             if relative not in claimed and _is_orphan_copy(relative, staged.checksum):
                 staged.discard()
