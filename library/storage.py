@@ -103,6 +103,22 @@ def file_checksum(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Atomic writes
 # ---------------------------------------------------------------------------------------------------------------
+# Why a hard link can be refused: another filesystem, a filesystem without links, the link limit, or a
+# protected source (fs.protected_hardlinks). Each of these means "copy instead", never a failed import.
+_LINK_REFUSED = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES)
+
+
+def _link_if_possible(src: Path, link: Path) -> bool:
+    """Hard-link `src` as `link`; False when the filesystem refuses, so the caller copies."""
+    try:
+        os.link(src, link)
+    except OSError as exc:
+        if exc.errno not in _LINK_REFUSED:
+            raise
+        return False
+    return True
+
+
 def store_file(src: Path, relative_dest: str, *, mode: StoreMode, replace: bool = True) -> Path:
     """Put `src` at MEDIA_ROOT/`relative_dest` atomically and return the destination.
 
@@ -114,12 +130,7 @@ def store_file(src: Path, relative_dest: str, *, mode: StoreMode, replace: bool 
     dest.parent.mkdir(parents=True, exist_ok=True)
     if mode == "hardlink":
         tmp = _temp_name(dest)
-        try:
-            os.link(src, tmp)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
-                raise
-        else:
+        if _link_if_possible(src, tmp):
             _commit(tmp, dest, replace=replace)
             return dest
     if mode == "move":
@@ -186,16 +197,10 @@ def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False, sync: bo
     folder = media_path(relative_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(folder / "staged")
-    if hardlink:
-        try:
-            os.link(src, tmp)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
-                raise
-        else:
-            if sync:
-                _fsync_path(tmp)
-            return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size, synced=sync)
+    if hardlink and _link_if_possible(src, tmp):
+        if sync:
+            _fsync_path(tmp)
+        return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size, synced=sync)
     digest = hashlib.blake2b(digest_size=32)
     size = 0
     try:
