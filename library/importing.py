@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Aggregate, Count, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, Greatest, NullIf
 
-from library import storage
+from library import bulk, storage
 from library.models import Album, Artist, ArtistRole, Genre, Track, TrackArtist
 from library.tags import TrackTags
 from library.text import fold, sort_name
@@ -405,6 +405,15 @@ def track_upsert(
 
 
 @dataclass(frozen=True)
+class CreatedTrack:
+    """What a bulk insert tells its caller of each new track (building model instances would cost more than
+    the insert)."""
+
+    pk: int
+    album: Album
+
+
+@dataclass(frozen=True)
 class NewTrack:
     source_id: str
     tags: TrackTags
@@ -414,8 +423,8 @@ class NewTrack:
     source_mtime_ns: int | None = None
 
 
-def tracks_create(*, source: str, items: Sequence[NewTrack], cache: ResolveCache | None = None) -> list[Track]:
-    """Insert many new tracks with a handful of queries (bulk inserts for tracks, credits and genres).
+def tracks_create(*, source: str, items: Sequence[NewTrack], cache: ResolveCache | None = None) -> list[CreatedTrack]:
+    """Insert many new tracks with a handful of queries (plain multi-row inserts for tracks, credits and genres).
 
     All or nothing: any conflict (e.g. a row for one of the source ids appeared meanwhile) raises and rolls
     the whole call back; callers then fall back to `track_upsert` one by one.
@@ -426,42 +435,43 @@ def tracks_create(*, source: str, items: Sequence[NewTrack], cache: ResolveCache
         if cache is not None:
             _cache_warm([item.tags for item in items], cache)
         relations = [_relations(item.tags, cache) for item in items]
-        tracks = [
-            Track(
-                source=source,
-                source_id=item.source_id,
-                **_file_fields(
-                    item.tags,
-                    rel,
-                    stored_path=item.stored_path,
-                    size_bytes=item.size_bytes,
-                    checksum=item.checksum,
-                    source_mtime_ns=item.source_mtime_ns,
-                ),
+        rows = []
+        for item, rel in zip(items, relations, strict=True):
+            fields = _file_fields(
+                item.tags,
+                rel,
+                stored_path=item.stored_path,
+                size_bytes=item.size_bytes,
+                checksum=item.checksum,
+                source_mtime_ns=item.source_mtime_ns,
             )
-            for item, rel in zip(items, relations, strict=True)
-        ]
-        Track.objects.bulk_create(tracks)
-        if any(t.pk is None for t in tracks):  # a backend that cannot return ids from a bulk insert
-            ids = dict(
-                Track.objects.filter(source=source, source_id__in=[t.source_id for t in tracks]).values_list(
-                    "source_id", "pk"
-                )
+            del fields["album"], fields["artist"]  # as ids: no model instances on this path
+            fields.update(source=source, source_id=item.source_id, album_id=rel.album.pk)
+            rows.append({**fields, "artist_id": rel.credits[0][0].pk})
+        bulk.insert_rows(Track, rows)
+        ids = dict(
+            Track.objects.filter(source=source, source_id__in=[item.source_id for item in items]).values_list(
+                "source_id", "pk"
             )
-            for track in tracks:
-                track.pk = ids[track.source_id]
-        TrackArtist.objects.bulk_create(
-            [row for track, rel in zip(tracks, relations, strict=True) for row in _credit_rows(track, rel)]
         )
-        through = Track.genres.through
-        through.objects.bulk_create(
+        created = [CreatedTrack(ids[item.source_id], rel.album) for item, rel in zip(items, relations, strict=True)]
+        bulk.insert_rows(
+            TrackArtist,
             [
-                through(track_id=track.pk, genre_id=genre.pk)
-                for track, rel in zip(tracks, relations, strict=True)
-                for genre in rel.genres
-            ]
+                {"track_id": track.pk, "artist_id": artist.pk, "role": role, "position": position}
+                for track, rel in zip(created, relations, strict=True)
+                for position, (artist, role) in enumerate(rel.credits)
+            ],
         )
-        return tracks
+        bulk.insert_rows(
+            Track.genres.through,
+            [
+                {"track_id": track.pk, "genre_id": genre.pk}
+                for track, rel in zip(created, relations, strict=True)
+                for genre in rel.genres
+            ],
+        )
+        return created
 
 
 def _track_fields(tags: TrackTags) -> dict[str, Any]:
@@ -561,15 +571,24 @@ def artists_refresh(artist_ids: Iterable[int]) -> None:
 
 def album_cover_store(*, album: Album, image: bytes, mime: str) -> None:
     """Store `image` as the album's cover unless it already has one (covers are extracted once per album)."""
-    if album.cover_path and _stored(album.cover_path):
-        return
-    suffix = _COVER_SUFFIX.get(mime.lower(), "jpg")
-    relative = f"covers/albums/{album.pk}.{suffix}"
-    storage.store_bytes(image, relative)
-    # Only the first writer wins; a concurrent scan of the same album leaves the row as it found it.
-    updated = Album.objects.filter(pk=album.pk).filter(Q(cover_path="") | Q(cover_path=album.cover_path))
-    if updated.update(cover_path=relative):
-        album.cover_path = relative
+    album_covers_store([(album, image, mime)])
+
+
+def album_covers_store(covers: Sequence[tuple[Album, bytes, str]]) -> int:
+    """`album_cover_store` for many (album, image, mime) at once, with one grouped sync for all the files;
+    returns how many covers were written."""
+    todo = [
+        (album, image, f"covers/albums/{album.pk}.{_COVER_SUFFIX.get(mime.lower(), 'jpg')}")
+        for album, image, mime in covers
+        if not (album.cover_path and _stored(album.cover_path))
+    ]
+    storage.store_many_bytes([(image, relative) for _album, image, relative in todo])
+    for album, _image, relative in todo:
+        # Only the first writer wins; a concurrent scan of the same album leaves the row as it found it.
+        updated = Album.objects.filter(pk=album.pk).filter(Q(cover_path="") | Q(cover_path=album.cover_path))
+        if updated.update(cover_path=relative):
+            album.cover_path = relative
+    return len(todo)
 
 
 def _stored(relative: str) -> bool:

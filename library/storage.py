@@ -8,19 +8,21 @@ that `temp_files_sweep` removes -- never a half-written file under a real name.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import functools
 import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from django.conf import settings
 
@@ -92,12 +94,18 @@ def relative_media_path(path: Path) -> str:
 
 
 def file_checksum(path: Path) -> str:
-    """BLAKE2b-256 hex digest of the file's bytes."""
-    digest = hashlib.blake2b(digest_size=32)
+    """SHA-256 hex digest of the file's bytes (hardware-accelerated on current x86 and ARM CPUs: about twice
+    as fast as BLAKE2b there)."""
+    digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def bytes_checksum(data: bytes) -> str:
+    """`file_checksum` of a file whose bytes are already in memory."""
+    return hashlib.sha256(data).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -162,87 +170,126 @@ class StagedFile:
     two flushes per file, with the same guarantee that a final name only ever holds complete bytes.
     """
 
-    def __init__(self, tmp: Path, checksum: str, size: int, *, synced: bool = False) -> None:
+    def __init__(self, tmp: Path, checksum: str, size: int) -> None:
         self.tmp = tmp
         self.checksum = checksum
         self.size = size  # what was copied, which may differ from an earlier stat if the source changed since
-        self.synced = synced  # its bytes are durable already: `sync_paths` may skip it
+        self.synced = False  # its bytes are durable already (`sync_paths` ran on it): the batch may skip it
 
     def commit(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
         """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False.
         `folders`: a memo of resolved folders shared by the commits of one batch (see `media_path_in`)."""
-        dest = media_path(relative_dest) if folders is None else media_path_in(relative_dest, folders)
-        if dest.parent != self.tmp.parent:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        if replace:
-            os.replace(self.tmp, dest)
+        if folders is None:
+            dest, known_folder = media_path(relative_dest), False
         else:
-            try:
-                os.link(self.tmp, dest)
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.EMLINK, errno.ENOTSUP) or dest.exists():
-                    raise
-                os.replace(self.tmp, dest)
-            _unlink_quietly(self.tmp)
+            known_folder = relative_dest.rpartition("/")[0] in folders  # made by an earlier commit of the batch
+            dest = media_path_in(relative_dest, folders)
+        if not known_folder and dest.parent != self.tmp.parent:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        _rename(self.tmp, dest, replace=replace)
         return dest
 
     def discard(self) -> None:
         _unlink_quietly(self.tmp)
 
 
-def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False, sync: bool = False) -> StagedFile:
+def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False, data: bytes | None = None) -> StagedFile:
     """Copy (or hard-link, falling back to a copy) `src` to a temp file in MEDIA_ROOT/`relative_dir`, hashing
-    it on the way. Unless `sync` (for workers that stage in parallel with the committing process), nothing is
-    fsync'ed: call `sync_paths()` on the temp files before committing them."""
+    it on the way; `data`: the bytes of `src`, already read by the caller. Nothing is fsync'ed: call
+    `sync_paths()` on the temp files before committing them."""
     folder = media_path(relative_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(folder / "staged")
     if hardlink and _link_if_possible(src, tmp):
-        if sync:
-            _fsync_path(tmp)
-        return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size, synced=sync)
-    digest = hashlib.blake2b(digest_size=32)
-    size = 0
+        checksum = bytes_checksum(data) if data is not None else file_checksum(tmp)
+        return StagedFile(tmp, checksum, tmp.stat().st_size)
     try:
+        if data is not None:
+            with open(tmp, "xb") as writer:
+                writer.write(data)
+            return StagedFile(tmp, bytes_checksum(data), len(data))
+        digest = hashlib.sha256()
+        size = 0
         with src.open("rb") as reader, open(tmp, "xb") as writer:
             while chunk := reader.read(_CHUNK):
                 digest.update(chunk)
                 writer.write(chunk)
                 size += len(chunk)
-            if sync:
-                writer.flush()
-                os.fsync(writer.fileno())
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    return StagedFile(tmp, digest.hexdigest(), size, synced=sync)
+    return StagedFile(tmp, digest.hexdigest(), size)
 
 
 def sync_paths(paths: Iterable[Path]) -> None:
-    """fsync many files (and then their folders) at once: the calls overlap in a small thread pool, so the
-    filesystem can fold them into a few journal commits instead of paying one disk flush per file."""
+    """Make many files (and their folders' entries) durable at once. On Linux that is one `syncfs` per
+    filesystem: a single journal commit, where an fsync per file cost a disk flush each and, from parallel
+    workers, fought over the journal (most of an import's system time). Elsewhere the fsyncs overlap in a
+    small thread pool, so the filesystem can still fold them into a few commits."""
     files = list(dict.fromkeys(paths))
     if not files:
+        return
+    if _syncfs is not None:
+        for folder in {path.stat().st_dev: path.parent for path in files}.values():
+            _syncfs_at(folder)
         return
     with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
         list(pool.map(_fsync_path, files))
         list(pool.map(_fsync_dir, dict.fromkeys(p.parent for p in files)))
 
 
+def _libc_function(name: str) -> Any:
+    """A Linux-only C library call that Python's os module lacks, or None (other systems, old C libraries)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return None
+
+
+_syncfs: Callable[[int], int] | None = _libc_function("syncfs")
+_renameat2: Callable[[int, bytes, int, bytes, int], int] | None = _libc_function("renameat2")
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def _syncfs_at(folder: Path) -> None:
+    assert _syncfs is not None
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"syncfs: {os.strerror(code)}", str(folder))
+    finally:
+        os.close(fd)
+
+
 def store_bytes(data: bytes, relative_dest: str, *, replace: bool = True) -> Path:
     """Write `data` to MEDIA_ROOT/`relative_dest` atomically (covers, sidecars)."""
-    dest = media_path(relative_dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(dest)
+    return store_many_bytes([(data, relative_dest)], replace=replace)[0]
+
+
+def store_many_bytes(items: Sequence[tuple[bytes, str]], *, replace: bool = True) -> list[Path]:
+    """`store_bytes` for many (data, relative_dest) at once (an import batch's album covers), with one grouped
+    sync of the temp files and one of their folders instead of two flushes per file."""
+    written: list[tuple[Path, Path]] = []
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _commit(tmp, dest, replace=replace)
+        for data, relative_dest in items:
+            dest = media_path(relative_dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = _temp_name(dest)
+            with open(tmp, "xb") as fh:
+                written.append((tmp, dest))
+                fh.write(data)
+        sync_paths(tmp for tmp, _dest in written)
+        for tmp, dest in written:
+            _rename(tmp, dest, replace=replace)
+        sync_paths(dest for _tmp, dest in written)
     finally:
-        _unlink_quietly(tmp)
-    return dest
+        for tmp, _dest in written:
+            _unlink_quietly(tmp)
+    return [dest for _tmp, dest in written]
 
 
 def delete_file(relative: str) -> None:
@@ -265,20 +312,36 @@ def _write_atomic(reader: IO[bytes], dest: Path, *, replace: bool) -> None:
 
 def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
     try:
-        if replace:
-            os.replace(tmp, dest)
-        else:
-            # link() fails with EEXIST instead of overwriting: the no-clobber rename POSIX lacks.
-            try:
-                os.link(tmp, dest)
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.EMLINK, errno.ENOTSUP) or dest.exists():
-                    raise
-                os.replace(tmp, dest)  # no hard links on this filesystem: best effort
-            _unlink_quietly(tmp)
+        _rename(tmp, dest, replace=replace)
     finally:
         _unlink_quietly(tmp)
     _fsync_dir(dest.parent)
+
+
+def _rename(src: Path, dest: Path, *, replace: bool) -> None:
+    if replace:
+        os.replace(src, dest)
+    else:
+        _rename_no_replace(src, dest)
+
+
+def _rename_no_replace(src: Path, dest: Path) -> None:
+    """Rename `src` to `dest`, or raise `FileExistsError` if `dest` exists: the no-clobber rename POSIX
+    lacks. Linux has it as one call (renameat2 with RENAME_NOREPLACE); elsewhere link() fails with EEXIST
+    instead of overwriting, and the source name is removed after it."""
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dest), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # these: the filesystem lacks the flag
+            raise OSError(code, os.strerror(code), str(src), None, str(dest))
+    try:
+        os.link(src, dest)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EMLINK, errno.ENOTSUP) or dest.exists():
+            raise
+        os.replace(src, dest)  # no hard links on this filesystem: best effort
+    _unlink_quietly(src)
 
 
 def _temp_name(dest: Path) -> Path:

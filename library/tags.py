@@ -9,6 +9,7 @@ becomes `UnreadableAudioError`, so a caller needs exactly one `except`.
 from __future__ import annotations
 
 import base64
+import io
 import re
 import struct
 from collections import defaultdict
@@ -313,16 +314,27 @@ _SMALLINT_MAX = 32767
 # ---------------------------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------------------------
-def read_tags(path: Path) -> TrackTags:
-    """Tags and stream properties of the audio file at `path`; `UnreadableAudioError` when it is not one."""
+class _NamedBytes(io.BytesIO):
+    """File contents already in memory, named like the file so mutagen can still go by the suffix."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+
+def read_tags(path: Path, *, data: bytes | None = None) -> TrackTags:
+    """Tags and stream properties of the audio file at `path`; `UnreadableAudioError` when it is not one.
+
+    `data`: the file's bytes when the caller has read them already (the importer hashes and copies them too):
+    parsing from memory spares mutagen's many small reads and seeks on the file."""
     try:
-        size = path.stat().st_size
+        size = path.stat().st_size if data is None else len(data)
     except OSError as exc:
         raise UnreadableAudioError(f"cannot read the file: {exc.strerror or exc}") from exc
     if size == 0:
         raise UnreadableAudioError("the file is empty (0 bytes)")
     try:
-        audio = mutagen.File(path)
+        audio = mutagen.File(path if data is None else _NamedBytes(data, str(path)))
     except (OSError, PermissionError) as exc:
         raise UnreadableAudioError(f"cannot read the file: {exc.strerror or exc}") from exc
     except Exception as exc:  # mutagen raises many types, some of them bugs, on hostile files

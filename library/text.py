@@ -10,6 +10,8 @@ from django.conf import settings
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive key: 'Beyoncé ' -> 'beyonce'. Used for identity and search columns."""
+    if text.isascii():  # most names: nothing to decompose (an import folds each name several times)
+        return " ".join(text.casefold().split())
     decomposed = unicodedata.normalize("NFKD", text.strip())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())

@@ -31,7 +31,7 @@ def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
     # One query for the batch's albums: another scan may have given some a cover since their rows were read.
     albums = Album.objects.in_bulk({item.album_id for item in items}) if items else {}
     done: set[int] = set()
-    stored = 0
+    covers: list[tuple[Album, bytes, str]] = []
     for item in items:
         if item.album_id in done:
             continue
@@ -42,11 +42,16 @@ def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
         cover = folder_cover(Path(item.source_dir), root=root)
         if cover is None and item.tags.cover:
             cover = (item.tags.cover, item.tags.cover_mime or image_mime(item.tags.cover) or "image/jpeg")
-        if cover is None:
-            continue
+        if cover is not None:
+            covers.append((album, *cover))
+    try:
+        return importing.album_covers_store(covers)
+    except OSError as exc:  # one unwritable cover must not cost the others theirs
+        logger.warning("scan: cannot store %d covers together (%s); storing them one by one", len(covers), exc)
+    stored = 0
+    for album, image, mime in covers:
         try:
-            importing.album_cover_store(album=album, image=cover[0], mime=cover[1])
-            stored += 1
+            stored += importing.album_covers_store([(album, image, mime)])
         except OSError as exc:
             logger.warning("scan: cannot store the cover of album %s: %s", album.pk, exc)
     return stored

@@ -31,7 +31,7 @@ from library.storage import StoreMode
 from sources.scan.albums import refresh_albums, store_covers
 from sources.scan.diff import Change, diff_batch
 from sources.scan.missing import mark_missing
-from sources.scan.read import Prepared, cover_trimmer, file_prepare
+from sources.scan.read import Prepared, cover_trimmer, files_prepare
 from sources.scan.report import Outcome, ScanReport
 from sources.scan.store import store_batch
 from sources.scan.walk import Candidate, walk
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 200
 PREPARE_PROCESSES = 2
+CHUNK_FILES = 25
 STAGING_THREADS = 4
 
 
@@ -55,6 +56,15 @@ class ScanOptions:
 ProgressCallback = Callable[[ScanReport], None]
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """A few files of a batch, prepared by one worker in one task: per-task costs (pickling, queueing, the
+    sync of the staged copies) are paid once per chunk rather than once per file."""
+
+    changes: list[Change]
+    future: Future[list[Prepared]]
+
+
 @dataclass
 class _Pending:
     """A diffed batch whose files are being read and staged."""
@@ -62,33 +72,33 @@ class _Pending:
     changes: list[Change]
     unchanged: list[Candidate]
     returned: list[int]
-    futures: list[Future[Prepared]]
+    chunks: list[_Chunk]
 
 
 class _Preparer:
-    """Runs `file_prepare` in forked worker processes when that is safe, else in a thread pool (copying and
+    """Runs `files_prepare` in forked worker processes when that is safe, else in a thread pool (copying and
     hashing release the GIL there, tag reading does not)."""
 
     def __init__(self, *, hardlink: bool) -> None:
-        self._prepare = partial(file_prepare, hardlink=hardlink)
+        self._prepare = partial(files_prepare, hardlink=hardlink)
         self._pool: Executor = _process_pool() or ThreadPoolExecutor(
             max_workers=STAGING_THREADS, thread_name_prefix="mcma-stage"
         )
 
-    def submit(self, change: Change) -> Future[Prepared]:
+    def submit(self, changes: list[Change]) -> _Chunk:
         if isinstance(self._pool, ProcessPoolExecutor):
             try:
-                return self._pool.submit(self._prepare, change)
+                return _Chunk(changes, self._pool.submit(self._prepare, changes))
             except Exception as exc:  # workers could not start (e.g. inside a daemonic process) or died
                 self._fall_back(exc)
-        return self._pool.submit(self._prepare, change)
+        return _Chunk(changes, self._pool.submit(self._prepare, changes))
 
-    def result(self, future: Future[Prepared], change: Change) -> Prepared:
+    def result(self, chunk: _Chunk) -> list[Prepared]:
         try:
-            return future.result()
-        except BrokenProcessPool as exc:  # a worker was killed (out of memory, signal): redo its file here
+            return chunk.future.result()
+        except BrokenProcessPool as exc:  # a worker was killed (out of memory, signal): redo its files here
             self._fall_back(exc)
-            return self._prepare(change)
+            return self._prepare(chunk.changes)
 
     def _fall_back(self, exc: Exception) -> None:
         if isinstance(self._pool, ProcessPoolExecutor):
@@ -164,23 +174,26 @@ def scan_tree(
 
 def _start(options: ScanOptions, batch: list[Candidate], preparer: _Preparer) -> _Pending:
     changes, unchanged, returned = diff_batch(source=options.source, batch=batch)
-    return _Pending(changes, unchanged, returned, [preparer.submit(change) for change in changes])
+    size = max(1, min(CHUNK_FILES, -(-len(changes) // PREPARE_PROCESSES)))  # small batches: every worker gets some
+    chunks = [preparer.submit(changes[start : start + size]) for start in range(0, len(changes), size)]
+    return _Pending(changes, unchanged, returned, chunks)
 
 
 def _prepared(pending: _Pending, preparer: _Preparer) -> Iterator[Prepared]:
     trim = cover_trimmer()
-    for change, future in zip(pending.changes, pending.futures, strict=True):
-        prepared = preparer.result(future, change)
-        yield Prepared(trim(prepared.result), prepared.staged, prepared.stage_error)
+    for chunk in pending.chunks:
+        for prepared in preparer.result(chunk):
+            yield trim(prepared)
 
 
 def _discard(pending: _Pending) -> None:
     """Staged copies of a batch that will not be stored (the scan stopped): no temp file is left behind."""
-    for future in pending.futures:
+    for chunk in pending.chunks:
+        future = chunk.future
         if future.done() and not future.cancelled() and future.exception() is None:
-            staged = future.result().staged
-            if staged is not None:
-                staged.discard()
+            for prepared in future.result():
+                if prepared.staged is not None:
+                    prepared.staged.discard()
 
 
 def _finish(

@@ -2,18 +2,18 @@
 
 A changed file whose bytes still match the stored checksum was only touched: its tags are not read again.
 Every failure is per file (`UnreadableAudioError`, or an I/O error while hashing) and never stops the batch.
-`file_prepare` is self-contained (plain, picklable arguments and result) so the pipeline can run it in worker
+`files_prepare` is self-contained (plain, picklable arguments and result) so the pipeline can run it in worker
 processes, next to the process that writes the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from library import storage
-from library.storage import album_artist_name, file_checksum
+from library.storage import album_artist_name, bytes_checksum, file_checksum
 from library.tags import TrackTags, UnreadableAudioError, read_tags
 from sources.scan.diff import Change
 
@@ -46,50 +46,75 @@ class Prepared:
     stage_error: Exception | None = None
 
 
-def cover_trimmer() -> Callable[[Read | Touched | Unreadable], Read | Touched | Unreadable]:
+def cover_trimmer() -> Callable[[Prepared], Prepared]:
     """Embedded pictures can be megabytes each; only the first track of an album keeps its bytes (for the
-    album's cover), so a batch of hi-res albums stays small in memory. One trimmer per batch, fed in order."""
+    album's cover), so a batch of hi-res albums stays small in memory. One trimmer per chunk or batch, fed in
+    order."""
     cover_kept: set[tuple[str, str]] = set()
 
-    def trim(result: Read | Touched | Unreadable) -> Read | Touched | Unreadable:
+    def trim(prepared: Prepared) -> Prepared:
+        result = prepared.result
         if not isinstance(result, Read) or result.tags.cover is None:
-            return result
+            return prepared
         tags = result.tags
         album_key = (album_artist_name(tags).casefold(), tags.album.casefold())
         if album_key in cover_kept:
-            return Read(result.change, tags.without_cover())
+            return replace(prepared, result=Read(result.change, tags.without_cover()))
         cover_kept.add(album_key)
-        return result
+        return prepared
 
     return trim
 
 
-def read_change(change: Change) -> Read | Touched | Unreadable:
+# Files up to this size are read into memory once, then hashed, parsed and copied from there; bigger ones (long
+# hi-res recordings) are streamed, so a worker never holds more than this.
+IN_MEMORY_LIMIT = 32 * 1024 * 1024
+
+
+def _read(change: Change) -> tuple[Read | Touched | Unreadable, bytes | None]:
+    """The file's reading, and its bytes when they were read whole."""
     candidate = change.candidate
     try:
         if candidate.size == 0:
             raise UnreadableAudioError("the file is empty (0 bytes)")
-        # New files are hashed while they are copied; only known ones need the hash now, to spot a touch.
-        if change.known is not None and change.known.checksum == file_checksum(candidate.path):
-            return Touched(change)
-        return Read(change, read_tags(candidate.path))
+        data = candidate.path.read_bytes() if candidate.size <= IN_MEMORY_LIMIT else None
+        # New files are hashed while they are staged; only known ones need the hash now, to spot a touch.
+        if change.known is not None:
+            checksum = bytes_checksum(data) if data is not None else file_checksum(candidate.path)
+            if checksum == change.known.checksum:
+                return Touched(change), None
+        return Read(change, read_tags(candidate.path, data=data)), data
     except UnreadableAudioError as exc:
-        return Unreadable(change, exc.message)
+        return Unreadable(change, exc.message), None
     except OSError as exc:
-        return Unreadable(change, f"cannot read the file: {exc.strerror or exc}")
+        return Unreadable(change, f"cannot read the file: {exc.strerror or exc}"), None
 
 
 def file_prepare(change: Change, *, hardlink: bool) -> Prepared:
     """Read the file's tags, then copy (or link) it to a temp name: into the staging folder when it is new,
-    beside its stored copy when it is an update (so the later rename stays in one folder). The copy is
-    fsync'ed here, in parallel with the process that commits, instead of in that process's batch sync."""
-    result = read_change(change)
+    beside its stored copy when it is an update (so the later rename stays in one folder). Not synced."""
+    result, data = _read(change)
     if not isinstance(result, Read):
         return Prepared(result)
     known = change.known
     folder = str(PurePosixPath(known.path).parent) if known is not None and known.path else storage.STAGING_DIR
     try:
-        staged = storage.stage_file(change.candidate.path, folder, hardlink=hardlink, sync=True)
+        staged = storage.stage_file(change.candidate.path, folder, hardlink=hardlink, data=data)
     except (OSError, storage.UnsafePathError) as exc:
         return Prepared(result, stage_error=exc)
     return Prepared(result, staged=staged)
+
+
+def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
+    """`file_prepare` for a chunk of files, whose copies are then made durable together, here in the worker,
+    in parallel with the process that commits the previous batch."""
+    trim = cover_trimmer()  # a chunk is mostly one or two albums: most pictures need not travel back at all
+    prepared = [trim(file_prepare(change, hardlink=hardlink)) for change in changes]
+    staged = [ready.staged for ready in prepared if ready.staged is not None]
+    try:
+        storage.sync_paths(item.tmp for item in staged)
+    except OSError:
+        return prepared  # left unsynced: the committing process syncs them again and reports what fails
+    for item in staged:
+        item.synced = True
+    return prepared

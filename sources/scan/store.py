@@ -1,13 +1,13 @@
 """Phase 4: copy (or hard-link) a batch into managed storage, then write its tracks in one transaction.
 
-Files first, rows second, with group commit: every file of the batch is staged under a temp name (by phase
-3's workers, which fsync each copy; a file staged here is made durable by one grouped `sync_paths`), each is
-renamed to its final name (never overwriting another file: `link()` fails with EEXIST and the next free name is
-taken), a second sync makes the names durable, and only then are the rows written -- new tracks with bulk
-inserts, updates one by one. If rows cannot be written, the files this batch created are removed again, so no
-file stays in MEDIA_ROOT without a Track and no Track points at a missing file. A file left behind by a crash
-between rename and commit is found on its deterministic name with the same checksum and no track, and adopted
-by the next scan instead of duplicated.
+Files first, rows second, with group commit: every file of the batch is staged under a temp name (by phase 3's
+workers, which sync each chunk of copies; a file staged here is made durable by one grouped `sync_paths`), each is
+renamed to its final name (never overwriting another file: the rename fails with EEXIST and the next free name is
+taken), a second sync makes the names durable, and only then are the rows written -- new tracks with plain multi-row
+inserts, updates one by one. If rows cannot be written, the files this batch created are removed again, so no file
+stays in MEDIA_ROOT without a Track and no Track points at a missing file. A file left behind by a crash between
+rename and commit is found on its deterministic name with the same checksum and no track, and adopted by the next
+scan instead of duplicated.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def _write_rows(
     cache: importing.ResolveCache | None,
 ) -> BatchResult:
     result = BatchResult()
-    saved: list[tuple[_Stored, Outcome, Track]] = []
+    saved: list[tuple[_Stored, Outcome, Track | importing.CreatedTrack]] = []
     failed_rows: list[tuple[_Stored, str]] = []
     new = [item for item in stored if item.read.change.known is None]
     one_by_one = [item for item in stored if item.read.change.known is not None]
@@ -175,7 +175,7 @@ def _write_rows(
             for item in one_by_one:
                 candidate = item.read.change.candidate
                 try:
-                    track, created = importing.track_upsert(
+                    upserted, created = importing.track_upsert(
                         source=source,
                         source_id=candidate.relative,
                         tags=item.read.tags,
@@ -189,7 +189,7 @@ def _write_rows(
                     logger.warning("scan: cannot save %s: %s", candidate.relative, exc, exc_info=True)
                     failed_rows.append((item, f"cannot save the track: {exc}"))
                     continue
-                saved.append((item, Outcome.ADDED if created else Outcome.UPDATED, track))
+                saved.append((item, Outcome.ADDED if created else Outcome.UPDATED, upserted))
             for touch in touched:
                 candidate = touch.change.candidate
                 assert touch.change.known is not None
@@ -213,13 +213,13 @@ def _write_rows(
         report.count(outcome)
         result.imported.append(
             Imported(
-                album_id=track.album_id,
+                album_id=track.album.pk,
                 album_has_cover=bool(track.album.cover_path),
                 tags=item.read.tags,
                 source_dir=str(item.read.change.candidate.path.parent),
             )
         )
-        result.album_ids.add(track.album_id)
+        result.album_ids.add(track.album.pk)
         if item.read.change.known is not None:
             # An update may have moved the track to another album: the old one needs recounting too.
             result.album_ids.add(item.read.change.known.album_id)

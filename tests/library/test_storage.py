@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import time
@@ -238,4 +239,87 @@ def test_failed_staging_leaves_no_temp_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         storage.stage_file(tmp_path / "missing", "A")
 
+    assert _leftover_temp_files() == []
+
+
+def test_checksum_is_sha256_of_the_bytes_whichever_way_they_are_read(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.write_bytes(b"some audio" * 1000)
+    expected = hashlib.sha256(src.read_bytes()).hexdigest()
+
+    from_memory = storage.stage_file(src, "A", data=src.read_bytes())
+    streamed = storage.stage_file(src, "A")
+
+    assert storage.file_checksum(src) == storage.bytes_checksum(src.read_bytes()) == expected
+    assert from_memory.checksum == streamed.checksum == expected
+    assert from_memory.tmp.read_bytes() == streamed.tmp.read_bytes() == src.read_bytes()
+    assert from_memory.size == streamed.size == src.stat().st_size
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["renameat2", "link-unlink"])
+def test_no_clobber_rename_with_and_without_renameat2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    if not native:
+        monkeypatch.setattr(storage, "_renameat2", None)
+    src = tmp_path / "src"
+    src.write_bytes(b"new")
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"old")
+
+    with pytest.raises(FileExistsError):
+        storage._rename_no_replace(src, taken)
+    assert taken.read_bytes() == b"old"
+    assert src.exists()
+
+    storage._rename_no_replace(src, tmp_path / "free")
+    assert (tmp_path / "free").read_bytes() == b"new"
+    assert not src.exists()
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["syncfs", "fsync-pool"])
+def test_sync_paths_with_and_without_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    if not native:
+        monkeypatch.setattr(storage, "_syncfs", None)
+    elif storage._syncfs is None:
+        pytest.skip("no syncfs on this system")
+    calls: list[Path] = []
+    name = "_syncfs_at" if native else "_fsync_path"
+    real = getattr(storage, name)
+
+    def recorded(path: Path) -> None:
+        calls.append(path)
+        real(path)
+
+    monkeypatch.setattr(storage, name, recorded)
+    files = [tmp_path / f"f{n}" for n in range(5)]
+    for path in files:
+        path.write_bytes(b"x")
+
+    storage.sync_paths(files)
+
+    # One call for the whole filesystem, or one per file plus their folder.
+    assert calls == [tmp_path] if native else set(calls) == {*files, tmp_path}
+
+
+def test_syncfs_failure_is_an_os_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if storage._syncfs is None:
+        pytest.skip("no syncfs on this system")
+    monkeypatch.setattr(storage, "_syncfs", lambda fd: -1)
+    monkeypatch.setattr(storage.ctypes, "get_errno", lambda: errno.EIO)
+    (tmp_path / "f").write_bytes(b"x")
+
+    with pytest.raises(OSError, match="syncfs") as raised:
+        storage.sync_paths([tmp_path / "f"])
+    assert raised.value.errno == errno.EIO
+
+
+def test_store_many_bytes_writes_all_and_leaves_no_temp_files() -> None:
+    dests = storage.store_many_bytes([(b"one", "covers/1.jpg"), (b"two", "covers/2.jpg"), (b"3", "other/3.png")])
+
+    assert [d.read_bytes() for d in dests] == [b"one", b"two", b"3"]
+    assert _leftover_temp_files() == []
+    with pytest.raises(FileExistsError):
+        storage.store_many_bytes([(b"again", "covers/1.jpg")], replace=False)
+    assert storage.media_path("covers/1.jpg").read_bytes() == b"one"
     assert _leftover_temp_files() == []

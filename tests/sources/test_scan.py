@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,18 @@ import pytest
 from django.conf import settings
 from django.db import IntegrityError
 
-from library import importing
+from library import importing, storage
 from library.models import Album, Track
+from library.tags import read_tags, write_tags
 from sources import services
 from sources.errors import ScanAlreadyRunningError
 from sources.models import ScanRun, ScanState
+from sources.scan.diff import Change
 from sources.scan.pipeline import ScanOptions, scan_tree
+from sources.scan.read import Read, files_prepare
 from sources.scan.walk import Candidate, Refusal, walk
 from tests.audio import AudioMaker
-from tests.sources.conftest import album_tags
+from tests.sources.conftest import JPEG, album_tags
 
 pytestmark = pytest.mark.django_db
 
@@ -373,3 +377,32 @@ def test_the_scan_holds_one_batch_at_a_time(small_library: Path, monkeypatch: py
 
     assert sizes == [3, 3, 2]
     assert report.added == 7
+
+
+def test_a_worker_chunk_is_synced_once_and_sends_one_picture_per_album(
+    music_root: Path, audio_maker: AudioMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = []
+    for n in (1, 2, 3):
+        path = audio_maker.make(music_root / "A" / f"{n}.mp3", "mp3", tags=album_tags("Pics", "Band", n))
+        write_tags(path, read_tags(path), cover=JPEG, cover_mime="image/jpeg")
+        paths.append(path)
+    synced: list[list[Path]] = []
+    real_sync = storage.sync_paths
+
+    def recorded(files: Iterable[Path]) -> None:
+        synced.append(list(files))
+        real_sync(synced[-1])
+
+    monkeypatch.setattr(storage, "sync_paths", recorded)
+    changes = [Change(candidate, None) for candidate in walk(music_root) if isinstance(candidate, Candidate)]
+
+    prepared = files_prepare(changes, hardlink=False)
+
+    assert [len(files) for files in synced] == [3]  # one grouped sync for the chunk's three copies
+    assert all(ready.staged is not None and ready.staged.synced for ready in prepared)
+    covers = [ready.result.tags.cover for ready in prepared if isinstance(ready.result, Read)]
+    assert covers == [JPEG, None, None]
+    for ready in prepared:
+        assert ready.staged is not None
+        ready.staged.discard()
