@@ -216,7 +216,6 @@ def _finish(
     stored = store_batch(
         source=options.source,
         prepared=_prepared(pending, preparer),
-        mode=options.mode,
         report=report,
         cache=cache,
     )

@@ -1,7 +1,7 @@
 """Phase 4: copy (or hard-link) a batch into managed storage, then write its tracks in one transaction.
 
 Files first, rows second, with group commit: every file of the batch is staged under a temp name (by phase 3's
-workers, which sync each chunk of copies; a file staged here is made durable by one grouped `sync_paths`), each is
+workers, which sync each chunk of copies; one a worker could not sync is synced here, in one `sync_paths`), each is
 renamed to its final name (never overwriting another file: the rename fails with EEXIST and the next free name is
 taken), a second sync makes the names durable, and only then are the rows written -- new tracks with plain multi-row
 inserts, updates one by one. If rows cannot be written, the files this batch created are removed again, so no file
@@ -16,7 +16,7 @@ import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from django.db import transaction
 
@@ -59,7 +59,6 @@ def store_batch(
     *,
     source: str,
     prepared: Iterable[Prepared],
-    mode: storage.StoreMode,
     report: ScanReport,
     cache: importing.ResolveCache | None = None,
 ) -> BatchResult:
@@ -78,12 +77,8 @@ def store_batch(
         if ready.stage_error is not None:
             _copy_failed(report, relative, ready.stage_error)
             continue
-        try:
-            staged_file = ready.staged if ready.staged is not None else _stage(result, hardlink=mode == "hardlink")
-        except (OSError, storage.UnsafePathError) as exc:
-            _copy_failed(report, relative, exc)
-            continue
-        staged.append((result, staged_file))
+        assert ready.staged is not None, "phase 3 stages every reading it does not report a stage_error for"
+        staged.append((result, ready.staged))
     stored: list[_Stored] = []
     if staged:
         storage.sync_paths(staged_file.tmp for _read, staged_file in staged if not staged_file.synced)
@@ -106,16 +101,6 @@ def store_batch(
 def _copy_failed(report: ScanReport, relative: str, exc: Exception) -> None:
     reason = getattr(exc, "strerror", None) or str(exc)
     report.count(Outcome.FAILED, path=relative, reason=f"cannot copy into the library: {reason}")
-
-
-def _stage(read: Read, *, hardlink: bool) -> storage.StagedFile:
-    known = read.change.known
-    if known is not None and known.path:
-        folder = str(PurePosixPath(known.path).parent)
-    else:
-        first_name = next(storage.library_relative_paths(read.tags, _suffix(read)))
-        folder = str(PurePosixPath(first_name).parent)
-    return storage.stage_file(read.change.candidate.path, folder, hardlink=hardlink)
 
 
 def _suffix(read: Read) -> str:
