@@ -48,6 +48,16 @@ def _track_ids(call: Call) -> list[int]:
     return [ids.decode_as(raw, Kind.TRACK) for raw in call.params.values("id")]
 
 
+def _queue_save(call: Call, track_ids: list[int], current_index: int | None) -> None:
+    services.play_queue_save(
+        user=call.user,
+        track_ids=track_ids,
+        current_index=current_index,
+        position_ms=call.params.int_or("position", 0, minimum=0),
+        changed_by=call.client,
+    )
+
+
 def save_play_queue(call: Call) -> None:
     """No `id` clears the queue (OpenSubsonic); `current` is a song id and must be in the list."""
     track_ids = _track_ids(call)
@@ -60,13 +70,7 @@ def save_play_queue(call: Call) -> None:
         current_index = track_ids.index(current)
     elif track_ids:
         current_index = 0
-    services.play_queue_save(
-        user=call.user,
-        track_ids=track_ids,
-        current_index=current_index,
-        position_ms=call.params.int_or("position", 0, minimum=0),
-        changed_by=call.client,
-    )
+    _queue_save(call, track_ids, current_index)
 
 
 def save_play_queue_by_index(call: Call) -> None:
@@ -79,10 +83,4 @@ def save_play_queue_by_index(call: Call) -> None:
         current_index = call.params.int_required("currentIndex")
         if not 0 <= current_index < len(track_ids):
             raise SubsonicError(ErrorCode.MISSING_PARAMETER, "currentIndex is outside the queue")
-    services.play_queue_save(
-        user=call.user,
-        track_ids=track_ids,
-        current_index=current_index,
-        position_ms=call.params.int_or("position", 0, minimum=0),
-        changed_by=call.client,
-    )
+    _queue_save(call, track_ids, current_index)
