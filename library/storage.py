@@ -14,9 +14,9 @@ import functools
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import sys
-import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -75,17 +75,29 @@ def media_path(relative: str) -> Path:
     return resolved
 
 
+def media_folder(relative_dir: str, folders: dict[str, Path] | None = None) -> Path:
+    """MEDIA_ROOT/`relative_dir`, checked as `media_path` does and created if missing. `folders`: a memo of the
+    folders already resolved and created for one batch of files (most of them share a few album folders), so
+    each costs its path resolution and mkdir once per batch rather than once per file."""
+    if folders is not None and (known := folders.get(relative_dir)) is not None:
+        return known
+    folder = media_path(relative_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    if folders is not None:
+        folders[relative_dir] = folder
+    return folder
+
+
 def media_path_in(relative: str, folders: dict[str, Path]) -> Path:
-    """`media_path`, resolving each folder once per `folders` memo (one batch of files, most of them sharing
-    a few album folders). The last component is checked lexically: it is a name we create, and renames and
-    links act on a symlink itself rather than follow it."""
+    """`media_path` of a file whose folder is created if missing, through a `media_folder` memo. The last
+    component is checked lexically: it is a name we create, and renames and links act on a symlink itself
+    rather than follow it."""
     head, _sep, name = relative.rpartition("/")
     if not head or name in ("", ".", "..") or "\x00" in name:
-        return media_path(relative)
-    folder = folders.get(head)
-    if folder is None:
-        folder = folders[head] = media_path(head)
-    return folder / name
+        path = media_path(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+    return media_folder(head, folders) / name
 
 
 def relative_media_path(path: Path) -> str:
@@ -178,14 +190,8 @@ class StagedFile:
 
     def commit(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
         """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False.
-        `folders`: a memo of resolved folders shared by the commits of one batch (see `media_path_in`)."""
-        if folders is None:
-            dest, known_folder = media_path(relative_dest), False
-        else:
-            known_folder = relative_dest.rpartition("/")[0] in folders  # made by an earlier commit of the batch
-            dest = media_path_in(relative_dest, folders)
-        if not known_folder and dest.parent != self.tmp.parent:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+        `folders`: a `media_folder` memo shared by the commits of one batch."""
+        dest = media_path_in(relative_dest, {} if folders is None else folders)
         _rename(self.tmp, dest, replace=replace)
         return dest
 
@@ -193,13 +199,18 @@ class StagedFile:
         _unlink_quietly(self.tmp)
 
 
-def stage_file(src: Path, relative_dir: str, *, hardlink: bool = False, data: bytes | None = None) -> StagedFile:
+def stage_file(
+    src: Path,
+    relative_dir: str,
+    *,
+    hardlink: bool = False,
+    data: bytes | None = None,
+    folders: dict[str, Path] | None = None,
+) -> StagedFile:
     """Copy (or hard-link, falling back to a copy) `src` to a temp file in MEDIA_ROOT/`relative_dir`, hashing
-    it on the way; `data`: the bytes of `src`, already read by the caller. Nothing is fsync'ed: call
-    `sync_paths()` on the temp files before committing them."""
-    folder = media_path(relative_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(folder / "staged")
+    it on the way; `data`: the bytes of `src`, already read by the caller; `folders`: a `media_folder` memo.
+    Nothing is fsync'ed: call `sync_paths()` on the temp files before committing them."""
+    tmp = _temp_name(media_folder(relative_dir, folders) / "staged")
     if hardlink and _link_if_possible(src, tmp):
         checksum = bytes_checksum(data) if data is not None else file_checksum(tmp)
         return StagedFile(tmp, checksum, tmp.stat().st_size)
@@ -274,10 +285,10 @@ def store_many_bytes(items: Sequence[tuple[bytes, str]], *, replace: bool = True
     """`store_bytes` for many (data, relative_dest) at once (an import batch's album covers), with one grouped
     sync of the temp files and one of their folders instead of two flushes per file."""
     written: list[tuple[Path, Path]] = []
+    folders: dict[str, Path] = {}
     try:
         for data, relative_dest in items:
-            dest = media_path(relative_dest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest = media_path_in(relative_dest, folders)
             tmp = _temp_name(dest)
             with open(tmp, "xb") as fh:
                 written.append((tmp, dest))
@@ -345,10 +356,10 @@ def _rename_no_replace(src: Path, dest: Path) -> None:
 
 
 def _temp_name(dest: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=dest.parent)
-    os.close(fd)
-    os.unlink(name)  # callers create it exclusively (open "xb" / link), so no one else can take the name
-    return Path(name)
+    """A temp name beside `dest` that the caller creates exclusively (open "xb", link), so a clash fails
+    rather than overwrites; with 64 random bits it never happens in practice. (mkstemp reserves the name by
+    creating the file, which the caller then had to remove: an inode allocated and freed per stored file.)"""
+    return dest.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
 
 
 def _unlink_quietly(path: Path) -> None:

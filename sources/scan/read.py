@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from library import storage
 from library.storage import album_artist_name, bytes_checksum, file_checksum
@@ -90,16 +90,17 @@ def _read(change: Change) -> tuple[Read | Touched | Unreadable, bytes | None]:
         return Unreadable(change, f"cannot read the file: {exc.strerror or exc}"), None
 
 
-def file_prepare(change: Change, *, hardlink: bool) -> Prepared:
+def file_prepare(change: Change, *, hardlink: bool, folders: dict[str, Path] | None = None) -> Prepared:
     """Read the file's tags, then copy (or link) it to a temp name: into the staging folder when it is new,
-    beside its stored copy when it is an update (so the later rename stays in one folder). Not synced."""
+    beside its stored copy when it is an update (so the later rename stays in one folder). Not synced.
+    `folders`: a `storage.media_folder` memo shared by the files of a chunk."""
     result, data = _read(change)
     if not isinstance(result, Read):
         return Prepared(result)
     known = change.known
     folder = str(PurePosixPath(known.path).parent) if known is not None and known.path else storage.STAGING_DIR
     try:
-        staged = storage.stage_file(change.candidate.path, folder, hardlink=hardlink, data=data)
+        staged = storage.stage_file(change.candidate.path, folder, hardlink=hardlink, data=data, folders=folders)
     except (OSError, storage.UnsafePathError) as exc:
         return Prepared(result, stage_error=exc)
     return Prepared(result, staged=staged)
@@ -109,7 +110,8 @@ def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
     """`file_prepare` for a chunk of files, whose copies are then made durable together, here in the worker,
     in parallel with the process that commits the previous batch."""
     trim = cover_trimmer()  # a chunk is mostly one or two albums: most pictures need not travel back at all
-    prepared = [trim(file_prepare(change, hardlink=hardlink)) for change in changes]
+    folders: dict[str, Path] = {}
+    prepared = [trim(file_prepare(change, hardlink=hardlink, folders=folders)) for change in changes]
     staged = [ready.staged for ready in prepared if ready.staged is not None]
     try:
         storage.sync_paths(item.tmp for item in staged)
