@@ -179,35 +179,32 @@ def genres_resolve(names: Iterable[str], *, cache: ResolveCache | None = None) -
 
 
 def _cache_warm(batch: Sequence[TrackTags], cache: ResolveCache) -> None:
-    """Resolve the artists and albums of a batch that the cache lacks in a few set queries (and bulk-create the
-    plainly new ones), so that `_relations` then finds them all cached instead of costing a lookup and an
-    insert each. Identities the rules could resolve differently depending on order (one name seen both with
-    and without a MusicBrainz id, a tagged sighting of a name-only row) are left to the one-by-one path."""
-    artists: dict[tuple[str, str], str] = {}  # (name_key, mbid) -> the first spelling seen
+    """Resolve the artists and albums of a batch that the cache lacks in a few set queries (bulk-creating the
+    plainly new ones), so that `_relations` then finds them all cached instead of costing a lookup each.
+    Sightings are gathered in the order `_relations` makes them, so the rows come out as they would one by
+    one."""
+    artists: dict[tuple[str], dict[str, dict[str, Any]]] = {}  # (name_key,) -> {mbid: defaults of 1st sighting}
     for tags in batch:
         album_artist_name, album_artist_mbid = _album_artist(tags)
+        _name, album_artist_key = _artist_identity(album_artist_name)
         sightings = [(album_artist_name, album_artist_mbid)]
-        sightings += [(n, tags.musicbrainz_artist_id if i == 0 else "") for i, n in enumerate(tags.artists)]
+        for position, name in enumerate(tags.artists):
+            if position == 0 and fold(name) == album_artist_key:
+                continue  # `_relations` credits the album artist itself
+            sightings.append((name, tags.musicbrainz_artist_id if position == 0 else ""))
         for name, mbid in sightings:
             name, key = _artist_identity(name)
             if ("artist", key, mbid) not in cache:
-                artists.setdefault((key, mbid), name)
+                artists.setdefault((key,), {}).setdefault(mbid, _artist_defaults(name))
     if artists:
-        _rows_warm(
-            Artist,
-            "artist",
-            {(key,): {mbid: _artist_defaults(name)} for (key, mbid), name in artists.items()},
-            group_fields=("name_key",),
-            id_field="musicbrainz_id",
-            cache=cache,
-        )
+        _rows_warm(Artist, "artist", artists, group_fields=("name_key",), id_field="musicbrainz_id", cache=cache)
     albums: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
     for tags in batch:
         album_artist_name, album_artist_mbid = _album_artist(tags)
         _name, artist_key = _artist_identity(album_artist_name)
         album_artist = cache.get(("artist", artist_key, album_artist_mbid))
         if album_artist is None:
-            continue  # left to the one-by-one path
+            continue  # changed by a concurrent import meanwhile: left to the one-by-one path
         name, key = _album_identity(tags)
         release_id = tags.musicbrainz_release_id
         if ("album", album_artist.pk, key, release_id) not in cache:
@@ -236,9 +233,11 @@ def _rows_warm(
     cache: ResolveCache,
 ) -> None:
     """`wanted` maps each identity group (e.g. an artist's name_key) to the MusicBrainz ids asked for in it
-    ("" = none) with the defaults of their first sighting. Mirrors `_artist_lookup`/`_album_lookup`: an id
-    finds its own row; no id finds the group's row with the smallest (id, pk); a group without any row gets
-    its one wanted row created."""
+    ("" = none), in the order of their first sighting, with the defaults of that sighting. The rules of
+    `_artist_lookup`/`_album_lookup` are applied to the group's rows in memory: an id finds its own row, else
+    gives it to the group's row without one, else gets a new row; no id finds the group's row with the
+    smallest (id, pk), else gets a new row. Groups without any row and asked with one id only (nearly all)
+    are inserted together; the rest write one statement each and re-read their group."""
 
     def existing() -> dict[tuple[Any, ...], list[_M]]:
         found: dict[tuple[Any, ...], list[_M]] = {}
@@ -262,15 +261,36 @@ def _rows_warm(
     if new:
         model.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent import may have inserted some
         rows = existing()
-    identity: tuple[Any, ...]
-    for identity, asked in wanted.items():
-        candidates = rows.get(identity, [])
-        for mbid in asked:
-            match = next((r for r in candidates if getattr(r, id_field) == mbid), None)
+    for group, asked in wanted.items():
+        identity = dict(zip(group_fields, group, strict=True))
+        candidates = rows.get(group, [])  # in the database's (id, pk) order
+        for mbid, defaults in asked.items():
+            match = next((row for row in candidates if getattr(row, id_field) == mbid), None)
             if match is None and not mbid and candidates:
                 match = candidates[0]
-            if match is not None:
-                cache.put((kind, *identity, mbid), match)
+            if match is None and _group_row_take(model, identity, candidates, mbid, defaults, id_field=id_field):
+                candidates = list(model.objects.filter(**identity).order_by(id_field, "pk"))
+                match = next((row for row in candidates if getattr(row, id_field) == mbid), None)
+            if match is None:
+                break  # changed by a concurrent import meanwhile: the rest of the group goes one by one
+            cache.put((kind, *group, mbid), match)
+
+
+def _group_row_take(
+    model: type[_M],
+    identity: dict[str, Any],
+    candidates: list[_M],
+    mbid: str,
+    defaults: dict[str, Any],
+    *,
+    id_field: str,
+) -> bool:
+    """Make the group's row for `mbid` exist: the first tagged sighting of a row known only by name gives it
+    the id; otherwise a new row. False if a concurrent import changed the group under us."""
+    if mbid and any(getattr(row, id_field) == "" for row in candidates):
+        return bool(model.objects.filter(**identity, **{id_field: ""}).update(**{id_field: mbid}))
+    row = _create_or_get(model, {**identity, id_field: mbid}, defaults)
+    return getattr(row, id_field) == mbid
 
 
 # ---------------------------------------------------------------------------------------------------------------

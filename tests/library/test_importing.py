@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
-from library import storage
+from library import importing, storage
 from library.importing import (
     VARIOUS_ARTISTS_MBID,
     NewTrack,
@@ -247,3 +247,61 @@ def test_resolve_cache_is_bounded_and_cleared_after_a_rollback() -> None:
         _upsert("c/2.mp3", replace(BASE, album="New Album"), stored_path="lib/x", cache=cache)  # same path
 
     assert cache.get(("k", 2)) is None  # cleared: the failed savepoint may have taken rows with it
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _identities() -> dict[str, object]:
+    """Every artist/album row and each track's album and credits, by names and ids rather than pks."""
+    albums = {a.pk: (a.album_artist.name_key, a.name_key, a.musicbrainz_release_id) for a in Album.objects.all()}
+    return {
+        "artists": sorted(Artist.objects.values_list("name_key", "musicbrainz_id")),
+        "albums": sorted(albums.values()),
+        "tracks": sorted(
+            (
+                t.source_id,
+                albums[t.album_id],
+                tuple((c.artist.name_key, c.artist.musicbrainz_id, c.role) for c in t.artist_credits.all()),
+            )
+            for t in Track.objects.prefetch_related("artist_credits__artist")
+        ),
+    }
+
+
+# One name seen with and without MusicBrainz ids in every order, and a row already known only by name.
+MIXED_SIGHTINGS = [
+    replace(BASE, title="untagged first"),
+    replace(BASE, title="tagged", musicbrainz_release_id="rel-1", musicbrainz_album_artist_id="band-1"),
+    replace(BASE, title="other release", musicbrainz_release_id="rel-2", musicbrainz_album_artist_id="band-1"),
+    replace(BASE, title="untagged again"),
+    replace(BASE, title="new pair", album="Second", musicbrainz_release_id="rel-3"),
+    replace(BASE, title="new pair untagged", album="Second"),
+    replace(BASE, title="known by name", album_artist="Known", artists=("Known",), musicbrainz_artist_id="known-1"),
+    replace(BASE, title="solo", artists=("Band",), musicbrainz_artist_id="band-2"),
+]
+
+
+def test_tracks_create_resolves_mixed_sightings_as_one_by_one_does_in_one_pass(
+    django_assert_max_num_queries: Any,
+) -> None:
+    artist_resolve(name="Known")  # a row from an earlier scan, known only by name
+    items = [
+        NewTrack(source_id=f"mixed/{n}.mp3", tags=tags, stored_path=f"lib/m{n}", size_bytes=1, checksum="")
+        for n, tags in enumerate(MIXED_SIGHTINGS)
+    ]
+    one_by_one: dict[str, object] = {}
+    with pytest.raises(_RolledBack), transaction.atomic():
+        for item in items:
+            _upsert(item.source_id, item.tags, stored_path=item.stored_path)
+        one_by_one = _identities()
+        raise _RolledBack
+
+    cache = ResolveCache()
+    tracks_create(source="local", items=items, cache=cache)
+
+    assert _identities() == one_by_one
+    with django_assert_max_num_queries(0):  # everything the batch needs was resolved in the warm-up
+        for item in items:
+            importing._relations(item.tags, cache)
