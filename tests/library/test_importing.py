@@ -249,10 +249,6 @@ def test_resolve_cache_is_bounded_and_cleared_after_a_rollback() -> None:
     assert cache.get(("k", 2)) is None  # cleared: the failed savepoint may have taken rows with it
 
 
-class _RolledBack(Exception):
-    pass
-
-
 def _identities() -> dict[str, object]:
     """Every artist/album row and each track's album and credits, by names and ids rather than pks."""
     albums = {a.pk: (a.album_artist.name_key, a.name_key, a.musicbrainz_release_id) for a in Album.objects.all()}
@@ -291,12 +287,11 @@ def test_tracks_create_resolves_mixed_sightings_as_one_by_one_does_in_one_pass(
         NewTrack(source_id=f"mixed/{n}.mp3", tags=tags, stored_path=f"lib/m{n}", size_bytes=1, checksum="")
         for n, tags in enumerate(MIXED_SIGHTINGS)
     ]
-    one_by_one: dict[str, object] = {}
-    with pytest.raises(_RolledBack), transaction.atomic():
+    with transaction.atomic():
         for item in items:
             _upsert(item.source_id, item.tags, stored_path=item.stored_path)
         one_by_one = _identities()
-        raise _RolledBack
+        transaction.set_rollback(True)
 
     cache = ResolveCache()
     tracks_create(source="local", items=items, cache=cache)
