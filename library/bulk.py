@@ -34,8 +34,14 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
     connection = connections[router.db_for_write(model)]
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     now = timezone.now()
-    defaults = {field.attname: _default(field, now) for field in fields}
     converters = [_converter(field, connection) for field in fields]
+    # Converted once per call: most rows leave most of these (timestamps, JSON defaults) to the default.
+    missing = object()
+    db_defaults = []
+    for field, convert in zip(fields, converters, strict=True):
+        default = _default(field, now)
+        db_defaults.append(default if convert is None else convert(default))
+    attnames = [field.attname for field in fields]
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -44,9 +50,12 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
             chunk = rows[start : start + _ROWS_PER_STATEMENT]
             params: list[Any] = []
             for row in chunk:
-                for field, convert in zip(fields, converters, strict=True):
-                    value = row.get(field.attname, defaults[field.attname])
-                    params.append(value if convert is None else convert(value))
+                for attname, convert, db_default in zip(attnames, converters, db_defaults, strict=True):
+                    value = row.get(attname, missing)
+                    if value is missing:
+                        params.append(db_default)
+                    else:
+                        params.append(value if convert is None else convert(value))
             # Only quoted names from the model's own metadata and placeholders are formatted in; values are bound.
             values = ", ".join([one_row] * len(chunk))
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)  # noqa: S608
