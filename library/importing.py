@@ -261,6 +261,7 @@ def _rows_warm(
     if new:
         model.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent import may have inserted some
         rows = existing()
+    group: tuple[Any, ...]
     for group, asked in wanted.items():
         identity = dict(zip(group_fields, group, strict=True))
         candidates = rows.get(group, [])  # in the database's (id, pk) order

@@ -120,7 +120,7 @@ class Track(TimestampedModel):
     # File.
     path = models.CharField(max_length=1024, unique=True, help_text="Path relative to MEDIA_ROOT.")
     size_bytes = models.PositiveBigIntegerField(default=0)
-    checksum = models.CharField(max_length=64, blank=True, default="", db_index=True, help_text="SHA-256 hex")
+    checksum = models.CharField(max_length=64, blank=True, default="", db_index=True, help_text="BLAKE3 hex")
     source_mtime_ns = models.BigIntegerField(null=True, blank=True, help_text="Source file mtime at import.")
     source_size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Source file size at import.")
     is_missing = models.BooleanField(default=False, help_text="The source file vanished; kept, not deleted.")

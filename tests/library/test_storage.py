@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pytest
 from django.conf import settings
 
@@ -242,10 +242,14 @@ def test_failed_staging_leaves_no_temp_file(tmp_path: Path) -> None:
     assert _leftover_temp_files() == []
 
 
-def test_checksum_is_sha256_of_the_bytes_whichever_way_they_are_read(tmp_path: Path) -> None:
+def test_checksum_is_blake3_of_the_bytes_whichever_way_they_are_read(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    # The BLAKE3 test vector of the empty input.
+    assert storage.file_checksum(empty) == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
     src = tmp_path / "src"
-    src.write_bytes(b"some audio" * 1000)
-    expected = hashlib.sha256(src.read_bytes()).hexdigest()
+    src.write_bytes(b"some audio" * 200_000)  # more than one read chunk
+    expected = blake3.blake3(src.read_bytes()).hexdigest()
 
     from_memory = storage.stage_file(src, "A", data=src.read_bytes())
     streamed = storage.stage_file(src, "A")
