@@ -184,20 +184,24 @@ class StagedFile:
     """
 
     def __init__(self, tmp: Path, checksum: str, size: int) -> None:
-        self.tmp = tmp
+        self.path = tmp  # where the bytes are: the temp name, then the final name once committed
+        self.committed = ""  # the MEDIA_ROOT-relative final name, once `commit` has moved the file there
         self.checksum = checksum
         self.size = size  # what was copied, which may differ from an earlier stat if the source changed since
-        self.synced = False  # its bytes are durable already (`sync_paths` ran on it): the batch may skip it
+        # Durable where it is (`sync_paths` ran on it since it got there): its batch may skip it.
+        self.synced = False
 
     def commit(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
         """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False.
         `folders`: a `media_folder` memo shared by the commits of one batch."""
         dest = media_path_in(relative_dest, {} if folders is None else folders)
-        _rename(self.tmp, dest, replace=replace)
+        _rename(self.path, dest, replace=replace)
+        self.path, self.committed, self.synced = dest, relative_dest, False
         return dest
 
     def discard(self) -> None:
-        _unlink_quietly(self.tmp)
+        """Remove the file, wherever it is now: only for a file no row points at."""
+        _unlink_quietly(self.path)
 
 
 def stage_file(

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from django.db import DatabaseError
+
 from library import storage
 from library.importing import ResolveCache
 from library.models import Track
@@ -56,13 +58,14 @@ class ScanOptions:
 ProgressCallback = Callable[[ScanReport], None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Chunk:
     """A few files of a batch, prepared by one worker in one task: per-task costs (pickling, queueing, the
     sync of the staged copies) are paid once per chunk rather than once per file."""
 
     changes: list[Change]
     future: Future[list[Prepared]]
+    prepared: list[Prepared] | None = None  # its result, once collected (files are only prepared once)
 
 
 @dataclass
@@ -94,11 +97,13 @@ class _Preparer:
         return _Chunk(changes, self._pool.submit(self._prepare, changes))
 
     def result(self, chunk: _Chunk) -> list[Prepared]:
-        try:
-            return chunk.future.result()
-        except BrokenProcessPool as exc:  # a worker was killed (out of memory, signal): redo its files here
-            self._fall_back(exc)
-            return self._prepare(chunk.changes)
+        if chunk.prepared is None:
+            try:
+                chunk.prepared = chunk.future.result()
+            except BrokenProcessPool as exc:  # a worker was killed (out of memory, signal): redo its files here
+                self._fall_back(exc)
+                chunk.prepared = self._prepare(chunk.changes)
+        return chunk.prepared
 
     def _fall_back(self, exc: Exception) -> None:
         if isinstance(self._pool, ProcessPoolExecutor):
@@ -141,7 +146,7 @@ def scan_tree(
         if batch:
             in_flight.append(_start(options, batch, preparer))
         while in_flight and (last or len(in_flight) > 1):
-            _finish(options, in_flight[0], preparer, report, on_file, cache)
+            _finish(options, in_flight[0], in_flight[1:], preparer, report, on_file, cache)
             in_flight.pop(0)
             if on_batch and not last:
                 on_batch(report)
@@ -161,8 +166,8 @@ def scan_tree(
         advance(batch, last=True)
     except BaseException:
         preparer.close(cancel=True)
-        for pending in in_flight:
-            _discard(pending)
+        for position, pending in enumerate(in_flight):
+            _discard(pending, rows_possible=position == 0)
         raise
     preparer.close(cancel=False)
     if options.mark_missing:
@@ -186,19 +191,43 @@ def _prepared(pending: _Pending, preparer: _Preparer) -> Iterator[Prepared]:
             yield trim(prepared)
 
 
-def _discard(pending: _Pending) -> None:
-    """Staged copies of a batch that will not be stored (the scan stopped): no temp file is left behind."""
+def _placed(pendings: list[_Pending], preparer: _Preparer) -> set[str]:
+    """The final names the workers took for these batches' files, once they are done with them."""
+    return {
+        prepared.staged.committed
+        for pending in pendings
+        for chunk in pending.chunks
+        for prepared in preparer.result(chunk)
+        if prepared.staged is not None and prepared.staged.committed
+    }
+
+
+def _discard(pending: _Pending, *, rows_possible: bool) -> None:
+    """Copies of a batch that will not be stored (the scan stopped), staged or already under their final
+    names: none is left behind without a row. `rows_possible`: the batch was being stored, so some of its files
+    may have their rows already; those stay."""
+    files = []
     for chunk in pending.chunks:
         future = chunk.future
-        if future.done() and not future.cancelled() and future.exception() is None:
-            for prepared in future.result():
-                if prepared.staged is not None:
-                    prepared.staged.discard()
+        if chunk.prepared is None and future.done() and not future.cancelled() and future.exception() is None:
+            chunk.prepared = future.result()
+        files += [prepared.staged for prepared in chunk.prepared or () if prepared.staged is not None]
+    keep: set[str] = set()
+    if rows_possible:
+        committed = [file.committed for file in files if file.committed]
+        try:
+            keep = set(Track.objects.filter(path__in=committed).values_list("path", flat=True))
+        except DatabaseError:
+            keep = set(committed)  # cannot tell: the next scan adopts those that have no row
+    for file in files:
+        if file.committed not in keep:
+            file.discard()
 
 
 def _finish(
     options: ScanOptions,
     pending: _Pending,
+    later: list[_Pending],
     preparer: _Preparer,
     report: ScanReport,
     on_file: ProgressCallback | None,
@@ -218,6 +247,7 @@ def _finish(
         prepared=_prepared(pending, preparer),
         report=report,
         cache=cache,
+        placed_later=partial(_placed, later, preparer),
     )
     if on_file:
         for _change in pending.changes:

@@ -8,7 +8,7 @@ processes, next to the process that writes the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -106,17 +106,44 @@ def file_prepare(change: Change, *, hardlink: bool, folders: dict[str, Path] | N
     return Prepared(result, staged=staged)
 
 
+def library_names(read: Read) -> Iterator[str]:
+    """The names a new file may take in the library, best first: its deterministic name, then "... (2)"..."""
+    suffix = read.change.candidate.path.suffix or f".{read.tags.suffix}"
+    return storage.library_relative_paths(read.tags, suffix)
+
+
 def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
-    """`file_prepare` for a chunk of files, whose copies are then made durable together, here in the worker,
-    in parallel with the process that commits the previous batch."""
+    """`file_prepare` for a chunk of files, here in the worker, in parallel with the process that commits the
+    previous batch. The chunk's copies are made durable together, then each new file is moved to its
+    deterministic name when that name is free, and those names are made durable together too. A taken name is
+    left to the committing process: only the database tells a file stored by a crashed scan, to adopt, from
+    another track's file."""
     trim = cover_trimmer()  # a chunk is mostly one or two albums: most pictures need not travel back at all
     folders: dict[str, Path] = {}
     prepared = [trim(file_prepare(change, hardlink=hardlink, folders=folders)) for change in changes]
-    staged = [ready.staged for ready in prepared if ready.staged is not None]
-    try:
-        storage.sync_paths(item.tmp for item in staged)
-    except OSError:
-        return prepared  # left unsynced: the committing process syncs them again and reports what fails
-    for item in staged:
-        item.synced = True
+    if not _synced([ready.staged for ready in prepared if ready.staged is not None]):
+        return prepared  # left unsynced and in staging: the committing process syncs them again and reports
+    _synced([placed for ready in prepared if (placed := _placed(ready, folders)) is not None])
     return prepared
+
+
+def _synced(files: list[storage.StagedFile]) -> bool:
+    try:
+        storage.sync_paths(item.path for item in files)
+    except OSError:
+        return False
+    for item in files:
+        item.synced = True
+    return True
+
+
+def _placed(ready: Prepared, folders: dict[str, Path]) -> storage.StagedFile | None:
+    """The staged copy of a new file, once moved to its deterministic name; None if it stays in staging."""
+    result, staged = ready.result, ready.staged
+    if staged is None or not isinstance(result, Read) or result.change.known is not None:
+        return None  # an update replaces a stored file: the committing process does that, with its row
+    try:
+        staged.commit(next(library_names(result)), replace=False, folders=folders)
+    except (OSError, storage.UnsafePathError):
+        return None  # taken (or the folder cannot be made): the committing process tries the next names
+    return staged

@@ -1,20 +1,22 @@
-"""Phase 4: copy (or hard-link) a batch into managed storage, then write its tracks in one transaction.
+"""Phase 4: put a batch's files under their final names in managed storage, then write its tracks in one
+transaction.
 
-Files first, rows second, with group commit: every file of the batch is staged under a temp name (by phase 3's
-workers, which sync each chunk of copies; one a worker could not sync is synced here, in one `sync_paths`), each is
-renamed to its final name (never overwriting another file: the rename fails with EEXIST and the next free name is
-taken), a second sync makes the names durable, and only then are the rows written -- new tracks with plain multi-row
-inserts, updates one by one. If rows cannot be written, the files this batch created are removed again, so no file
-stays in MEDIA_ROOT without a Track and no Track points at a missing file. A file left behind by a crash between
-rename and commit is found on its deterministic name with the same checksum and no track, and adopted by the next
-scan instead of duplicated.
+Files first, rows second, with group commit: every file of the batch is staged under a temp name by phase 3's
+workers, which sync each chunk of copies, move each new file to its deterministic name when that is free and sync
+those names (what a worker could not do is done here: one `sync_paths` for the bytes, renames that never overwrite
+another file -- the rename fails with EEXIST and the next free name is taken -- and one `sync_paths` for the
+names). Only then are the rows written -- new tracks with plain multi-row inserts, updates one by one. If rows
+cannot be written, the files this batch created are removed again, so no file stays in MEDIA_ROOT without a Track
+and no Track points at a missing file. A file left behind by a crash between rename and commit is found on its
+deterministic name with the same checksum and no track, and adopted by the next scan instead of duplicated --
+unless a worker of this scan placed it there for a later batch.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from django.db import transaction
 from library import importing, storage
 from library.models import Track
 from library.tags import TrackTags
-from sources.scan.read import Prepared, Read, Touched, Unreadable
+from sources.scan.read import Prepared, Read, Touched, Unreadable, library_names
 from sources.scan.report import Outcome, ScanReport
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class _Stored:
     checksum: str
     size: int
     created_file: bool
+    synced: bool  # its name is durable already
 
 
 def store_batch(
@@ -61,8 +64,11 @@ def store_batch(
     prepared: Iterable[Prepared],
     report: ScanReport,
     cache: importing.ResolveCache | None = None,
+    placed_later: Callable[[], Collection[str]] = frozenset,
 ) -> BatchResult:
-    """`prepared` holds each file's reading and, for files to import, the copy staged while it was read."""
+    """`prepared` holds each file's reading and, for files to import, the copy staged while it was read (and
+    for most new files already moved to its final name). `placed_later`: the names that the workers preparing
+    later batches have taken; asked for (and waited for) only before adopting a file found on a taken name."""
     staged: list[tuple[Read, storage.StagedFile]] = []
     touched: list[Touched] = []
     for ready in prepared:
@@ -81,12 +87,14 @@ def store_batch(
         staged.append((result, ready.staged))
     stored: list[_Stored] = []
     if staged:
-        storage.sync_paths(staged_file.tmp for _read, staged_file in staged if not staged_file.synced)
-        claimed: set[str] = set()  # names this batch took: their rows are not committed yet
+        # Bytes first: a final name must only ever hold complete, durable bytes.
+        storage.sync_paths(file.path for _read, file in staged if not file.synced and not file.committed)
+        # Names this batch took: their rows are not committed yet, so they are no crashed scan's orphans.
+        claimed = {file.committed for _read, file in staged if file.committed}
         folders: dict[str, Path] = {}
         for read, staged_file in staged:
             try:
-                item = _commit(read, staged_file, claimed=claimed, folders=folders)
+                item = _commit(read, staged_file, claimed=claimed, placed_later=placed_later, folders=folders)
             except (OSError, storage.UnsafePathError) as exc:
                 staged_file.discard()
                 _copy_failed(report, read.change.candidate.relative, exc)
@@ -94,7 +102,7 @@ def store_batch(
             claimed.add(item.relative_path)
             stored.append(item)
         # The renames: a row must never point at a name a crash could still take back.
-        storage.sync_paths(item.dest.parent for item in stored)
+        storage.sync_paths(item.dest for item in stored if not item.synced)
     return _write_rows(source=source, stored=stored, touched=touched, report=report, cache=cache)
 
 
@@ -103,26 +111,36 @@ def _copy_failed(report: ScanReport, relative: str, exc: Exception) -> None:
     report.count(Outcome.FAILED, path=relative, reason=f"cannot copy into the library: {reason}")
 
 
-def _suffix(read: Read) -> str:
-    return read.change.candidate.path.suffix or f".{read.tags.suffix}"
+def _commit(
+    read: Read,
+    staged: storage.StagedFile,
+    *,
+    claimed: set[str],
+    placed_later: Callable[[], Collection[str]],
+    folders: dict[str, Path],
+) -> _Stored:
+    def stored(relative: str, dest: Path, *, created_file: bool = True, synced: bool = False) -> _Stored:
+        return _Stored(read, relative, dest, staged.checksum, staged.size, created_file=created_file, synced=synced)
 
-
-def _commit(read: Read, staged: storage.StagedFile, *, claimed: set[str], folders: dict[str, Path]) -> _Stored:
+    if staged.committed:  # moved to its deterministic name by the worker
+        return stored(staged.committed, staged.path, synced=staged.synced)
     known = read.change.known
     if known is not None and known.path:
         dest = staged.commit(known.path, replace=True, folders=folders)  # an update keeps the track's stored path
-        return _Stored(read, known.path, dest, staged.checksum, staged.size, created_file=False)
-    for relative in itertools.islice(storage.library_relative_paths(read.tags, _suffix(read)), _NAME_ATTEMPTS):
+        return stored(known.path, dest, created_file=False)
+    for relative in itertools.islice(library_names(read), _NAME_ATTEMPTS):
         try:
             dest = staged.commit(relative, replace=False, folders=folders)
         except FileExistsError:
-            if relative not in claimed and _is_orphan_copy(relative, staged.checksum):
+            if (
+                relative not in claimed
+                and _is_orphan_copy(relative, staged.checksum)
+                and relative not in placed_later()
+            ):
                 staged.discard()
-                return _Stored(
-                    read, relative, storage.media_path(relative), staged.checksum, staged.size, created_file=True
-                )
+                return stored(relative, storage.media_path(relative))
             continue  # taken by another track (or another writer just now): try the next name
-        return _Stored(read, relative, dest, staged.checksum, staged.size, created_file=True)
+        return stored(relative, dest)
     raise OSError(f"no free file name for {read.change.candidate.relative!r}")
 
 

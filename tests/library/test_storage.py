@@ -206,13 +206,15 @@ def test_staged_files_commit_without_clobbering(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.write_bytes(b"staged bytes")
     staged = storage.stage_file(src, "A/B")
-    storage.sync_paths([staged.tmp])
+    storage.sync_paths([staged.path])
 
-    assert staged.tmp.parent == storage.media_path("A/B")
+    tmp = staged.path
+    assert tmp.parent == storage.media_path("A/B")
     assert staged.checksum == storage.file_checksum(src)
     dest = staged.commit("A/B/song.mp3", replace=False)
     assert dest.read_bytes() == b"staged bytes"
-    assert not staged.tmp.exists()
+    assert not tmp.exists()
+    assert (staged.path, staged.committed) == (dest, "A/B/song.mp3")
 
     again = storage.stage_file(src, "A/B")
     with pytest.raises(FileExistsError):
@@ -256,7 +258,7 @@ def test_checksum_is_blake3_of_the_bytes_whichever_way_they_are_read(tmp_path: P
 
     assert storage.file_checksum(src) == storage.bytes_checksum(src.read_bytes()) == expected
     assert from_memory.checksum == streamed.checksum == expected
-    assert from_memory.tmp.read_bytes() == streamed.tmp.read_bytes() == src.read_bytes()
+    assert from_memory.path.read_bytes() == streamed.path.read_bytes() == src.read_bytes()
     assert from_memory.size == streamed.size == src.stat().st_size
 
 

@@ -22,7 +22,8 @@ from sources.errors import ScanAlreadyRunningError
 from sources.models import ScanRun, ScanState
 from sources.scan.diff import Change
 from sources.scan.pipeline import ScanOptions, scan_tree
-from sources.scan.read import Read, files_prepare
+from sources.scan.read import Read, file_prepare, files_prepare
+from sources.scan.report import ScanReport
 from sources.scan.walk import Candidate, Refusal, walk
 from tests.audio import AudioMaker
 from tests.sources.conftest import JPEG, album_tags
@@ -328,6 +329,62 @@ def test_a_file_orphaned_by_a_crash_is_adopted_not_duplicated(music_root: Path, 
     _assert_storage_matches_tracks()
 
 
+def test_a_file_a_later_batch_placed_is_not_adopted(music_root: Path, audio_maker: AudioMaker) -> None:
+    """A worker preparing the next batch may already have moved an identical file to the same name; its row is
+    not written yet, so it looks like a crashed scan's orphan."""
+    from sources.scan import store
+
+    audio_maker.make(music_root / "a.flac", "flac", tags=album_tags("Record", "Band", 1))
+    name = "Band/Record (2004)/01 Record 1.flac"
+    placed = storage.media_path(name)
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes((music_root / "a.flac").read_bytes())
+    changes = [Change(candidate, None) for candidate in walk(music_root) if isinstance(candidate, Candidate)]
+    prepared = [file_prepare(change, hardlink=False) for change in changes]  # staged only: the name is taken
+    report = ScanReport()
+
+    store.store_batch(source="local", prepared=prepared, report=report, placed_later=lambda: {name})
+
+    assert Track.objects.get().path == "Band/Record (2004)/01 Record 1 (2).flac"
+    assert placed.exists()  # still the later batch's file
+
+
+def test_identical_files_in_separate_batches_get_a_file_each(music_root: Path, audio_maker: AudioMaker) -> None:
+    tags = album_tags("Record", "Band", 1)
+    for folder in ("a", "b", "c", "d"):
+        audio_maker.make(music_root / folder / "1.flac", "flac", tags=tags)
+
+    scan_tree(ScanOptions(source="local", root=music_root.resolve(), batch_size=1))
+
+    base = "Band/Record (2004)/01 Record 1"
+    expected = {f"{base}.flac", f"{base} (2).flac", f"{base} (3).flac", f"{base} (4).flac"}
+    assert set(Track.objects.values_list("path", flat=True)) == expected
+    _assert_storage_matches_tracks()
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 200])
+def test_a_scan_stopped_midway_leaves_no_file_without_a_row(
+    small_library: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    from sources.scan import pipeline
+
+    real_refresh = pipeline.refresh_albums
+
+    def interrupted(album_ids: Any) -> None:  # after the first batch with tracks is committed
+        real_refresh(album_ids)
+        if album_ids:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "refresh_albums", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        scan_tree(ScanOptions(source="local", root=small_library.resolve(), batch_size=batch_size))
+
+    assert Track.objects.exists()
+    _assert_storage_matches_tracks()
+    assert list(Path(settings.MEDIA_ROOT).rglob(f"{storage.TEMP_PREFIX}*")) == []
+
+
 def test_a_different_file_on_the_deterministic_name_is_kept(music_root: Path, audio_maker: AudioMaker) -> None:
     audio_maker.make(music_root / "a.flac", "flac", tags=album_tags("Record", "Band", 1))
     other = Path(settings.MEDIA_ROOT, "Band/Record (2004)/01 Record 1.flac")
@@ -379,7 +436,7 @@ def test_the_scan_holds_one_batch_at_a_time(small_library: Path, monkeypatch: py
     assert report.added == 7
 
 
-def test_a_worker_chunk_is_synced_once_and_sends_one_picture_per_album(
+def test_a_worker_chunk_is_synced_and_placed_in_two_steps_and_sends_one_picture_per_album(
     music_root: Path, audio_maker: AudioMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = []
@@ -399,7 +456,12 @@ def test_a_worker_chunk_is_synced_once_and_sends_one_picture_per_album(
 
     prepared = files_prepare(changes, hardlink=False)
 
-    assert [len(files) for files in synced] == [3]  # one grouped sync for the chunk's three copies
+    # One grouped sync for the chunk's three copies, then one for the three names they were moved to.
+    assert [len(files) for files in synced] == [3, 3]
+    assert [f.parent.name for f in synced[0]] == [storage.STAGING_DIR] * 3
+    assert [f.relative_to(storage.media_root()).as_posix() for f in synced[1]] == [
+        f"Band/Pics (2004)/{n:02d} Pics {n}.mp3" for n in (1, 2, 3)
+    ]
     assert all(ready.staged is not None and ready.staged.synced for ready in prepared)
     covers = [ready.result.tags.cover for ready in prepared if isinstance(ready.result, Read)]
     assert covers == [JPEG, None, None]
