@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -234,14 +234,14 @@ def _rows_warm(
 ) -> None:
     """`wanted` maps each identity group (e.g. an artist's name_key) to the MusicBrainz ids asked for in it
     ("" = none), in the order of their first sighting, with the defaults of that sighting. The rules of
-    `_artist_lookup`/`_album_lookup` are applied to the group's rows in memory: an id finds its own row, else
-    gives it to the group's row without one, else gets a new row; no id finds the group's row with the
-    smallest (id, pk), else gets a new row. Groups without any row and asked with one id only (nearly all)
-    are inserted together; the rest write one statement each and re-read their group."""
+    `_artist_lookup`/`_album_lookup` are applied in memory: an id finds its own row, else gives it to the
+    group's row without one, else gets a new row; no id finds the group's row with the smallest (id, pk), else
+    gets a new row. The rows of groups that have none yet (nearly all, in a first import) are planned with these
+    rules and inserted together; a group with rows writes one statement where a rule changes it."""
 
-    def existing() -> dict[tuple[Any, ...], list[_M]]:
+    def existing(groups: Collection[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[_M]]:
         found: dict[tuple[Any, ...], list[_M]] = {}
-        keys = list(wanted)
+        keys = list(groups)
         for start in range(0, len(keys), _WARM_CHUNK):  # bounded IN lists (SQLite caps bound parameters)
             chunk = set(keys[start : start + _WARM_CHUNK])
             filters = {f"{field}__in": {k[n] for k in chunk} for n, field in enumerate(group_fields)}
@@ -251,30 +251,65 @@ def _rows_warm(
                     found.setdefault(row_group, []).append(row)
         return found
 
-    rows = existing()
-    new = [
-        model(**dict(zip(group_fields, group, strict=True)), **{id_field: mbid}, **defaults)
-        for group, ids in wanted.items()
-        if group not in rows and len(ids) == 1
-        for mbid, defaults in ids.items()
-    ]
-    if new:
+    def identity(group: tuple[Any, ...]) -> dict[str, Any]:
+        return dict(zip(group_fields, group, strict=True))
+
+    rows = existing(wanted)
+    plans = {group: _GroupPlan.of(asked) for group, asked in wanted.items() if group not in rows}
+    if plans:
+        new = [
+            model(**identity(group), **{id_field: mbid}, **defaults)
+            for group, plan in plans.items()
+            for mbid, defaults in zip(plan.ids, plan.defaults, strict=True)
+        ]
         model.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent import may have inserted some
-        rows = existing()
+        rows.update(existing(plans))
     group: tuple[Any, ...]
     for group, asked in wanted.items():
-        identity = dict(zip(group_fields, group, strict=True))
         candidates = rows.get(group, [])  # in the database's (id, pk) order
+        if (plan := plans.get(group)) is not None:
+            by_id = {getattr(row, id_field): row for row in candidates}
+            for mbid in asked:
+                if (match := by_id.get(plan.ids[plan.row_of[mbid]])) is not None:
+                    cache.put((kind, *group, mbid), match)
+            continue
         for mbid, defaults in asked.items():
             match = next((row for row in candidates if getattr(row, id_field) == mbid), None)
             if match is None and not mbid and candidates:
                 match = candidates[0]
-            if match is None and _group_row_take(model, identity, candidates, mbid, defaults, id_field=id_field):
-                candidates = list(model.objects.filter(**identity).order_by(id_field, "pk"))
+            if match is None and _group_row_take(model, identity(group), candidates, mbid, defaults, id_field=id_field):
+                candidates = list(model.objects.filter(**identity(group)).order_by(id_field, "pk"))
                 match = next((row for row in candidates if getattr(row, id_field) == mbid), None)
             if match is None:
                 break  # changed by a concurrent import meanwhile: the rest of the group goes one by one
             cache.put((kind, *group, mbid), match)
+
+
+@dataclass
+class _GroupPlan:
+    """The rows a group without any gets from its sightings, by the lookup rules (see `_rows_warm`)."""
+
+    ids: list[str]  # the final id of each row to create, in creation (pk) order
+    defaults: list[dict[str, Any]]  # from the sighting that created it
+    row_of: dict[str, int]  # asked id -> index of the row it resolves to
+
+    @classmethod
+    def of(cls, asked: dict[str, dict[str, Any]]) -> _GroupPlan:
+        plan = cls([], [], {})
+        for mbid, defaults in asked.items():
+            if mbid in plan.ids:
+                index = plan.ids.index(mbid)
+            elif not mbid and plan.ids:  # no "" row (it would have matched): the smallest id; ids are unique
+                index = min(range(len(plan.ids)), key=plan.ids.__getitem__)
+            elif mbid and "" in plan.ids:  # the first tagged sighting of a name-only row gives it the id
+                index = plan.ids.index("")
+                plan.ids[index] = mbid
+            else:
+                plan.ids.append(mbid)
+                plan.defaults.append(defaults)
+                index = len(plan.ids) - 1
+            plan.row_of[mbid] = index
+        return plan
 
 
 def _group_row_take(

@@ -276,6 +276,9 @@ MIXED_SIGHTINGS = [
     replace(BASE, title="new pair untagged", album="Second"),
     replace(BASE, title="known by name", album_artist="Known", artists=("Known",), musicbrainz_artist_id="known-1"),
     replace(BASE, title="solo", artists=("Band",), musicbrainz_artist_id="band-2"),
+    replace(BASE, title="two releases", album="Third", musicbrainz_release_id="rel-9"),
+    replace(BASE, title="the other", album="Third", musicbrainz_release_id="rel-8"),
+    replace(BASE, title="then none", album="Third"),
 ]
 
 
