@@ -279,6 +279,15 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Each family's raw key -> the names it is an alias of, with its rank among that name's aliases.
+_ALIAS_NAMES: dict[str, dict[str, list[tuple[str, int]]]] = {
+    family: {
+        key: [(name, rank) for name, keys in names.items() for rank, alias in enumerate(keys) if alias == key]
+        for key in {alias for keys in names.values() for alias in keys}
+    }
+    for family, names in ALIASES.items()
+}
+
 # codec -> (content type, lossless)
 _CODECS: dict[str, tuple[str, bool]] = {
     "mp3": ("audio/mpeg", False),
@@ -534,19 +543,23 @@ def _sylt_to_lrc(frame: Any) -> str:
 def _build(
     audio: Any, path: Path, size: int, length: float, raw: _Raw, cover: _Cover, sylt: str, family: str
 ) -> TrackTags:
-    aliases = ALIASES[family]
-
-    def values(name: str) -> list[str]:
-        for key in aliases.get(name, ()):
-            found = [v.strip() for v in raw.get(key, []) if v and v.strip()]
+    # One pass over the file's keys (a dozen or so) rather than one lookup per alias of each of ~30 names.
+    chosen: dict[str, tuple[int, list[str]]] = {}  # name -> (rank of the alias that gave it, values)
+    for key, raw_values in raw.items():
+        for name, rank in _ALIAS_NAMES[family].get(key, ()):
+            if name in chosen and chosen[name][0] < rank:
+                continue
+            found = [v.strip() for v in raw_values if v and v.strip()]
             if found:
                 # Some writers store one value twice (ffmpeg's ASF Author): a repeat is never a second credit.
-                return list(dict.fromkeys(found))
-        return []
+                chosen[name] = (rank, list(dict.fromkeys(found)))
+
+    def values(name: str) -> list[str]:
+        """The values of the first of `name`'s aliases (ALIASES order) that has any."""
+        return chosen[name][1] if name in chosen else []
 
     def first(name: str) -> str:
-        found = values(name)
-        return found[0] if found else ""
+        return chosen[name][1][0] if name in chosen else ""
 
     artist_values = values("artist")
     artists, featured = _credited_artists(artist_values, values("artists"))
