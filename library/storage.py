@@ -12,8 +12,8 @@ import ctypes
 import errno
 import functools
 import os
+import random
 import re
-import secrets
 import shutil
 import sys
 import time
@@ -363,8 +363,10 @@ def _rename_no_replace(src: Path, dest: Path) -> None:
 def _temp_name(dest: Path) -> Path:
     """A temp name beside `dest` that the caller creates exclusively (open "xb", link), so a clash fails
     rather than overwrites; with 64 random bits it never happens in practice. (mkstemp reserves the name by
-    creating the file, which the caller then had to remove: an inode allocated and freed per stored file.)"""
-    return dest.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+    creating the file, which the caller then had to remove: an inode allocated and freed per stored file.)
+    The name need not be unpredictable, only unique: `random` (reseeded in forked children) rather than a
+    system call for every name."""
+    return dest.parent / f"{TEMP_PREFIX}{random.getrandbits(64):016x}{TEMP_SUFFIX}"
 
 
 def _unlink_quietly(path: Path) -> None:
