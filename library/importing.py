@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, transaction
-from django.db.models import Aggregate, Count, F, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Aggregate, Case, Count, F, Max, Min, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest, NullIf
 
 from library import bulk, storage
@@ -638,11 +638,19 @@ def album_covers_store(covers: Sequence[tuple[Album, bytes, str]]) -> int:
         for album, image, mime in covers
         if not (album.cover_path and _stored(album.cover_path))
     ]
+    if not todo:
+        return 0
     storage.store_many_bytes([(image, relative) for _album, image, relative in todo])
+    # One UPDATE for all: each album takes its new path only if its row still has the path it was read with,
+    # so if a concurrent scan gave it a cover meanwhile, the first writer wins.
+    claims = [
+        When(pk=album.pk, cover_path__in={"", album.cover_path}, then=Value(relative)) for album, _, relative in todo
+    ]
+    albums = Album.objects.filter(pk__in=[album.pk for album, _image, _relative in todo])
+    albums.update(cover_path=Case(*claims, default=F("cover_path")))
+    now = dict(albums.values_list("pk", "cover_path"))
     for album, _image, relative in todo:
-        # Only the first writer wins; a concurrent scan of the same album leaves the row as it found it.
-        updated = Album.objects.filter(pk=album.pk).filter(Q(cover_path="") | Q(cover_path=album.cover_path))
-        if updated.update(cover_path=relative):
+        if now.get(album.pk) == relative:
             album.cover_path = relative
     return len(todo)
 

@@ -186,6 +186,25 @@ def test_album_cover_is_stored_once() -> None:
     assert storage.media_path(first_path).read_bytes() == b"\x89PNG first"
 
 
+def test_album_covers_store_sets_many_at_once_and_the_first_writer_wins() -> None:
+    albums = [_upsert(f"cv/{n}.mp3", replace(BASE, album=f"Album {n}"))[0].album for n in range(3)]
+    Album.objects.filter(pk=albums[1].pk).update(cover_path="covers/elsewhere.jpg")  # a concurrent scan won
+    stale = albums[2]
+    stale.cover_path = "covers/albums/gone.jpg"  # its row still says so, but the file is gone
+    Album.objects.filter(pk=stale.pk).update(cover_path=stale.cover_path)
+
+    written = importing.album_covers_store([(album, b"\x89PNG", "image/png") for album in albums])
+
+    assert written == 3
+    paths = dict(Album.objects.filter(pk__in=[a.pk for a in albums]).values_list("pk", "cover_path"))
+    assert paths == {
+        albums[0].pk: f"covers/albums/{albums[0].pk}.png",
+        albums[1].pk: "covers/elsewhere.jpg",
+        albums[2].pk: f"covers/albums/{albums[2].pk}.png",
+    }
+    assert [a.cover_path for a in albums] == [paths[albums[0].pk], "", paths[albums[2].pk]]
+
+
 def test_long_and_odd_values_are_clipped_not_fatal() -> None:
     tags = replace(BASE, title="t" * 2000, album="a" * 900, artists=("x" * 800,), codec="c" * 100, isrc="")
 
