@@ -13,9 +13,8 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from django.db import IntegrityError, transaction
-from django.db.models import Aggregate, Case, Count, F, Max, Min, OuterRef, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce, Greatest, NullIf
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Model, Value, When
 
 from library import bulk, storage
 from library.models import Album, Artist, ArtistRole, Genre, Track, TrackArtist
@@ -570,59 +569,76 @@ def _track_fields(tags: TrackTags) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 # Denormalised counts and covers
 # ---------------------------------------------------------------------------------------------------------------
+# Albums per statement: far below SQLite's limit of bound parameters, even with the ids bound twice.
+_REFRESH_CHUNK = 2000
+
+
 def albums_refresh(album_ids: Iterable[int]) -> None:
-    """Recompute the counts, duration, size, discs, year and genres of these albums and their artists."""
+    """Recompute the counts, duration, size, discs, year and genres of these albums from their present tracks,
+    then their artists' counts: four set-based statements for any number of albums, no rows through Python.
+
+    Plain SQL (the standard subset PostgreSQL and SQLite share): built through the ORM, these correlated
+    subqueries cost several times their own run time to compile, and an import refreshes after every batch."""
     ids = sorted(set(album_ids))
-    if not ids:
-        return
-    # One set-based UPDATE with correlated subqueries: no album rows travel to Python and back.
-    Album.objects.filter(pk__in=ids).update(
-        track_count=Coalesce(_present_tracks_of_album(Count("pk")), 0),
-        duration_ms=Coalesce(_present_tracks_of_album(Sum("duration_ms")), 0),
-        size_bytes=Coalesce(_present_tracks_of_album(Sum("size_bytes")), 0),
-        disc_count=Greatest(Coalesce(_present_tracks_of_album(Max("disc_number")), 1), 1),
-        # A year of 0 or no year at all keeps the album's own.
-        year=Coalesce(NullIf(_present_tracks_of_album(Min("year")), 0), F("year")),
-    )
-    # Album genres = the union of its present tracks' genres, rewritten for all these albums in three queries.
-    track_genres = Track.genres.through.objects.filter(track__album_id__in=ids, track__is_missing=False)
-    pairs = set(track_genres.values_list("track__album_id", "genre_id").distinct().order_by())
-    album_genres = Album.genres.through
-    album_genres.objects.filter(album_id__in=ids).delete()
-    album_genres.objects.bulk_create([album_genres(album_id=a, genre_id=g) for a, g in sorted(pairs)])
-    artist_ids = set(Album.objects.filter(pk__in=ids).values_list("album_artist_id", flat=True))
-    artist_ids.update(Track.objects.filter(album_id__in=ids).values_list("artist_id", flat=True).distinct().order_by())
-    artists_refresh(artist_ids)
+    for start in range(0, len(ids), _REFRESH_CHUNK):
+        _albums_refresh(ids[start : start + _REFRESH_CHUNK])
 
 
-def _present_tracks_of_album(aggregate: Aggregate) -> Subquery:
-    tracks = Track.objects.filter(album_id=OuterRef("pk"), is_missing=False).order_by()
-    return Subquery(tracks.values("album_id").annotate(value=aggregate).values("value")[:1])
+def _albums_refresh(ids: list[int]) -> None:
+    album, track = _table(Album), _table(Track)
+    album_genres, track_genres = _table(Album.genres.through), _table(Track.genres.through)
+    marks = ", ".join(["%s"] * len(ids))
+    # Only quoted table names from the models' metadata and placeholders are formatted in; values are bound.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {album} SET (track_count, duration_ms, size_bytes, disc_count, year) = ("  # noqa: S608
+            " SELECT COUNT(*), COALESCE(SUM(t.duration_ms), 0), COALESCE(SUM(t.size_bytes), 0),"
+            "  CASE WHEN MAX(t.disc_number) > 1 THEN MAX(t.disc_number) ELSE 1 END,"
+            # A year of 0 or no year at all keeps the album's own.
+            f"  COALESCE(NULLIF(MIN(t.year), 0), {album}.year)"
+            f" FROM {track} t WHERE t.album_id = {album}.id AND NOT t.is_missing"
+            f") WHERE id IN ({marks})",
+            ids,
+        )
+        # Album genres = the union of its present tracks' genres.
+        cursor.execute(f"DELETE FROM {album_genres} WHERE album_id IN ({marks})", ids)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {album_genres} (album_id, genre_id)"  # noqa: S608
+            f" SELECT DISTINCT t.album_id, tg.genre_id FROM {track_genres} tg JOIN {track} t ON t.id = tg.track_id"
+            f" WHERE t.album_id IN ({marks}) AND NOT t.is_missing",
+            ids,
+        )
+    artists = f"SELECT album_artist_id FROM {album} WHERE id IN ({marks})"  # noqa: S608
+    artists += f" UNION SELECT artist_id FROM {track} WHERE album_id IN ({marks})"  # noqa: S608
+    _artists_refresh(artists, [*ids, *ids])
 
 
 def artists_refresh(artist_ids: Iterable[int]) -> None:
+    """Recompute these artists' album and track counts."""
     ids = sorted(set(artist_ids))
-    if not ids:
-        return
-    # Two correlated counts rather than one annotate over both joins: that would multiply albums by tracks,
-    # and "Various Artists" alone can have thousands of each.
-    albums = (
-        Album.objects.filter(album_artist_id=OuterRef("pk"), track_count__gt=0)
-        .order_by()
-        .values("album_artist_id")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
-    )
-    tracks = (
-        Track.objects.filter(artist_id=OuterRef("pk"), is_missing=False)
-        .order_by()
-        .values("artist_id")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
-    )
-    Artist.objects.filter(pk__in=ids).update(
-        album_count=Coalesce(Subquery(albums), 0), track_count=Coalesce(Subquery(tracks), 0)
-    )
+    for start in range(0, len(ids), _REFRESH_CHUNK):
+        chunk = ids[start : start + _REFRESH_CHUNK]
+        _artists_refresh(", ".join(["%s"] * len(chunk)), chunk)
+
+
+def _artists_refresh(which: str, params: list[int]) -> None:
+    """`which`: the ids to refresh, as SQL (a list of placeholders or a subquery) over `params`."""
+    album, track, artist = _table(Album), _table(Track), _table(Artist)
+    # Two correlated counts rather than one join of both: that would multiply albums by tracks, and
+    # "Various Artists" alone can have thousands of each.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {artist} SET"  # noqa: S608
+            f" album_count = (SELECT COUNT(*) FROM {album} a WHERE a.album_artist_id = {artist}.id"
+            "  AND a.track_count > 0),"
+            f" track_count = (SELECT COUNT(*) FROM {track} t WHERE t.artist_id = {artist}.id AND NOT t.is_missing)"
+            f" WHERE id IN ({which})",
+            params,
+        )
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 def album_cover_store(*, album: Album, image: bytes, mime: str) -> None:
