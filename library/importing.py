@@ -276,11 +276,14 @@ def _rows_warm(
             match = next((row for row in candidates if getattr(row, id_field) == mbid), None)
             if match is None and not mbid and candidates:
                 match = candidates[0]
-            if match is None and _group_row_take(model, identity(group), candidates, mbid, defaults, id_field=id_field):
-                candidates = list(model.objects.filter(**identity(group)).order_by(id_field, "pk"))
-                match = next((row for row in candidates if getattr(row, id_field) == mbid), None)
             if match is None:
-                break  # changed by a concurrent import meanwhile: the rest of the group goes one by one
+                match = _group_row_take(model, identity(group), candidates, mbid, defaults, id_field=id_field)
+                if match is None:
+                    break  # changed by a concurrent import meanwhile: the rest of the group goes one by one
+                if match not in candidates:
+                    candidates.append(match)
+                # Back in the database's order: ids are "" or lowercase UUIDs, which sort alike everywhere.
+                candidates.sort(key=lambda row: (getattr(row, id_field), row.pk))
             cache.put((kind, *group, mbid), match)
 
 
@@ -319,13 +322,17 @@ def _group_row_take(
     defaults: dict[str, Any],
     *,
     id_field: str,
-) -> bool:
-    """Make the group's row for `mbid` exist: the first tagged sighting of a row known only by name gives it
-    the id; otherwise a new row. False if a concurrent import changed the group under us."""
-    if mbid and any(getattr(row, id_field) == "" for row in candidates):
-        return bool(model.objects.filter(**identity, **{id_field: ""}).update(**{id_field: mbid}))
+) -> _M | None:
+    """The group's row for `mbid`, made to exist: the first tagged sighting of a row known only by name gives
+    it the id; otherwise a new row. None if a concurrent import changed the group under us."""
+    blank = next((row for row in candidates if getattr(row, id_field) == ""), None)
+    if mbid and blank is not None:
+        if not model.objects.filter(**identity, **{id_field: ""}).update(**{id_field: mbid}):
+            return None
+        setattr(blank, id_field, mbid)
+        return blank
     row = _create_or_get(model, {**identity, id_field: mbid}, defaults)
-    return getattr(row, id_field) == mbid
+    return row if getattr(row, id_field) == mbid else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -479,7 +486,7 @@ class NewTrack:
 
 
 def tracks_create(*, source: str, items: Sequence[NewTrack], cache: ResolveCache | None = None) -> list[CreatedTrack]:
-    """Insert many new tracks with a handful of queries (plain multi-row inserts for tracks, credits and genres).
+    """Insert many new tracks with a handful of queries (plain inserts for tracks, credits and genres).
 
     All or nothing: any conflict (e.g. a row for one of the source ids appeared meanwhile) raises and rolls
     the whole call back; callers then fall back to `track_upsert` one by one.

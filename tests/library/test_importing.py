@@ -298,13 +298,16 @@ MIXED_SIGHTINGS = [
     replace(BASE, title="two releases", album="Third", musicbrainz_release_id="rel-9"),
     replace(BASE, title="the other", album="Third", musicbrainz_release_id="rel-8"),
     replace(BASE, title="then none", album="Third"),
+    replace(BASE, title="another id", album_artist="Tagged", artists=("Tagged",), musicbrainz_album_artist_id="t-2"),
+    replace(BASE, title="no id", album_artist="Tagged", artists=("Tagged", "Known")),
 ]
 
 
 def test_tracks_create_resolves_mixed_sightings_as_one_by_one_does_in_one_pass(
     django_assert_max_num_queries: Any,
 ) -> None:
-    artist_resolve(name="Known")  # a row from an earlier scan, known only by name
+    artist_resolve(name="Known")  # rows from an earlier scan: one known only by name, one with an id
+    artist_resolve(name="Tagged", musicbrainz_id="t-1")
     items = [
         NewTrack(source_id=f"mixed/{n}.mp3", tags=tags, stored_path=f"lib/m{n}", size_bytes=1, checksum="")
         for n, tags in enumerate(MIXED_SIGHTINGS)
