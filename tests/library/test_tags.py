@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import mutagen
 import pytest
 
+from library import tags
 from library.tags import AUDIO_SUFFIXES, TrackTags, UnreadableAudioError, image_mime, read_tags, write_tags
 from tests.audio import FORMATS, AudioMaker
 
@@ -240,3 +242,18 @@ def test_write_tags_refuses_non_audio(tmp_path: Path) -> None:
 
     with pytest.raises(UnreadableAudioError):
         write_tags(path, TrackTags(title="x"), cover=None, cover_mime=None)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_the_explicit_format_list_picks_what_mutagen_file_picks(
+    fmt: str, audio_maker: AudioMaker, tmp_path: Path
+) -> None:
+    """read_tags passes mutagen.File its own list of formats (so it is not rebuilt per file): same choice."""
+    path = audio_maker.make(tmp_path / f"a.{fmt}", fmt, tags={"title": "T"})
+    unnamed = tmp_path / "no-suffix"  # only the bytes can tell the formats apart
+    unnamed.write_bytes(path.read_bytes())
+
+    for candidate in (path, unnamed):
+        picked = mutagen.File(candidate, options=tags._MUTAGEN_KINDS)
+        assert picked is not None
+        assert type(picked) is type(mutagen.File(candidate))
