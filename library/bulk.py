@@ -11,6 +11,7 @@ SQLite it also spares Django rewriting a 100 KB statement's placeholders.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,27 +36,25 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
     connection = connections[router.db_for_write(model)]
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     now = timezone.now()
-    converters = [_converter(field, connection) for field in fields]
+    converters = {field.attname: convert for field in fields if (convert := _converter(field, connection))}
     # Converted once per call: most rows leave most of these (timestamps, JSON defaults) to the default.
-    missing = object()
-    db_defaults = []
-    for field, convert in zip(fields, converters, strict=True):
+    db_defaults = {}
+    for field in fields:
         default = _default(field, now)
-        db_defaults.append(default if convert is None else convert(default))
+        convert = converters.get(field.attname)
+        db_defaults[field.attname] = default if convert is None else convert(default)
     attnames = [field.attname for field in fields]
+    pick = operator.itemgetter(*attnames)  # C-speed; returns a bare value, not a 1-tuple, for a single field
+    values_of = pick if len(attnames) > 1 else lambda values: (pick(values),)
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list[list[Any]] = []
+    params = []
     for row in rows:
-        values = []
-        for attname, convert, db_default in zip(attnames, converters, db_defaults, strict=True):
-            value = row.get(attname, missing)
-            if value is missing:
-                values.append(db_default)
-            else:
-                values.append(value if convert is None else convert(value))
-        params.append(values)
+        values = {**db_defaults, **row}
+        for attname in converters.keys() & row.keys():
+            values[attname] = converters[attname](row[attname])
+        params.append(values_of(values))
     with connection.cursor() as cursor:
         # Only quoted names from the model's own metadata and placeholders are formatted in; values are bound.
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES {one_row}", params)  # noqa: S608

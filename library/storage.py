@@ -217,8 +217,9 @@ def stage_file(
     Nothing is fsync'ed: call `sync_paths()` on the temp files before committing them."""
     tmp = _temp_name(media_folder(relative_dir, folders) / "staged")
     if hardlink and _link_if_possible(src, tmp):
-        checksum = bytes_checksum(data) if data is not None else file_checksum(tmp)
-        return StagedFile(tmp, checksum, tmp.stat().st_size)
+        if data is not None:
+            return StagedFile(tmp, bytes_checksum(data), len(data))
+        return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size)
     try:
         if data is not None:
             with open(tmp, "xb") as writer:
@@ -418,6 +419,7 @@ def album_artist_name(tags: TrackTags) -> str:
     return tags.album_artist or tags.artist or UNKNOWN_ARTIST
 
 
+@functools.lru_cache(maxsize=4096)  # an album's tracks share their artist and album folder names
 def sanitize_component(text: str, *, fallback: str) -> str:
     """One safe path component: no separators or control characters, no leading dot, bounded length."""
     text = unicodedata.normalize("NFC", text)
