@@ -13,7 +13,7 @@ import io
 import re
 import struct
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -376,6 +376,26 @@ _MUTAGEN_KINDS: list[type[mutagen.FileType]] = [
 ]
 
 
+# The common formats, when the suffix and the first bytes agree: the class mutagen.File would pick, which its
+# 24-way sniffing costs a quarter of the parse of a small file to find. Anything else is left to mutagen.File.
+_PLAIN_KINDS: dict[str, tuple[Callable[[bytes], bool], type[mutagen.FileType]]] = {
+    ".mp3": (lambda head: head.startswith(b"ID3"), MP3),
+    ".flac": (lambda head: head.startswith(b"fLaC"), FLAC),
+    ".m4a": (lambda head: head[4:8] == b"ftyp", MP4),
+    ".ogg": (lambda head: head.startswith(b"OggS") and b"\x01vorbis" in head[:64], OggVorbis),
+    ".opus": (lambda head: head.startswith(b"OggS") and b"OpusHead" in head[:64], OggOpus),
+}
+
+
+def _open_audio(path: Path, data: bytes | None) -> mutagen.FileType | None:
+    if data is None:
+        return mutagen.File(path, options=_MUTAGEN_KINDS)
+    plain = _PLAIN_KINDS.get(path.suffix.lower())
+    if plain is not None and plain[0](data[:64]):
+        return plain[1](_NamedBytes(data, str(path)))
+    return mutagen.File(_NamedBytes(data, str(path)), options=_MUTAGEN_KINDS)
+
+
 def read_tags(path: Path, *, data: bytes | None = None) -> TrackTags:
     """Tags and stream properties of the audio file at `path`; `UnreadableAudioError` when it is not one.
 
@@ -388,7 +408,7 @@ def read_tags(path: Path, *, data: bytes | None = None) -> TrackTags:
     if size == 0:
         raise UnreadableAudioError("the file is empty (0 bytes)")
     try:
-        audio = mutagen.File(path if data is None else _NamedBytes(data, str(path)), options=_MUTAGEN_KINDS)
+        audio = _open_audio(path, data)
     except (OSError, PermissionError) as exc:
         raise UnreadableAudioError(f"cannot read the file: {exc.strerror or exc}") from exc
     except Exception as exc:  # mutagen raises many types, some of them bugs, on hostile files

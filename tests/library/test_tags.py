@@ -245,15 +245,17 @@ def test_write_tags_refuses_non_audio(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_the_explicit_format_list_picks_what_mutagen_file_picks(
+def test_read_tags_opens_each_format_with_the_class_mutagen_file_picks(
     fmt: str, audio_maker: AudioMaker, tmp_path: Path
 ) -> None:
-    """read_tags passes mutagen.File its own list of formats (so it is not rebuilt per file): same choice."""
+    """read_tags opens common formats directly when suffix and header agree, and passes mutagen.File its own
+    list of formats otherwise (so it is not rebuilt per file): the same class as mutagen.File's choice."""
     path = audio_maker.make(tmp_path / f"a.{fmt}", fmt, tags={"title": "T"})
     unnamed = tmp_path / "no-suffix"  # only the bytes can tell the formats apart
     unnamed.write_bytes(path.read_bytes())
 
     for candidate in (path, unnamed):
-        picked = mutagen.File(candidate, options=tags._MUTAGEN_KINDS)
-        assert picked is not None
-        assert type(picked) is type(mutagen.File(candidate))
+        chosen = type(mutagen.File(candidate))
+        assert type(mutagen.File(candidate, options=tags._MUTAGEN_KINDS)) is chosen
+        assert type(tags._open_audio(candidate, candidate.read_bytes())) is chosen
+        assert type(tags._open_audio(candidate, None)) is chosen
