@@ -9,12 +9,13 @@ becomes `UnreadableAudioError`, so a caller needs exactly one `except`.
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import re
 import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,12 @@ class TrackTags:
         return self.artists[0] if self.artists else ""
 
     def without_cover(self) -> TrackTags:
-        return replace(self, cover=None, cover_mime="", has_cover=self.has_cover)
+        """A copy without the picture's bytes (still `has_cover`). Copied rather than `replace`d: an import
+        trims most tracks, and `replace` re-runs the constructor over all fifty fields."""
+        bare = copy.copy(self)
+        object.__setattr__(bare, "cover", None)
+        object.__setattr__(bare, "cover_mime", "")
+        return bare
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -758,13 +764,21 @@ def _parse_date(text: str) -> tuple[str, int | None]:
     return date, year
 
 
+# Compiled once: each file's tags go through these a dozen times, mostly with empty values.
+_GENRE_SEPARATOR = re.compile(r"\s*;\s*|\x00")
+_NUMERIC_GENRE = re.compile(r"\(?\d+\)?")
+_LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)")
+_INTEGER = re.compile(r"\s*([-+]?\d+)\s*")
+_MBID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _genres(values: Iterable[str]) -> list[str]:
     result: list[str] = []
     for value in values:
         # ID3v1-style numeric genres, "(17)" or "17", are resolved by mutagen for TCON; drop leftovers.
-        for part in re.split(r"\s*;\s*|\x00", value):
+        for part in _GENRE_SEPARATOR.split(value):
             name = part.strip()
-            if name and not re.fullmatch(r"\(?\d+\)?", name) and name not in result:
+            if name and not _NUMERIC_GENRE.fullmatch(name) and name not in result:
                 result.append(name[:255])
     return result
 
@@ -781,7 +795,7 @@ def _explicit(text: str) -> bool | None:
 
 
 def _float(text: str) -> float | None:
-    match = re.match(r"^\s*([-+]?\d+(?:\.\d+)?)", text or "")
+    match = _LEADING_NUMBER.match(text) if text else None
     return float(match.group(1)) if match else None
 
 
@@ -792,7 +806,7 @@ def _gain(text: str) -> float | None:
 
 def _r128(text: str) -> float | None:
     """Opus R128 gain (Q7.8 dB relative to -23 LUFS) as a ReplayGain value (reference -18 LUFS)."""
-    match = re.fullmatch(r"\s*([-+]?\d+)\s*", text or "")
+    match = _INTEGER.fullmatch(text) if text else None
     return round(int(match.group(1)) / 256 + 5.0, 2) if match else None
 
 
@@ -803,7 +817,7 @@ def _small_int(text: str) -> int | None:
 
 def _mbid(text: str) -> str:
     text = text.strip().lower()
-    return text if re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text) else ""
+    return text if text and _MBID.fullmatch(text) else ""
 
 
 def _lrc_to_plain(lrc: str) -> str:
