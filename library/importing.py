@@ -261,8 +261,15 @@ def _rows_warm(
             for group, plan in plans.items()
             for mbid, defaults in zip(plan.ids, plan.defaults, strict=True)
         ]
-        model.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent import may have inserted some
-        rows.update(existing(plans))
+        try:
+            with transaction.atomic():
+                model.objects.bulk_create(new)  # the new rows come back with their ids: no need to read them
+        except IntegrityError:  # a concurrent import inserted some of them first: take theirs
+            model.objects.bulk_create(new, ignore_conflicts=True)
+            rows.update(existing(plans))
+        else:
+            for row in new:
+                rows.setdefault(tuple(getattr(row, field) for field in group_fields), []).append(row)
     group: tuple[Any, ...]
     for group, asked in wanted.items():
         candidates = rows.get(group, [])  # in the database's (id, pk) order

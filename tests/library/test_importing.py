@@ -325,3 +325,21 @@ def test_tracks_create_resolves_mixed_sightings_as_one_by_one_does_in_one_pass(
     with django_assert_max_num_queries(0):  # everything the batch needs was resolved in the warm-up
         for item in items:
             importing._relations(item.tags, cache)
+
+
+def test_tracks_create_takes_the_rows_a_concurrent_import_inserted_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = importing._GroupPlan.of
+
+    def raced(asked: dict[str, dict[str, Any]]) -> importing._GroupPlan:
+        # Another import creates the artist between this batch's lookup and its insert.
+        Artist.objects.get_or_create(name_key="racer", musicbrainz_id="", defaults={"name": "Racer"})
+        return plan(asked)
+
+    monkeypatch.setattr(importing._GroupPlan, "of", raced)
+    tags = replace(BASE, album_artist="Racer", artists=("Racer",))
+    item = NewTrack(source_id="race/1.mp3", tags=tags, stored_path="lib/race", size_bytes=1, checksum="")
+
+    (created,) = tracks_create(source="local", items=[item], cache=ResolveCache())
+
+    assert Artist.objects.filter(name_key="racer").count() == 1
+    assert Track.objects.get(pk=created.pk).artist.name_key == "racer"
