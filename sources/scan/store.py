@@ -5,7 +5,7 @@ Files first, rows second, with group commit: every file of the batch is staged u
 workers, which sync each chunk of copies, move each new file to its deterministic name when that is free and sync
 those names (what a worker could not do is done here: one `sync_paths` for the bytes, renames that never overwrite
 another file -- the rename fails with EEXIST and the next free name is taken -- and one `sync_paths` for the
-names). Only then are the rows written -- new tracks with plain multi-row inserts, updates one by one. If rows
+names). Only then are the rows written -- new tracks with plain inserts, updates one by one. If rows
 cannot be written, the files this batch created are removed again, so no file stays in MEDIA_ROOT without a Track
 and no Track points at a missing file. A file left behind by a crash between rename and commit is found on its
 deterministic name with the same checksum and no track, and adopted by the next scan instead of duplicated --
