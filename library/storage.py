@@ -184,19 +184,25 @@ class StagedFile:
     """
 
     def __init__(self, tmp: Path, checksum: str, size: int) -> None:
-        self.path = tmp  # where the bytes are: the temp name, then the final name once committed
+        # Where the bytes are: the temp name, then the final name once committed. Kept as a string: importers
+        # send staged files between processes by the thousand, and unpickling a Path re-parses it.
+        self._location = os.fspath(tmp)
         self.committed = ""  # the MEDIA_ROOT-relative final name, once `commit` has moved the file there
         self.checksum = checksum
         self.size = size  # what was copied, which may differ from an earlier stat if the source changed since
         # Durable where it is (`sync_paths` ran on it since it got there): its batch may skip it.
         self.synced = False
 
+    @property
+    def path(self) -> Path:
+        return Path(self._location)
+
     def commit(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
         """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False.
         `folders`: a `media_folder` memo shared by the commits of one batch."""
         dest = media_path_in(relative_dest, {} if folders is None else folders)
         _rename(self.path, dest, replace=replace)
-        self.path, self.committed, self.synced = dest, relative_dest, False
+        self._location, self.committed, self.synced = os.fspath(dest), relative_dest, False
         return dest
 
     def discard(self) -> None:

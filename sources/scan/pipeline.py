@@ -33,7 +33,7 @@ from library.storage import StoreMode
 from sources.scan.albums import refresh_albums, store_covers
 from sources.scan.diff import Change, diff_batch
 from sources.scan.missing import mark_missing
-from sources.scan.read import Prepared, cover_trimmer, files_prepare
+from sources.scan.read import Prepared, cover_trimmer, files_prepare, files_prepare_detached
 from sources.scan.report import Outcome, ScanReport
 from sources.scan.store import store_batch
 from sources.scan.walk import Candidate, walk
@@ -84,6 +84,7 @@ class _Preparer:
 
     def __init__(self, *, hardlink: bool) -> None:
         self._prepare = partial(files_prepare, hardlink=hardlink)
+        self._prepare_detached = partial(files_prepare_detached, hardlink=hardlink)
         self._pool: Executor = _process_pool() or ThreadPoolExecutor(
             max_workers=STAGING_THREADS, thread_name_prefix="mcma-stage"
         )
@@ -91,15 +92,16 @@ class _Preparer:
     def submit(self, changes: list[Change]) -> _Chunk:
         if isinstance(self._pool, ProcessPoolExecutor):
             try:
-                return _Chunk(changes, self._pool.submit(self._prepare, changes))
+                return _Chunk(changes, self._pool.submit(self._prepare_detached, changes))
             except Exception as exc:  # workers could not start (e.g. inside a daemonic process) or died
                 self._fall_back(exc)
-        return _Chunk(changes, self._pool.submit(self._prepare, changes))
+        return _Chunk(changes, self._pool.submit(self._prepare_detached, changes))
 
     def result(self, chunk: _Chunk) -> list[Prepared]:
         if chunk.prepared is None:
             try:
-                chunk.prepared = chunk.future.result()
+                detached = chunk.future.result()
+                chunk.prepared = [ready.attached(change) for ready, change in zip(detached, chunk.changes, strict=True)]
             except BrokenProcessPool as exc:  # a worker was killed (out of memory, signal): redo its files here
                 self._fall_back(exc)
                 chunk.prepared = self._prepare(chunk.changes)
@@ -210,7 +212,7 @@ def _discard(pending: _Pending, *, rows_possible: bool) -> None:
     for chunk in pending.chunks:
         future = chunk.future
         if chunk.prepared is None and future.done() and not future.cancelled() and future.exception() is None:
-            chunk.prepared = future.result()
+            chunk.prepared = future.result()  # detached: only their files matter here
         files += [prepared.staged for prepared in chunk.prepared or () if prepared.staged is not None]
     keep: set[str] = set()
     if rows_possible:

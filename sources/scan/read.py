@@ -16,6 +16,7 @@ from library import storage
 from library.storage import album_artist_name, bytes_checksum, file_checksum
 from library.tags import TrackTags, UnreadableAudioError, read_tags
 from sources.scan.diff import Change
+from sources.scan.walk import Candidate
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,18 @@ class Prepared:
     result: Read | Touched | Unreadable
     staged: storage.StagedFile | None = None
     stage_error: Exception | None = None
+
+    def detached(self) -> Prepared:
+        """Without its `Change`, for the trip back from a worker process to the process that sent the change
+        and still has it (see `attached`): unpickling the changes again was half of what receiving a chunk's
+        results cost that process, the import's busiest."""
+        return replace(self, result=replace(self.result, change=_DETACHED))
+
+    def attached(self, change: Change) -> Prepared:
+        return replace(self, result=replace(self.result, change=change))
+
+
+_DETACHED = Change(Candidate("", Path(), 0, 0), None)
 
 
 def cover_trimmer() -> Callable[[Prepared], Prepared]:
@@ -104,6 +117,11 @@ def file_prepare(change: Change, *, hardlink: bool, folders: dict[str, Path] | N
     except (OSError, storage.UnsafePathError) as exc:
         return Prepared(result, stage_error=exc)
     return Prepared(result, staged=staged)
+
+
+def files_prepare_detached(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
+    """`files_prepare` in a worker process: the results go back `detached`, in the order of `changes`."""
+    return [prepared.detached() for prepared in files_prepare(changes, hardlink=hardlink)]
 
 
 def library_names(read: Read) -> Iterator[str]:
