@@ -148,8 +148,14 @@ def _median(results: Iterable[dict[str, float]]) -> dict[str, float]:
     return ordered[len(ordered) // 2]
 
 
+# Pause before each run, after the sync: on a virtual disk mounted with `discard`, the previous copy run's deleted
+# gigabyte is still being released for a few seconds after sync returns (runs that follow one were 10-15 % slower).
+SETTLE_SECONDS = 3.0
+
+
 def _child(phase: str, root: Path, batch_size: int, hardlink: bool = False) -> dict[str, float]:
     os.sync()  # the previous run's writes and deletions are flushed before this one starts, not during it
+    time.sleep(SETTLE_SECONDS)
     args = [sys.executable, __file__, "--child", phase, "--root", str(root), "--batch-size", str(batch_size)]
     result = subprocess.run(
         [*args, "--hardlink"] if hardlink else args,
