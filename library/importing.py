@@ -193,8 +193,11 @@ def _cache_warm(batch: Sequence[TrackTags], cache: ResolveCache) -> None:
             sightings.append((name, tags.musicbrainz_artist_id if position == 0 else ""))
         for name, mbid in sightings:
             name, key = _artist_identity(name)
-            if ("artist", key, mbid) not in cache:
-                artists.setdefault((key,), {}).setdefault(mbid, _artist_defaults(name))
+            if ("artist", key, mbid) in cache:
+                continue
+            asked = artists.setdefault((key,), {})
+            if mbid not in asked:  # the defaults of its first sighting, computed once
+                asked[mbid] = _artist_defaults(name)
     if artists:
         _rows_warm(Artist, "artist", artists, group_fields=("name_key",), id_field="musicbrainz_id", cache=cache)
     albums: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
@@ -206,8 +209,11 @@ def _cache_warm(batch: Sequence[TrackTags], cache: ResolveCache) -> None:
             continue  # changed by a concurrent import meanwhile: left to the one-by-one path
         name, key = _album_identity(tags)
         release_id = tags.musicbrainz_release_id
-        if ("album", album_artist.pk, key, release_id) not in cache:
-            albums.setdefault((album_artist.pk, key), {}).setdefault(release_id, _album_defaults(name, tags))
+        if ("album", album_artist.pk, key, release_id) in cache:
+            continue
+        asked_ids = albums.setdefault((album_artist.pk, key), {})
+        if release_id not in asked_ids:  # the defaults of its first sighting, computed once
+            asked_ids[release_id] = _album_defaults(name, tags)
     if albums:
         _rows_warm(
             Album,
