@@ -210,10 +210,10 @@ def _discard(pending: _Pending, *, rows_possible: bool) -> None:
     may have their rows already; those stay."""
     files = []
     for chunk in pending.chunks:
-        future = chunk.future
-        if chunk.prepared is None and future.done() and not future.cancelled() and future.exception() is None:
-            chunk.prepared = future.result()  # detached: only their files matter here
-        files += [prepared.staged for prepared in chunk.prepared or () if prepared.staged is not None]
+        future, results = chunk.future, chunk.prepared
+        if results is None and future.done() and not future.cancelled() and future.exception() is None:
+            results = future.result()  # detached: only their files matter here
+        files += [prepared.staged for prepared in results or () if prepared.staged is not None]
     keep: set[str] = set()
     if rows_possible:
         committed = [file.committed for file in files if file.committed]
