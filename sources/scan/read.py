@@ -146,6 +146,7 @@ def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
 
 
 def _synced(files: list[storage.StagedFile]) -> bool:
+    """Make these files durable where they are now, together, and mark them so; False if that failed."""
     try:
         storage.sync_paths(item.path for item in files)
     except OSError:
