@@ -42,7 +42,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 200
 PREPARE_PROCESSES = 2
-CHUNK_FILES = 25
+# Files per worker task: with the default batch, one chunk per worker. Each chunk costs two syncfs (a journal
+# commit each, in the kernel's threads as much as ours); 25 files per chunk made the import 7 % slower.
+CHUNK_FILES = 100
 STAGING_THREADS = 4
 
 
