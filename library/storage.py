@@ -261,7 +261,7 @@ def sync_paths(paths: Iterable[Path]) -> None:
         list(pool.map(_fsync_dir, dict.fromkeys(p.parent for p in files)))
 
 
-def _libc_function(name: str) -> Any:
+def libc_function(name: str) -> Any:
     """A Linux-only C library call that Python's os module lacks, or None (other systems, old C libraries)."""
     if not sys.platform.startswith("linux"):
         return None
@@ -271,8 +271,8 @@ def _libc_function(name: str) -> Any:
         return None
 
 
-_syncfs: Callable[[int], int] | None = _libc_function("syncfs")
-_renameat2: Callable[[int, bytes, int, bytes, int], int] | None = _libc_function("renameat2")
+_syncfs: Callable[[int], int] | None = libc_function("syncfs")
+_renameat2: Callable[[int, bytes, int, bytes, int], int] | None = libc_function("renameat2")
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 

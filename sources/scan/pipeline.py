@@ -13,8 +13,8 @@ the two halves overlap instead of taking turns under one GIL.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import billiard
 from django.db import DatabaseError
 
 from library import storage
@@ -121,15 +122,38 @@ class _Preparer:
 
 def _process_pool() -> ProcessPoolExecutor | None:
     """Forked workers inherit the settings and code as they are (no re-import, no setup); forking is only
-    safe from the main thread of a process that may have children, and only pays with a second core."""
+    safe from a process's main thread, and only pays with a second core.
+
+    The processes come from billiard's fork context (Celery's fork of multiprocessing, same API): a Celery
+    prefork worker runs tasks in a daemonic process, which the standard library forbids to have children, so
+    scans started from the API, the admin or `manage.py scan` fell back to threads and ran at half the speed of
+    `import_folder`. Each worker dies with the process that started it (a killed Celery child leaves none)."""
     if (os.cpu_count() or 1) < 2 or not sys.platform.startswith("linux"):  # macOS: fork breaks system libraries
         return None
-    if threading.current_thread() is not threading.main_thread() or multiprocessing.current_process().daemon:
+    if threading.current_thread() is not threading.main_thread():
         return None
     try:
-        return ProcessPoolExecutor(max_workers=PREPARE_PROCESSES, mp_context=multiprocessing.get_context("fork"))
+        return ProcessPoolExecutor(
+            max_workers=PREPARE_PROCESSES,
+            mp_context=billiard.get_context("fork"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
     except (OSError, ValueError):
         return None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to kill this worker when the process that forked it dies (else a SIGKILLed parent would
+    leave it blocked on its task queue forever)."""
+    prctl = storage.libc_function("prctl")
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def scan_tree(
