@@ -8,6 +8,7 @@ only what the official 1.16.1 schema declares, in its element order.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from accounts.models import User
 from library.models import (
@@ -270,6 +271,30 @@ def _item_date(text: str, year: int | None) -> dict[str, int] | None:
 def album_with_songs(album: Album, tracks: list[TrackRow], profile: Profile) -> Node:
     node = album_id3(album, profile)
     node.add_list("song", [song(track, profile) for track in tracks])
+    return node
+
+
+class ArtistsAlbumsTracks(Protocol):
+    """What starred lists and searches return (`selectors.Starred`, `selectors.SearchResult`)."""
+
+    @property
+    def artists(self) -> list[Artist]: ...
+    @property
+    def albums(self) -> list[AlbumRow]: ...
+    @property
+    def tracks(self) -> list[TrackRow]: ...
+
+
+def artists_albums_songs(element: str, items: ArtistsAlbumsTracks, profile: Profile, *, id3: bool) -> Node:
+    """getStarred/search2 (folder-based entries) and getStarred2/search3 (`id3`): artists, albums, then songs."""
+    node = Node(element)
+    if id3:
+        node.add_list("artist", [artist_id3(artist, profile) for artist in items.artists])
+        node.add_list("album", [album_id3(album, profile) for album in items.albums])
+    else:
+        node.add_list("artist", [artist_entry(artist) for artist in items.artists])
+        node.add_list("album", [album_child(album, profile) for album in items.albums])
+    node.add_list("song", [song(track, profile) for track in items.tracks])
     return node
 
 

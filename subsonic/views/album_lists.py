@@ -95,17 +95,9 @@ def get_now_playing(call: Call) -> Node:
 
 def get_starred(call: Call) -> Node:
     starred = selectors.starred_items(user=call.user, source=call.folder_source())
-    node = Node("starred")
-    node.add_list("artist", [builders.artist_entry(artist) for artist in starred.artists])
-    node.add_list("album", [builders.album_child(album, call.profile) for album in starred.albums])
-    node.add_list("song", [builders.song(track, call.profile) for track in starred.tracks])
-    return node
+    return builders.artists_albums_songs("starred", starred, call.profile, id3=False)
 
 
 def get_starred2(call: Call) -> Node:
     starred = selectors.starred_items(user=call.user, source=call.folder_source())
-    node = Node("starred2")
-    node.add_list("artist", [builders.artist_id3(artist, call.profile) for artist in starred.artists])
-    node.add_list("album", [builders.album_id3(album, call.profile) for album in starred.albums])
-    node.add_list("song", [builders.song(track, call.profile) for track in starred.tracks])
-    return node
+    return builders.artists_albums_songs("starred2", starred, call.profile, id3=True)

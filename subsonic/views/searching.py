@@ -28,18 +28,8 @@ def _search(call: Call) -> selectors.SearchResult:
 
 
 def search2(call: Call) -> Node:
-    result = _search(call)
-    node = Node("searchResult2")
-    node.add_list("artist", [builders.artist_entry(artist) for artist in result.artists])
-    node.add_list("album", [builders.album_child(album, call.profile) for album in result.albums])
-    node.add_list("song", [builders.song(track, call.profile) for track in result.tracks])
-    return node
+    return builders.artists_albums_songs("searchResult2", _search(call), call.profile, id3=False)
 
 
 def search3(call: Call) -> Node:
-    result = _search(call)
-    node = Node("searchResult3")
-    node.add_list("artist", [builders.artist_id3(artist, call.profile) for artist in result.artists])
-    node.add_list("album", [builders.album_id3(album, call.profile) for album in result.albums])
-    node.add_list("song", [builders.song(track, call.profile) for track in result.tracks])
-    return node
+    return builders.artists_albums_songs("searchResult3", _search(call), call.profile, id3=True)
