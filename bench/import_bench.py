@@ -15,6 +15,10 @@ Both read the same library after one pass over it has warmed the page cache. Eac
 round by round (after a `sync`, so one run's writeback does not land in the next), and the median run is shown.
 Prints tracks/s, wall and CPU seconds (the import's includes its worker processes) and peak RSS for both, and the
 import's share of the bare throughput (target: >= 60 %, peak RSS < 300 MB).
+
+Each import run's copy of the library (about 1 GB for 10k tracks in copy mode) stays in the system's temp folder
+until the last run is done. Do not run it within five minutes of deleting many files on that filesystem, such as
+another run's clean-up: see `main` for why.
 """
 
 from __future__ import annotations
@@ -97,8 +101,8 @@ def run_bare(root: Path) -> dict[str, float]:
     }
 
 
-def run_import(root: Path, batch_size: int, hardlink: bool) -> dict[str, float]:
-    work = Path(tempfile.mkdtemp(prefix="mcma-bench-"))
+def run_import(root: Path, work: Path, batch_size: int, hardlink: bool) -> dict[str, float]:
+    work.mkdir()
     os.environ.update(
         {
             "MCMA_DATA_DIR": str(work),
@@ -129,7 +133,6 @@ def run_import(root: Path, batch_size: int, hardlink: bool) -> dict[str, float]:
     scan = services.scan_import_folder(root=root)
     wall = time.perf_counter() - start
     end_usage = _usage()
-    shutil.rmtree(work, ignore_errors=True)  # a copy of the whole library: never leave it behind in /tmp
     return {
         "tracks": scan.added + scan.updated + scan.unchanged,
         "failed": scan.failed,
@@ -148,15 +151,13 @@ def _median(results: Iterable[dict[str, float]]) -> dict[str, float]:
     return ordered[len(ordered) // 2]
 
 
-# Pause before each run, after the sync: on a virtual disk mounted with `discard`, the previous copy run's deleted
-# gigabyte is still being released for a few seconds after sync returns (runs that follow one were 10-15 % slower).
-SETTLE_SECONDS = 3.0
-
-
-def _child(phase: str, root: Path, batch_size: int, hardlink: bool = False) -> dict[str, float]:
-    os.sync()  # the previous run's writes and deletions are flushed before this one starts, not during it
-    time.sleep(SETTLE_SECONDS)
+def _child(
+    phase: str, root: Path, batch_size: int, work: Path | None = None, hardlink: bool = False
+) -> dict[str, float]:
+    os.sync()  # the previous run's writes are flushed before this one starts, not during it
     args = [sys.executable, __file__, "--child", phase, "--root", str(root), "--batch-size", str(batch_size)]
+    if work is not None:
+        args += ["--work", str(work)]
     result = subprocess.run(
         [*args, "--hardlink"] if hardlink else args,
         check=True,
@@ -196,11 +197,12 @@ def main() -> None:
     )
     parser.add_argument("--child", choices=("bare", "import"), help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         bare_run = args.child == "bare"
-        result = run_bare(args.root) if bare_run else run_import(args.root, args.batch_size, args.hardlink)
+        result = run_bare(args.root) if bare_run else run_import(args.root, args.work, args.batch_size, args.hardlink)
         print(json.dumps(result))
         return
 
@@ -209,11 +211,20 @@ def main() -> None:
     # Round by round (bare, import, linked, bare, ...) rather than all runs of one kind in a row: a shared VM drifts
     # by 10-20 % over a minute, and the share of the bare loop's throughput should not measure that drift.
     measured: dict[str, list[dict[str, float]]] = {"bare": [], "import": [], "linked": []}
-    for _round in range(args.repeat):
-        measured["bare"].append(_child("bare", root, args.batch_size))
-        measured["import"].append(_child("import", root, args.batch_size))
-        if args.hardlink:
-            measured["linked"].append(_child("import", root, args.batch_size, hardlink=True))
+    # Every import run keeps its copy of the library until all runs are done. Deleting one run's 10k files just
+    # before the next run would make that run pay for them: ext4 without a journal (as on this VM) skips inodes
+    # freed in the last 60-300 s when it allocates new ones, reading their inode table blocks one by one, and
+    # creating 10k files then took 1-3 CPU-s more. A first import into a new data folder never pays that.
+    works = Path(tempfile.mkdtemp(prefix="mcma-bench-"))
+    try:
+        for round_number in range(args.repeat):
+            measured["bare"].append(_child("bare", root, args.batch_size))
+            measured["import"].append(_child("import", root, args.batch_size, works / f"copy-{round_number}"))
+            if args.hardlink:
+                linked_work = works / f"linked-{round_number}"
+                measured["linked"].append(_child("import", root, args.batch_size, linked_work, hardlink=True))
+    finally:
+        shutil.rmtree(works, ignore_errors=True)  # copies of the whole library: never leave them behind in /tmp
     bare = _median(measured.pop("bare"))
     runs = {name: _median(results) for name, results in measured.items() if results}
     print(_line("bare", bare))
