@@ -12,6 +12,7 @@ the two halves overlap instead of taking turns under one GIL.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -136,14 +138,51 @@ def _process_pool() -> ProcessPoolExecutor | None:
         return ProcessPoolExecutor(
             max_workers=PREPARE_PROCESSES,
             mp_context=billiard.get_context("fork"),
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
+            initializer=_worker_init,
+            initargs=(os.getpid(), _DEFAULT_GC_THRESHOLDS),
         )
     except (OSError, ValueError):
         return None
 
 
 _PR_SET_PDEATHSIG = 1
+_DEFAULT_GC_THRESHOLDS = gc.get_threshold()
+# Allocations between two collections of the youngest generation while a scan runs (Python's default is 700).
+SCAN_GC_THRESHOLD = 10_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the scan with the objects that exist before it frozen out of the garbage collector, and its youngest
+    generation collected less often. The process writing the rows holds each batch's readings for a while, so
+    they survived into the older generations, and each collection walked them and the whole of Django again:
+    about 0.4 CPU-s per 10k tracks, on the busiest process. The scan makes few reference cycles and frees the
+    rest by reference counting.
+
+    Only where the scan owns the process (its main thread: a Celery task, a management command): both settings
+    are global. A process frozen already (`mcma.wsgi`) is left frozen."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    thresholds = gc.get_threshold()
+    freezing = gc.get_freeze_count() == 0
+    if freezing:
+        gc.freeze()
+    gc.set_threshold(max(thresholds[0], SCAN_GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if freezing:
+            gc.unfreeze()
+
+
+def _worker_init(parent_pid: int, gc_thresholds: tuple[int, int, int]) -> None:
+    """Undo what the scan changed in the process it forked from (`_fewer_collections`): a worker frees most of
+    its garbage by reference counting, but a parsed file's cycles can hold its bytes, and collecting young
+    objects less often doubled a worker's peak memory."""
+    gc.set_threshold(*gc_thresholds)
+    _die_with_parent(parent_pid)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -156,6 +195,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+@_fewer_collections()
 def scan_tree(
     options: ScanOptions,
     *,

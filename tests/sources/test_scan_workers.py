@@ -1,7 +1,9 @@
-"""The scan's worker processes: available inside a Celery prefork child, and gone when their parent dies."""
+"""The scan's worker processes: available inside a Celery prefork child, and gone when their parent dies; and
+the garbage collector settings a scan changes for its own process only."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -89,3 +91,47 @@ def test_scan_workers_die_with_the_process_that_started_them() -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait(timeout=10)
+
+
+def test_a_scan_gives_the_garbage_collector_back_as_it_found_it() -> None:
+    thresholds = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+
+    during: list[tuple[int, int]] = []
+
+    @pipeline._fewer_collections()
+    def failing_scan() -> None:
+        during.append((gc.get_threshold()[0], gc.get_freeze_count()))
+        raise RuntimeError("the scan failed")
+
+    with pytest.raises(RuntimeError):
+        failing_scan()
+
+    assert during[0][0] == max(thresholds[0], pipeline.SCAN_GC_THRESHOLD)
+    assert during[0][1] > 0
+
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_frozen_before_the_scan_stays_frozen() -> None:
+    gc.freeze()  # as mcma.wsgi does at start-up
+    try:
+        frozen = gc.get_freeze_count()
+        with pipeline._fewer_collections():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+@needs_process_pool
+def test_scan_workers_collect_garbage_as_often_as_usual() -> None:
+    thresholds = gc.get_threshold()
+    with pipeline._fewer_collections():
+        pool = pipeline._process_pool()
+        assert pool is not None
+        with pool:
+            in_worker = pool.submit(gc.get_threshold).result()
+
+    assert in_worker == thresholds
