@@ -132,15 +132,17 @@ def library_names(read: Read) -> Iterator[str]:
 
 def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
     """`file_prepare` for a chunk of files, here in the worker, in parallel with the process that commits the
-    previous batch. The chunk's copies are made durable together, then each new file is moved to its
-    deterministic name when that name is free, and those names are made durable together too. A taken name is
-    left to the committing process: only the database tells a file stored by a crashed scan, to adopt, from
-    another track's file."""
+    previous batch. The chunk's copies are made durable together and leave the page cache (`storage.drop_cached`),
+    then each new file is moved to its deterministic name when that name is free, and those names are made durable
+    together too. A taken name is left to the committing process: only the database tells a file stored by a
+    crashed scan, to adopt, from another track's file."""
     trim = cover_trimmer()  # a chunk is mostly one or two albums: most pictures need not travel back at all
     folders: dict[str, Path] = {}
     prepared = [trim(file_prepare(change, hardlink=hardlink, folders=folders)) for change in changes]
-    if not _synced([ready.staged for ready in prepared if ready.staged is not None]):
+    staged = [ready.staged for ready in prepared if ready.staged is not None]
+    if not _synced(staged):
         return prepared  # left unsynced and in staging: the committing process syncs them again and reports
+    storage.drop_cached(item.path for item in staged if item.copied)
     _synced([placed for ready in prepared if (placed := _placed(ready, folders)) is not None])
     return prepared
 

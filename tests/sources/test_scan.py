@@ -26,6 +26,7 @@ from sources.scan.read import Read, file_prepare, files_prepare
 from sources.scan.report import ScanReport
 from sources.scan.walk import Candidate, Refusal, walk
 from tests.audio import AudioMaker
+from tests.page_cache import cached_pages, filesystem_type, linux_only
 from tests.sources.conftest import JPEG, album_tags
 
 pytestmark = pytest.mark.django_db
@@ -434,6 +435,29 @@ def test_the_scan_holds_one_batch_at_a_time(small_library: Path, monkeypatch: py
 
     assert sizes == [3, 3, 2]
     assert report.added == 7
+
+
+@linux_only
+@pytest.mark.parametrize("hardlink", [False, True])
+def test_a_worker_leaves_its_copies_out_of_the_page_cache_but_not_the_files_it_links(
+    music_root: Path, audio_maker: AudioMaker, hardlink: bool
+) -> None:
+    if filesystem_type(storage.media_root()) == "tmpfs":
+        pytest.skip("tmpfs pages are the files themselves: they cannot leave the page cache")
+    sources = [audio_maker.make(music_root / f"{n}.flac", "flac", tags=album_tags("Cache", "Band", n)) for n in (1, 2)]
+    changes = [Change(candidate, None) for candidate in walk(music_root) if isinstance(candidate, Candidate)]
+
+    prepared = files_prepare(changes, hardlink=hardlink)
+
+    stored = [ready.staged for ready in prepared if ready.staged is not None]
+    assert [file.copied for file in stored] == [not hardlink] * 2
+    assert all(cached_pages(source) > 0 for source in sources)  # the user's files are left as they were
+    if hardlink:
+        assert all(cached_pages(file.path) > 0 for file in stored)  # the same inodes as the sources
+    else:
+        assert [cached_pages(file.path) for file in stored] == [0, 0]
+    for file in stored:
+        file.discard()
 
 
 def test_a_worker_chunk_is_synced_and_placed_in_two_steps_and_sends_one_picture_per_album(
