@@ -17,8 +17,8 @@ Prints tracks/s, wall and CPU seconds (the import's includes its worker processe
 import's share of the bare throughput (target: >= 60 %, peak RSS < 300 MB).
 
 Each import run's copy of the library (about 1 GB for 10k tracks in copy mode) stays in the system's temp folder
-until the last run is done. Do not run it within five minutes of deleting many files on that filesystem, such as
-another run's clean-up: see `main` for why.
+(TMPDIR) until the last run is done. Do not run it within six minutes of deleting many files on that filesystem,
+such as another run's clean-up, or point TMPDIR at a new folder at the filesystem's top level: see `main` for why.
 """
 
 from __future__ import annotations
@@ -213,8 +213,9 @@ def main() -> None:
     measured: dict[str, list[dict[str, float]]] = {"bare": [], "import": [], "linked": []}
     # Every import run keeps its copy of the library until all runs are done. Deleting one run's 10k files just
     # before the next run would make that run pay for them: ext4 without a journal (as on this VM) skips inodes
-    # freed in the last 60-300 s when it allocates new ones, reading their inode table blocks one by one, and
-    # creating 10k files then took 1-3 CPU-s more. A first import into a new data folder never pays that.
+    # freed in the last minute (six while their inode table block is dirty) when it allocates new ones, reading
+    # their inode table blocks one by one, and creating 10k files then took 1-3 CPU-s more. A first import into
+    # a new data folder never pays that.
     works = Path(tempfile.mkdtemp(prefix="mcma-bench-"))
     try:
         for round_number in range(args.repeat):
