@@ -116,6 +116,13 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_whole(path: Path) -> bytes:
+    """The file's bytes, with fewer system calls than `Path.read_bytes` (no buffered reader: no terminal check,
+    no seeks); an import reads every file of the library this way."""
+    with open(path, "rb", buffering=0) as reader:
+        return reader.readall()
+
+
 def bytes_checksum(data: bytes) -> str:
     """`file_checksum` of a file whose bytes are already in memory."""
     return blake3.blake3(data).hexdigest()
@@ -229,8 +236,7 @@ def stage_file(
         return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size, copied=False)
     try:
         if data is not None:
-            with open(tmp, "xb") as writer:
-                writer.write(data)
+            _write_new(tmp, data)
             return StagedFile(tmp, bytes_checksum(data), len(data), copied=True)
         digest = blake3.blake3()
         size = 0
@@ -245,6 +251,17 @@ def stage_file(
     return StagedFile(tmp, digest.hexdigest(), size, copied=True)
 
 
+def _write_new(path: Path, data: bytes) -> None:
+    """Create `path` (it must not exist) holding `data`: three system calls, where a buffered writer makes six."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 def sync_paths(paths: Iterable[Path]) -> None:
     """Make many files (and their folders' entries) durable at once. On Linux that is one `syncfs` per
     filesystem: a single journal commit, where an fsync per file cost a disk flush each and, from parallel
@@ -254,7 +271,8 @@ def sync_paths(paths: Iterable[Path]) -> None:
     if not files:
         return
     if _syncfs is not None:
-        for folder in {path.stat().st_dev: path.parent for path in files}.values():
+        folders = dict.fromkeys(path.parent for path in files)
+        for folder in {folder.stat().st_dev: folder for folder in folders}.values():
             _syncfs_at(folder)
         return
     with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:

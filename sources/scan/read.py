@@ -90,7 +90,7 @@ def _read(change: Change) -> tuple[Read | Touched | Unreadable, bytes | None]:
     try:
         if candidate.size == 0:
             raise UnreadableAudioError("the file is empty (0 bytes)")
-        data = candidate.path.read_bytes() if candidate.size <= IN_MEMORY_LIMIT else None
+        data = storage.read_whole(candidate.path) if candidate.size <= IN_MEMORY_LIMIT else None
         # New files are hashed while they are staged; only known ones need the hash now, to spot a touch.
         if change.known is not None:
             checksum = bytes_checksum(data) if data is not None else file_checksum(candidate.path)
