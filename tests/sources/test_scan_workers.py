@@ -120,7 +120,9 @@ def test_a_process_frozen_before_the_scan_stays_frozen() -> None:
         frozen = gc.get_freeze_count()
         with pipeline._fewer_collections():
             pass
-        assert gc.get_freeze_count() == frozen
+        # Frozen objects can still be freed, so the count may drop a little; an unfreeze would empty it, and a
+        # second freeze would add the objects made since the first.
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
 
