@@ -252,12 +252,16 @@ def stage_file(
 
 
 def _write_new(path: Path, data: bytes) -> None:
-    """Create `path` (it must not exist) holding `data`: three system calls, where a buffered writer makes six."""
+    """Create `path` (it must not exist) holding `data`, or leave nothing there: three system calls, where a
+    buffered writer makes six."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+    except BaseException:
+        _unlink_quietly(path)
+        raise
     finally:
         os.close(fd)
 
@@ -343,9 +347,8 @@ def store_many_bytes(items: Sequence[tuple[bytes, str]], *, replace: bool = True
         for data, relative_dest in items:
             dest = media_path_in(relative_dest, folders)
             tmp = _temp_name(dest)
-            with open(tmp, "xb") as fh:
-                written.append((tmp, dest))
-                fh.write(data)
+            _write_new(tmp, data)
+            written.append((tmp, dest))
         sync_paths(tmp for tmp, _dest in written)
         for tmp, dest in written:
             _rename(tmp, dest, replace=replace)
