@@ -437,6 +437,35 @@ def test_the_scan_holds_one_batch_at_a_time(small_library: Path, monkeypatch: py
     assert report.added == 7
 
 
+def test_the_workers_read_a_bounded_number_of_batches_ahead(
+    small_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sources.scan import pipeline
+
+    started: list[int] = []
+    in_flight_when_written: list[int] = []
+    real_diff, real_store = pipeline.diff_batch, pipeline.store_batch
+
+    def recording_diff(*, source: str, batch: Any) -> Any:
+        started.append(len(batch))
+        return real_diff(source=source, batch=batch)
+
+    def recording_store(**kwargs: Any) -> Any:
+        in_flight_when_written.append(len(started) - len(in_flight_when_written))
+        return real_store(**kwargs)
+
+    monkeypatch.setattr(pipeline, "diff_batch", recording_diff)
+    monkeypatch.setattr(pipeline, "store_batch", recording_store)
+
+    report = scan_tree(ScanOptions(source="local", root=small_library.resolve(), batch_size=1))
+
+    assert report.added == 7
+    batches, ahead = len(started), pipeline.READ_AHEAD_BATCHES
+    assert batches == report.found > ahead + 1
+    # While the first batches are written the next ones are being read; the last ones drain.
+    assert in_flight_when_written == [ahead + 1] * (batches - ahead) + list(range(ahead, 0, -1))
+
+
 @linux_only
 @pytest.mark.parametrize("hardlink", [False, True])
 def test_a_worker_leaves_its_copies_out_of_the_page_cache_but_not_the_files_it_links(
