@@ -50,14 +50,18 @@ class Artist(TimestampedModel):
 
 
 class Album(TimestampedModel):
+    # Indexes that another one already leads with are left out (each costs every insert): `album_newest_idx`
+    # serves created_at in both orders, `album_artist_sort_idx` (and `album_identity`) the album artist,
+    # `album_year_idx` the year.
+    created_at = models.DateTimeField(auto_now_add=True)
     name = models.CharField(max_length=500)
     name_key = models.CharField(max_length=500, db_index=True)
     sort_name = models.CharField(max_length=500, db_index=True)
-    album_artist = models.ForeignKey(Artist, on_delete=models.PROTECT, related_name="albums")
+    album_artist = models.ForeignKey(Artist, on_delete=models.PROTECT, related_name="albums", db_index=False)
     musicbrainz_release_id = models.CharField(max_length=36, blank=True, default="")
     musicbrainz_release_group_id = models.CharField(max_length=36, blank=True, default="")
     is_compilation = models.BooleanField(default=False)
-    year = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
     original_year = models.PositiveSmallIntegerField(null=True, blank=True)
     release_date = models.CharField(max_length=10, blank=True, default="", help_text="YYYY, YYYY-MM or YYYY-MM-DD")
     genres = models.ManyToManyField(Genre, related_name="albums", blank=True)
@@ -93,15 +97,20 @@ class MetadataStatus(models.TextChoices):
 
 
 class Track(TimestampedModel):
+    # As on Album: `track_newest_idx` serves created_at, `track_artist_idx` the artist, `track_album_order_idx`
+    # the album. Nothing looks tracks up by checksum.
+    created_at = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=32, help_text="Registry alias of the source that brought the file.")
     source_id = models.CharField(max_length=1024, help_text="Identity within the source (local: path in root).")
     title = models.CharField(max_length=500)
     title_key = models.CharField(max_length=500, db_index=True)
     sort_title = models.CharField(max_length=500, blank=True, default="")
-    artist = models.ForeignKey(Artist, on_delete=models.PROTECT, related_name="tracks", help_text="Primary artist.")
+    artist = models.ForeignKey(
+        Artist, on_delete=models.PROTECT, related_name="tracks", help_text="Primary artist.", db_index=False
+    )
     artist_display = models.CharField(max_length=1000, help_text="The artist credit as tagged, e.g. 'A feat. B'.")
     artists = models.ManyToManyField(Artist, through="TrackArtist", related_name="credited_tracks")
-    album = models.ForeignKey(Album, on_delete=models.PROTECT, related_name="tracks")
+    album = models.ForeignKey(Album, on_delete=models.PROTECT, related_name="tracks", db_index=False)
     genres = models.ManyToManyField(Genre, related_name="tracks", blank=True)
     track_number = models.PositiveSmallIntegerField(null=True, blank=True)
     disc_number = models.PositiveSmallIntegerField(default=1)
@@ -120,7 +129,7 @@ class Track(TimestampedModel):
     # File.
     path = models.CharField(max_length=1024, unique=True, help_text="Path relative to MEDIA_ROOT.")
     size_bytes = models.PositiveBigIntegerField(default=0)
-    checksum = models.CharField(max_length=64, blank=True, default="", db_index=True, help_text="BLAKE3 hex")
+    checksum = models.CharField(max_length=64, blank=True, default="", help_text="BLAKE3 hex")
     source_mtime_ns = models.BigIntegerField(null=True, blank=True, help_text="Source file mtime at import.")
     source_size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Source file size at import.")
     is_missing = models.BooleanField(default=False, help_text="The source file vanished; kept, not deleted.")
