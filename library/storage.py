@@ -30,6 +30,7 @@ from library.tags import TrackTags
 from mcma.errors import InvalidInputError
 
 StoreMode = Literal["copy", "move", "hardlink"]
+StrPath = str | os.PathLike[str]
 
 TEMP_PREFIX = ".mcma-"
 TEMP_SUFFIX = ".part"
@@ -105,12 +106,12 @@ def relative_media_path(path: Path) -> str:
     return path.resolve().relative_to(media_root()).as_posix()
 
 
-def file_checksum(path: Path) -> str:
+def file_checksum(path: StrPath) -> str:
     """BLAKE3 hex digest (256 bits) of the file's bytes: a cryptographic hash that runs about 3.5 times as fast
     as hardware-accelerated SHA-256 (4.8 against 1.3 GB/s on the import benchmark's files), which matters
     because an import hashes every byte of the library."""
     digest = blake3.blake3()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -136,7 +137,7 @@ def bytes_checksum(data: bytes) -> str:
 _LINK_REFUSED = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES)
 
 
-def _link_if_possible(src: Path, link: Path) -> bool:
+def _link_if_possible(src: Path, link: StrPath) -> bool:
     """Hard-link `src` as `link`; False when the filesystem refuses, so the caller copies."""
     try:
         os.link(src, link)
@@ -190,7 +191,7 @@ class StagedFile:
     two flushes per file, with the same guarantee that a final name only ever holds complete bytes.
     """
 
-    def __init__(self, tmp: Path, checksum: str, size: int, *, copied: bool) -> None:
+    def __init__(self, tmp: StrPath, checksum: str, size: int, *, copied: bool) -> None:
         # Where the bytes are: the temp name, then the final name once committed. Kept as a string: importers
         # send staged files between processes by the thousand, and unpickling a Path re-parses it.
         self._location = os.fspath(tmp)
@@ -205,17 +206,22 @@ class StagedFile:
     def path(self) -> Path:
         return Path(self._location)
 
+    @property
+    def location(self) -> str:
+        """`path` as a string, for the importer's per-file calls (each Path built costs a parse)."""
+        return self._location
+
     def commit(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
         """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False.
         `folders`: a `media_folder` memo shared by the commits of one batch."""
         dest = media_path_in(relative_dest, {} if folders is None else folders)
-        _rename(self.path, dest, replace=replace)
+        _rename(self._location, dest, replace=replace)
         self._location, self.committed, self.synced = os.fspath(dest), relative_dest, False
         return dest
 
     def discard(self) -> None:
         """Remove the file, wherever it is now: only for a file no row points at."""
-        _unlink_quietly(self.path)
+        _unlink_quietly(self._location)
 
 
 def stage_file(
@@ -229,11 +235,11 @@ def stage_file(
     """Copy (or hard-link, falling back to a copy) `src` to a temp file in MEDIA_ROOT/`relative_dir`, hashing
     it on the way; `data`: the bytes of `src`, already read by the caller; `folders`: a `media_folder` memo.
     Nothing is fsync'ed: call `sync_paths()` on the temp files before committing them."""
-    tmp = _temp_name(media_folder(relative_dir, folders) / "staged")
+    tmp = os.path.join(media_folder(relative_dir, folders), _temp_basename())
     if hardlink and _link_if_possible(src, tmp):
         if data is not None:
             return StagedFile(tmp, bytes_checksum(data), len(data), copied=False)
-        return StagedFile(tmp, file_checksum(tmp), tmp.stat().st_size, copied=False)
+        return StagedFile(tmp, file_checksum(tmp), os.stat(tmp).st_size, copied=False)
     try:
         if data is not None:
             _write_new(tmp, data)
@@ -251,7 +257,7 @@ def stage_file(
     return StagedFile(tmp, digest.hexdigest(), size, copied=True)
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def _write_new(path: StrPath, data: bytes) -> None:
     """Create `path` (it must not exist) holding `data`, or leave nothing there: three system calls, where a
     buffered writer makes six."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
@@ -266,25 +272,25 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def sync_paths(paths: Iterable[Path]) -> None:
+def sync_paths(paths: Iterable[StrPath]) -> None:
     """Make many files (and their folders' entries) durable at once. On Linux that is one `syncfs` per
     filesystem: a single journal commit, where an fsync per file cost a disk flush each and, from parallel
     workers, fought over the journal (most of an import's system time). Elsewhere the fsyncs overlap in a
     small thread pool, so the filesystem can still fold them into a few commits."""
-    files = list(dict.fromkeys(paths))
+    files = list(dict.fromkeys(os.fspath(path) for path in paths))
     if not files:
         return
+    folders = dict.fromkeys(os.path.dirname(path) for path in files)
     if _syncfs is not None:
-        folders = dict.fromkeys(path.parent for path in files)
-        for folder in {folder.stat().st_dev: folder for folder in folders}.values():
+        for folder in {os.stat(folder).st_dev: folder for folder in folders}.values():
             _syncfs_at(folder)
         return
     with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
         list(pool.map(_fsync_path, files))
-        list(pool.map(_fsync_dir, dict.fromkeys(p.parent for p in files)))
+        list(pool.map(_fsync_dir, folders))
 
 
-def drop_cached(paths: Iterable[Path]) -> None:
+def drop_cached(paths: Iterable[StrPath]) -> None:
     """Evict these files' pages from the page cache; only pages already written back go, so call it after
     `sync_paths`. An import copies a whole library once and nobody is about to read those copies, so keeping
     them cached would push out what is being read (the database, the tracks being played), as `dd
@@ -322,13 +328,13 @@ _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 
 
-def _syncfs_at(folder: Path) -> None:
+def _syncfs_at(folder: str) -> None:
     assert _syncfs is not None
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if _syncfs(fd) != 0:
             code = ctypes.get_errno()
-            raise OSError(code, f"syncfs: {os.strerror(code)}", str(folder))
+            raise OSError(code, f"syncfs: {os.strerror(code)}", folder)
     finally:
         os.close(fd)
 
@@ -385,14 +391,14 @@ def _commit(tmp: Path, dest: Path, *, replace: bool) -> None:
     _fsync_dir(dest.parent)
 
 
-def _rename(src: Path, dest: Path, *, replace: bool) -> None:
+def _rename(src: StrPath, dest: Path, *, replace: bool) -> None:
     if replace:
         os.replace(src, dest)
     else:
         _rename_no_replace(src, dest)
 
 
-def _rename_no_replace(src: Path, dest: Path) -> None:
+def _rename_no_replace(src: StrPath, dest: Path) -> None:
     """Rename `src` to `dest`, or raise `FileExistsError` if `dest` exists: the no-clobber rename POSIX
     lacks. Linux has it as one call (renameat2 with RENAME_NOREPLACE); elsewhere link() fails with EEXIST
     instead of overwriting, and the source name is removed after it."""
@@ -412,20 +418,25 @@ def _rename_no_replace(src: Path, dest: Path) -> None:
 
 
 def _temp_name(dest: Path) -> Path:
-    """A temp name beside `dest` that the caller creates exclusively (open "xb", link), so a clash fails
-    rather than overwrites; with 64 random bits it never happens in practice. (mkstemp reserves the name by
-    creating the file, which the caller then had to remove: an inode allocated and freed per stored file.)
-    The name need not be unpredictable, only unique: `random` (reseeded in forked children) rather than a
-    system call for every name."""
-    return dest.parent / f"{TEMP_PREFIX}{random.getrandbits(64):016x}{TEMP_SUFFIX}"
+    """A temp name beside `dest`: see `_temp_basename`."""
+    return dest.parent / _temp_basename()
 
 
-def _unlink_quietly(path: Path) -> None:
+def _temp_basename() -> str:
+    """A temp file name that the caller creates exclusively (open "xb", link), so a clash fails rather than
+    overwrites; with 64 random bits it never happens in practice. (mkstemp reserves the name by creating the
+    file, which the caller then had to remove: an inode allocated and freed per stored file.) The name need
+    not be unpredictable, only unique: `random` (reseeded in forked children) rather than a system call for
+    every name."""
+    return f"{TEMP_PREFIX}{random.getrandbits(64):016x}{TEMP_SUFFIX}"
+
+
+def _unlink_quietly(path: StrPath) -> None:
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        os.unlink(path)
 
 
-def _fsync_path(path: Path) -> None:
+def _fsync_path(path: StrPath) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -433,7 +444,7 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: StrPath) -> None:
     # Makes the rename itself durable; some filesystems refuse fsync on a directory, which is harmless.
     with contextlib.suppress(OSError):
         _fsync_path(path)

@@ -142,7 +142,7 @@ def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
     staged = [ready.staged for ready in prepared if ready.staged is not None]
     if not _synced(staged):
         return prepared  # left unsynced and in staging: the committing process syncs them again and reports
-    storage.drop_cached(item.path for item in staged if item.copied)
+    storage.drop_cached(item.location for item in staged if item.copied)
     _synced([placed for ready in prepared if (placed := _placed(ready, folders)) is not None])
     return prepared
 
@@ -150,7 +150,7 @@ def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
 def _synced(files: list[storage.StagedFile]) -> bool:
     """Make these files durable where they are now, together, and mark them so; False if that failed."""
     try:
-        storage.sync_paths(item.path for item in files)
+        storage.sync_paths(item.location for item in files)
     except OSError:
         return False
     for item in files:

@@ -88,7 +88,7 @@ def store_batch(
     stored: list[_Stored] = []
     if staged:
         # Bytes first: a final name must only ever hold complete, durable bytes.
-        storage.sync_paths(file.path for _read, file in staged if not file.synced and not file.committed)
+        storage.sync_paths(file.location for _read, file in staged if not file.synced and not file.committed)
         # Names this batch took: their rows are not committed yet, so they are no crashed scan's orphans.
         claimed = {file.committed for _read, file in staged if file.committed}
         folders: dict[str, Path] = {}

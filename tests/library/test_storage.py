@@ -289,11 +289,11 @@ def test_sync_paths_with_and_without_syncfs(tmp_path: Path, monkeypatch: pytest.
         monkeypatch.setattr(storage, "_syncfs", None)
     elif storage._syncfs is None:
         pytest.skip("no syncfs on this system")
-    calls: list[Path] = []
+    calls: list[str] = []
     name = "_syncfs_at" if native else "_fsync_path"
     real = getattr(storage, name)
 
-    def recorded(path: Path) -> None:
+    def recorded(path: str) -> None:
         calls.append(path)
         real(path)
 
@@ -302,10 +302,10 @@ def test_sync_paths_with_and_without_syncfs(tmp_path: Path, monkeypatch: pytest.
     for path in files:
         path.write_bytes(b"x")
 
-    storage.sync_paths(files)
+    storage.sync_paths([*files[:3], *map(str, files[3:])])  # Paths and strings alike
 
     # One call for the whole filesystem, or one per file plus their folder.
-    assert calls == [tmp_path] if native else set(calls) == {*files, tmp_path}
+    assert calls == [str(tmp_path)] if native else set(calls) == {*map(str, files), str(tmp_path)}
 
 
 def test_syncfs_failure_is_an_os_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -500,8 +500,8 @@ def test_a_worker_chunk_is_synced_and_placed_in_two_steps_and_sends_one_picture_
     synced: list[list[Path]] = []
     real_sync = storage.sync_paths
 
-    def recorded(files: Iterable[Path]) -> None:
-        synced.append(list(files))
+    def recorded(files: Iterable[storage.StrPath]) -> None:
+        synced.append([Path(file) for file in files])
         real_sync(synced[-1])
 
     monkeypatch.setattr(storage, "sync_paths", recorded)
