@@ -623,7 +623,7 @@ def _build(
         for name, rank in _ALIAS_NAMES[family].get(key, ()):
             if name in chosen and chosen[name][0] < rank:
                 continue
-            found = [v.strip() for v in raw_values if v and v.strip()]
+            found = [stripped for value in raw_values if (stripped := value.strip())]
             if found:
                 # Some writers store one value twice (ffmpeg's ASF Author): a repeat is never a second credit.
                 chosen[name] = (rank, list(dict.fromkeys(found)))
@@ -711,21 +711,23 @@ def _codec(audio: Any, path: Path) -> str:
         return "pcm"
     if isinstance(audio, ASF):
         return "wma"
-    by_class = {
-        "MP3": "mp3",
-        "EasyMP3": "mp3",
-        "FLAC": "flac",
-        "OggFLAC": "flac",
-        "OggVorbis": "vorbis",
-        "OggOpus": "opus",
-        "OggSpeex": "speex",
-        "WavPack": "wavpack",
-        "MonkeysAudio": "ape",
-        "Musepack": "mpc",
-        "TrueAudio": "tta",
-        "AAC": "aac",
-    }
-    return by_class.get(type(audio).__name__, path.suffix.lower().lstrip(".") or "unknown")
+    return _CODEC_OF_CLASS.get(type(audio).__name__) or path.suffix.lower().lstrip(".") or "unknown"
+
+
+_CODEC_OF_CLASS = {
+    "MP3": "mp3",
+    "EasyMP3": "mp3",
+    "FLAC": "flac",
+    "OggFLAC": "flac",
+    "OggVorbis": "vorbis",
+    "OggOpus": "opus",
+    "OggSpeex": "speex",
+    "WavPack": "wavpack",
+    "MonkeysAudio": "ape",
+    "Musepack": "mpc",
+    "TrueAudio": "tta",
+    "AAC": "aac",
+}
 
 
 def _credited_artists(artist_values: list[str], artists_tag: list[str]) -> tuple[list[str], list[str]]:
@@ -819,6 +821,8 @@ def _small_int(text: str) -> int | None:
 
 
 def _mbid(text: str) -> str:
+    if not text:
+        return ""
     text = text.strip().lower()
     return text if text and _MBID.fullmatch(text) else ""
 
