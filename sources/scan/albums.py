@@ -7,6 +7,7 @@ Cover priority follows common practice (Navidrome's default): a folder image (co
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def folder_cover(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
 
 def _cover_in(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
     try:
-        names = {entry.name.lower(): entry for entry in folder.iterdir()}
+        with os.scandir(folder) as entries:
+            names = {entry.name.lower(): entry for entry in entries}
     except OSError:
         return None
     for stem in COVER_NAMES:
@@ -77,7 +79,7 @@ def _cover_in(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
             entry = names.get(stem + suffix)
             if entry is None or not entry.is_file():
                 continue
-            resolved = entry.resolve()
+            resolved = Path(entry.path).resolve()
             if resolved != root and root not in resolved.parents:
                 continue  # a cover symlinked from outside the root is refused like any other file
             try:

@@ -51,7 +51,7 @@ class BatchResult:
 class _Stored:
     read: Read
     relative_path: str
-    dest: Path
+    dest: storage.StrPath
     checksum: str
     size: int
     created_file: bool
@@ -119,11 +119,11 @@ def _commit(
     placed_later: Callable[[], Collection[str]],
     folders: dict[str, Path],
 ) -> _Stored:
-    def stored(relative: str, dest: Path, *, created_file: bool = True, synced: bool = False) -> _Stored:
+    def stored(relative: str, dest: storage.StrPath, *, created_file: bool = True, synced: bool = False) -> _Stored:
         return _Stored(read, relative, dest, staged.checksum, staged.size, created_file=created_file, synced=synced)
 
     if staged.committed:  # moved to its deterministic name by the worker
-        return stored(staged.committed, staged.path, synced=staged.synced)
+        return stored(staged.committed, staged.location, synced=staged.synced)
     known = read.change.known
     if known is not None and known.path:
         dest = staged.commit(known.path, replace=True, folders=folders)  # an update keeps the track's stored path
