@@ -11,8 +11,10 @@ measurement runs in its own child process so that its peak RSS is its own:
 - "import": `sources.services.scan_import_folder` into a fresh SQLite database and a temp MEDIA_ROOT (tags,
   checksums, atomic copies, batched upserts, covers, album refresh), with DEBUG off as deployed.
 
-Both read the same library after one pass over it has warmed the page cache. Each measurement runs `--repeat` times,
-round by round (after a `sync`, so one run's writeback does not land in the next), and the median run is shown.
+Both read the same library from a warm page cache: it is read once more before every run, because some virtual
+machines reclaim file pages that sat unused for a minute (this one: DAMON's pageout, `/sys/kernel/mm/damon`), and a
+run that read the library from disk measured the disk. Each measurement runs `--repeat` times, round by round (after
+a `sync`, so one run's writeback does not land in the next), and the median run is shown.
 Prints tracks/s, wall and CPU seconds (the import's includes its worker processes) and peak RSS for both, and the
 import's share of the bare throughput (target: >= 60 %, peak RSS < 300 MB).
 
@@ -154,6 +156,7 @@ def _median(results: Iterable[dict[str, float]]) -> dict[str, float]:
 def _child(
     phase: str, root: Path, batch_size: int, work: Path | None = None, hardlink: bool = False
 ) -> dict[str, float]:
+    _warm_page_cache(root)
     os.sync()  # the previous run's writes are flushed before this one starts, not during it
     args = [sys.executable, __file__, "--child", phase, "--root", str(root), "--batch-size", str(batch_size)]
     if work is not None:
@@ -207,7 +210,6 @@ def main() -> None:
         return
 
     root = library(args.tracks, args.formats)
-    _warm_page_cache(root)  # so neither run pays for the other's first read from disk
     # Round by round (bare, import, linked, bare, ...) rather than all runs of one kind in a row: a shared VM drifts
     # by 10-20 % over a minute, and the share of the bare loop's throughput should not measure that drift.
     measured: dict[str, list[dict[str, float]]] = {"bare": [], "import": [], "linked": []}
