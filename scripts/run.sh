@@ -8,12 +8,24 @@ port="${PORT:-8000}"
 bind="${BIND:-127.0.0.1}"
 pids=()
 
+running() {
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+
 stop() {
   trap - INT TERM EXIT
+  if [ "$1" = INT ]; then
+    # Ctrl-C reaches every process of the terminal's foreground group, so both are stopping already. A TERM on
+    # top of it left a gunicorn worker hung until the 30 s graceful timeout killed it: TERM only stragglers.
+    for _ in $(seq 20); do running || break; sleep 0.1; done
+  fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait || true
 }
-trap stop INT TERM EXIT
+trap 'stop INT' INT
+trap 'stop TERM' TERM
+trap 'stop EXIT' EXIT
 
 celery -A mcma worker --beat --loglevel "${CELERY_LOG_LEVEL:-INFO}" --concurrency "${CELERY_CONCURRENCY:-2}" \
   --schedule "${MCMA_DATA_DIR:-./data}/celerybeat-schedule" &
