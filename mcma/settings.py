@@ -6,10 +6,14 @@ set-up (SQLite, a filesystem broker and media under ./data).
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 
 import environ
+
+from mcma import instance_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,37 +23,35 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # ---------------------------------------------------------------------------------------------------------------
 # Core
 # ---------------------------------------------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: the embedded default is a real deployment, and DEBUG pages list every URL and setting.
+DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("MCMA_TESTING", default="pytest" in sys.modules)
 
-# Values that must never protect a deployment: refused when DEBUG is off.
-INSECURE_DEFAULT_SECRETS = frozenset(
-    {
-        "",
-        "changeme",
-        "change-me",
-        "secret",
-        "insecure-dev-secret-key-change-me",
-        "insecure-dev-subsonic-key-change-me",
-    }
-)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-secret-key-change-me")
-SUBSONIC_SECRET_KEY = env.str("SUBSONIC_SECRET_KEY", default="insecure-dev-subsonic-key-change-me")
-JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
+# The data dir holds the SQLite file, the embedded broker's queue, managed media and the generated secrets.
+MCMA_DATA_DIR = Path(env.str("MCMA_DATA_DIR", default=str(BASE_DIR / "data"))).expanduser().resolve()
+try:
+    # Created here so that the first `migrate` on a fresh machine can open the SQLite file and keep its secrets.
+    MCMA_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if not os.access(MCMA_DATA_DIR, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "Permission denied")
+except OSError as _exc:
+    raise SystemExit(
+        f"mcma: the data dir {MCMA_DATA_DIR} cannot be written ({_exc.strerror}); "
+        "set MCMA_DATA_DIR to a writable folder or fix its owner and permissions"
+    ) from None
 
-if not DEBUG:
-    for _name, _value in (
-        ("SECRET_KEY", SECRET_KEY),
-        ("SUBSONIC_SECRET_KEY", SUBSONIC_SECRET_KEY),
-        ("JWT_SIGNING_KEY", JWT_SIGNING_KEY),
-    ):
-        if _value.strip().lower() in INSECURE_DEFAULT_SECRETS or len(_value) < 32:
-            raise SystemExit(
-                f"mcma: refusing to start with DEBUG=false: {_name} is missing, empty, too short (<32) "
-                "or a known default; set it in the environment or .env"
-            )
+# Signing and encryption keys: the environment's, else generated once and kept in the data dir (never a value
+# from this repository). JWT_SIGNING_KEY signs API tokens, SUBSONIC_SECRET_KEY encrypts stored app-passwords.
+_secrets = instance_secrets.load(MCMA_DATA_DIR, os.environ)
+SECRET_KEY = _secrets["SECRET_KEY"]
+SUBSONIC_SECRET_KEY = _secrets["SUBSONIC_SECRET_KEY"]
+JWT_SIGNING_KEY = _secrets["JWT_SIGNING_KEY"]
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Host names answered (mcma.hosts): Django patterns, plus `lan` for any IP address, single-label or .local name
+# and this machine's hostname, so a phone on the LAN works with nothing set. Pin it behind a domain.
+MCMA_ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["lan"])
+# mcma.hosts checks every request first, with the rule above; Django's own check would only repeat it.
+ALLOWED_HOSTS = ["*"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -72,7 +74,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mcma.hosts.HostValidationMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,7 +97,7 @@ USE_TZ = True
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "mcma" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -108,13 +112,25 @@ TEMPLATES = [
 # ---------------------------------------------------------------------------------------------------------------
 # Storage: the data dir holds the SQLite file, the embedded broker's queue and managed media
 # ---------------------------------------------------------------------------------------------------------------
-MCMA_DATA_DIR = Path(env.str("MCMA_DATA_DIR", default=str(BASE_DIR / "data"))).expanduser().resolve()
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(MCMA_DATA_DIR / "media"))).expanduser().resolve()
-# Created here so that the first `migrate` on a fresh machine can open the SQLite file.
-MCMA_DATA_DIR.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"  # never served directly: audio goes out only through authorising views
 STATIC_URL = "/static/"
 STATIC_ROOT = MCMA_DATA_DIR / "static"
+# collectstatic fills it; it exists from the start so that WhiteNoise does not warn about it in every process.
+STATIC_ROOT.mkdir(exist_ok=True)
+# WhiteNoise serves the admin's and Swagger UI's assets from the app itself (compressed, with hashed names and
+# far-future caching), so gunicorn needs no reverse proxy. The manifest exists only after collectstatic, which
+# `make run` runs; tests render templates without it.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
 # Cached derived files (resized covers, transcodes) that can always be rebuilt.
 MCMA_CACHE_DIR = Path(env.str("MCMA_CACHE_DIR", default=str(MCMA_DATA_DIR / "cache"))).expanduser().resolve()
 
@@ -158,13 +174,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # ---------------------------------------------------------------------------------------------------------------
-# Security headers (production values when DEBUG is off; behind a TLS proxy set SECURE_PROXY_SSL_HEADER)
+# Security headers. A home server is reached over plain HTTP on the LAN, where secure-only cookies would make
+# logging in impossible; HTTPS=true (served over TLS, directly or behind a proxy) turns on redirects, secure
+# cookies and HSTS. Behind a TLS proxy also set USE_X_FORWARDED_PROTO=true.
 # ---------------------------------------------------------------------------------------------------------------
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Preload-list submission binds every subdomain of the owner's domain for good: their call, not a default.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
@@ -328,14 +347,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# Logging: one line per event to stderr; never a secret
+# Logging: one line per event to stderr; never a secret (credentials in URLs are masked, mcma.access_log)
 # ---------------------------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"credentials": {"()": "mcma.access_log.CredentialMaskFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["credentials"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
