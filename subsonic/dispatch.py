@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt
 
 from mcma.errors import ApplicationError
@@ -47,6 +48,10 @@ def endpoint(request: HttpRequest, method: str = "") -> HttpResponseBase:
         response: HttpResponseBase = HttpResponse(status=204)
     else:
         response = _handle(request, method)
+    return _with_cors(request, response)
+
+
+def _with_cors(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
     for header, value in CORS_HEADERS.items():
         response[header] = value
     response["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers") or "*"
@@ -122,3 +127,15 @@ def _error_response(error: SubsonicError, rendering: Rendering) -> HttpResponse:
     root = envelope(ok=False, profile=rendering.profile)
     root.add(Node("error", {"code": int(error.code), "message": error.message}))
     return render(root, rendering)
+
+
+def error_document(request: HttpRequest, error: SubsonicError) -> HttpResponseBase:
+    """An error answered for a /rest request that never reached a view (a refused Host, a request Django
+    rejected before routing, a failure in a middleware): the same document and CORS headers as any method."""
+    try:
+        params = Params.from_request(request)
+    except SubsonicError:
+        params = Params(MultiValueDict())
+    profile = client_profile(params.text("c") or "")
+    rendering, _format_error = _rendering(params, profile)
+    return _with_cors(request, _error_response(error, rendering))
