@@ -4,8 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port="${PORT:-8000}"
-bind="${BIND:-127.0.0.1}"
 pids=()
 
 running() {
@@ -31,13 +29,12 @@ celery -A mcma worker --beat --loglevel "${CELERY_LOG_LEVEL:-INFO}" --concurrenc
   --schedule "${MCMA_DATA_DIR:-./data}/celerybeat-schedule" &
 pids+=($!)
 
-gunicorn mcma.wsgi --bind "$bind:$port" --workers "${WEB_CONCURRENCY:-2}" --threads 4 --timeout 120 \
-  --access-logfile - &
+# Bind address, port, workers and the credential-masking access log: mcma/gunicorn_config.py (BIND, PORT, ...).
+gunicorn mcma.wsgi --config python:mcma.gunicorn_config &
 pids+=($!)
 
 if [ -n "${LOCAL_MEDIA_IMPORT_PATH:-}" ]; then
   python manage.py scan || echo "mcma: could not enqueue the import of $LOCAL_MEDIA_IMPORT_PATH" >&2
 fi
 
-echo "mcma: http://$bind:$port/ (admin at /admin/, Subsonic at /rest, API docs at /api/docs)"
 wait -n
