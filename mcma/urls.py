@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from mcma import api_errors, health
+from mcma import api_errors, health, landing
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -11,6 +11,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
