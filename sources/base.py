@@ -56,6 +56,8 @@ class SearchResult:
 class Source(Protocol):
     name: str
     capabilities: frozenset[Capability]
+    # Switched on by its settings; a disabled source is listed nowhere a user browses (Subsonic music folders).
+    enabled: bool
 
     def health(self) -> SourceHealth: ...
 

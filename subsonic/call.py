@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from accounts.models import User
-from sources.registry import source_names
+from sources.registry import get_source, source_names
 from subsonic.errors import not_authorized, not_found
 from subsonic.params import Params
 from subsonic.responses import Node, Profile
@@ -56,10 +56,10 @@ class Call:
         folder_id = self.params.integer("musicFolderId")
         if folder_id is None:
             return None
-        names = music_folders()
-        if not 1 <= folder_id <= len(names):
+        folders = music_folders()
+        if folder_id not in folders:
             raise not_found(f"Music folder {folder_id}")
-        return names[folder_id - 1]
+        return folders[folder_id]
 
     @property
     def full(self) -> bool:
@@ -70,6 +70,7 @@ class Call:
 View = Callable[[Call], Result]
 
 
-def music_folders() -> list[str]:
-    """Source aliases in configuration order; folder id = position + 1, stable while the settings are."""
-    return source_names()
+def music_folders() -> dict[int, str]:
+    """The enabled sources' aliases by folder id. The id is the source's position in the configuration, from 1,
+    so switching a source off never renumbers the others (players keep folder ids)."""
+    return {folder_id: name for folder_id, name in enumerate(source_names(), 1) if get_source(name).enabled}

@@ -23,6 +23,8 @@ def storage_overlap(folder: Path) -> str:
 
 class LocalSource:
     capabilities = frozenset({Capability.IMPORT})
+    # Imports of any folder (manage.py import_folder) file their tracks here, configured root or not.
+    enabled = True
 
     def __init__(self, *, name: str, root: str | os.PathLike[str] = "", hardlink: bool | None = None) -> None:
         self.name = name

@@ -25,7 +25,7 @@ def get_music_folders(call: Call) -> Node:
     node = Node("musicFolders")
     node.add_list(
         "musicFolder",
-        [Node("musicFolder", {"id": i, "name": alias.title()}) for i, alias in enumerate(music_folders(), 1)],
+        [Node("musicFolder", {"id": folder_id, "name": alias.title()}) for folder_id, alias in music_folders().items()],
     )
     return node
 

@@ -18,7 +18,7 @@ SCANNED_SOURCE = "local"
 
 
 def _latest_scan() -> ScanRun | None:
-    if SCANNED_SOURCE not in music_folders():
+    if SCANNED_SOURCE not in music_folders().values():
         return None
     return scan_list(source_name=SCANNED_SOURCE).first()
 

@@ -29,7 +29,7 @@ CREATE_DEFAULTS = {"streamRole": True, "playlistRole": True, "downloadRole": Fal
 
 
 def _folders() -> list[int]:
-    return list(range(1, len(music_folders()) + 1))
+    return list(music_folders())
 
 
 def _target(call: Call) -> User:

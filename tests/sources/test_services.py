@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 
 class SearchOnlySource:
     capabilities = frozenset({Capability.SEARCH})
+    enabled = True
 
     def __init__(self, *, name: str, motto: str = "") -> None:
         self.name = name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -15,14 +16,30 @@ from tests.subsonic.conftest import Library
 from tests.subsonic.support import SubsonicClient
 
 
-def test_music_folders_are_the_configured_sources(api: SubsonicClient, fmt: str, settings: object) -> None:
+def _youtube_enabled(settings: Any, enabled: bool) -> None:
+    sources = dict(settings.MCMA_SOURCES)
+    sources["youtube"] = {**sources["youtube"], "OPTIONS": {**sources["youtube"]["OPTIONS"], "enabled": enabled}}
+    settings.MCMA_SOURCES = sources
+
+
+def test_music_folders_are_the_enabled_sources(api: SubsonicClient, fmt: str, settings: Any) -> None:
+    _youtube_enabled(settings, True)
     reply = api.call("getMusicFolders", fmt)
     folders = reply.items("musicFolders", "musicFolder")
     assert [f["id"] for f in folders] == ["1", "2"]
     assert [f["name"] for f in folders] == ["Local", "Youtube"]
 
 
-def test_music_folder_filter(api: SubsonicClient, library: Library, fmt: str) -> None:
+def test_a_disabled_source_is_no_music_folder(api: SubsonicClient, library: Library, fmt: str, settings: Any) -> None:
+    _youtube_enabled(settings, False)
+    folders = api.call("getMusicFolders", fmt).items("musicFolders", "musicFolder")
+    assert [(f["id"], f["name"]) for f in folders] == [("1", "Local")]
+    assert api.call("getAlbumList2", fmt, type="newest", musicFolderId=2).error_code == 70
+    assert api.call("getUser", fmt, username=api.username).values("user", "folder") == ["1"]
+
+
+def test_music_folder_filter(api: SubsonicClient, library: Library, fmt: str, settings: Any) -> None:
+    _youtube_enabled(settings, True)
     Track.objects.filter(album=library.debut).update(source="youtube")
     local = api.call("getAlbumList2", fmt, type="alphabeticalByName", musicFolderId=1)
     youtube = api.call("getAlbumList2", fmt, type="alphabeticalByName", musicFolderId=2)
