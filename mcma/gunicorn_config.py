@@ -20,6 +20,8 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 120
 accesslog = "-"
 logger_class = "mcma.access_log.MaskingLogger"
+# Nothing uses gunicornc, and its socket would live in the home dir, shared by every instance of the user's.
+control_socket_disable = True
 
 
 def when_ready(_server: Any) -> None:
