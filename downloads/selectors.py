@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.models import User
 from downloads.models import ACTIVE_STATES, DownloadJob, JobKind, JobState
@@ -126,3 +126,16 @@ def external_search(*, query: str, kind: ResultKind | None, limit: int) -> list[
             continue
         outcomes.append(SourceSearch(source.name, search_results_mark(results=found)))
     return outcomes
+
+
+def download_jobs_state_counts(*, user: User) -> dict[str, int]:
+    """How many songs the user may see are in each state (admins: everyone's), for the dashboard: one query."""
+    rows = download_jobs_visible(user=user).filter(kind=JobKind.SONG).order_by().values("state").annotate(n=Count("pk"))
+    counts = dict.fromkeys(JobState.values, 0)
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts
+
+
+def download_jobs_with_children(jobs: QuerySet[DownloadJob]) -> QuerySet[DownloadJob]:
+    """`jobs` with each album's or playlist's tracks fetched alongside (one more query per page)."""
+    return jobs.prefetch_related(Prefetch("children", queryset=DownloadJob.objects.order_by("created_at")))

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from django.core.cache import cache
 from django.db.models import (
     Count,
     Exists,
@@ -855,3 +856,71 @@ def cover_relative_path(*, kind: str, item_id: int, user: User) -> str:
 
 def tracks_count() -> int:
     return _present_tracks().count()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures for the management dashboard
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourceFigures:
+    source: str
+    tracks: int
+    albums: int
+    artists: int
+    duration_ms: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class LibraryFigures:
+    total: SourceFigures
+    by_source: list[SourceFigures]
+
+
+# A dashboard view every few seconds must not aggregate 100k rows each time; a minute-old figure is fine.
+FIGURES_CACHE_SECONDS = 30
+_FIGURES_CACHE_KEY = "library:figures:v1"
+
+
+def _figures_compute() -> LibraryFigures:
+    rows = (
+        _present_tracks()
+        .values("source")
+        .annotate(
+            tracks=Count("pk"),
+            albums=Count("album_id", distinct=True),
+            artists=Count("artist_id", distinct=True),
+            duration=Coalesce(Sum("duration_ms"), 0),
+            size=Coalesce(Sum("size_bytes"), 0),
+        )
+        .order_by("source")
+    )
+    by_source = [
+        SourceFigures(row["source"], row["tracks"], row["albums"], row["artists"], row["duration"], row["size"])
+        for row in rows
+    ]
+    present = _present_tracks()
+    total = SourceFigures(
+        source="",
+        tracks=sum(figures.tracks for figures in by_source),
+        albums=present.values("album_id").distinct().count(),
+        artists=present.values("artist_id").distinct().count(),
+        duration_ms=sum(figures.duration_ms for figures in by_source),
+        size_bytes=sum(figures.size_bytes for figures in by_source),
+    )
+    return LibraryFigures(total=total, by_source=by_source)
+
+
+def library_figures() -> LibraryFigures:
+    """Tracks, albums, artists, playing time and disk use, in all and per source (present files only)."""
+    figures = cache.get_or_set(_FIGURES_CACHE_KEY, _figures_compute, FIGURES_CACHE_SECONDS)
+    return figures if isinstance(figures, LibraryFigures) else _figures_compute()
+
+
+def albums_recent(*, limit: int) -> list[Album]:
+    """The newest albums with at least one present track, newest first."""
+    return list(
+        Album.objects.filter(Exists(_present_tracks().filter(album=OuterRef("pk"))))
+        .select_related("album_artist")
+        .order_by("-created_at", "-pk")[:limit]
+    )

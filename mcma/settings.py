@@ -55,7 +55,7 @@ ALLOWED_HOSTS = ["*"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "mcma.apps.McmaAdminConfig",  # the admin, with mcma's dashboard, search and downloads pages
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
     "accounts",
     "library",
     "sources",
@@ -116,6 +117,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(MCMA_DATA_DIR / "media"))).e
 MEDIA_URL = "/media/"  # never served directly: audio goes out only through authorising views
 STATIC_URL = "/static/"
 STATIC_ROOT = MCMA_DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "mcma" / "static"]
 # collectstatic fills it; it exists from the start so that WhiteNoise does not warn about it in every process.
 STATIC_ROOT.mkdir(exist_ok=True)
 # WhiteNoise serves the admin's and Swagger UI's assets from the app itself (compressed, with hashed names and

@@ -48,3 +48,8 @@ def scan_get(*, source_name: str, scan_id: int) -> ScanRun:
     if scan is None:
         raise NotFoundError(f"No scan {scan_id} of source {source_name!r}.", details={"scan_id": scan_id})
     return scan
+
+
+def scans_recent(*, limit: int) -> list[ScanRun]:
+    """The latest scans of every source, newest first."""
+    return list(ScanRun.objects.select_related("requested_by").order_by("-created_at")[:limit])
