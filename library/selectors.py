@@ -924,3 +924,8 @@ def albums_recent(*, limit: int) -> list[Album]:
         .select_related("album_artist")
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+def track_detail(*, user: User, track_id: int) -> Track:
+    """One track with album, artist, genres and the user's star, rating and play count."""
+    return _get(tracks_list(user=user), track_id, "Track")

@@ -25,12 +25,16 @@ def context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not isinstance(user, User):
         return {}
-    sources = [{"status": status, "paused_until": source_paused_until(source=status.name)} for status in source_list()]
-    return {
+    shown: dict[str, Any] = {
         "figures": library_figures(),
-        "scans": scans_recent(limit=RECENT_SCANS),
         "job_counts": download_jobs_state_counts(user=user),
         "running_jobs": list(download_jobs_visible(user=user, state="running")[:RUNNING_JOBS]),
-        "sources": sources,
         "recent_albums": albums_recent(limit=RECENT_ALBUMS),
     }
+    if user.is_admin:
+        # Scans and source health name folders and settings of the server: the operator's business.
+        shown["scans"] = scans_recent(limit=RECENT_SCANS)
+        shown["sources"] = [
+            {"status": status, "paused_until": source_paused_until(source=status.name)} for status in source_list()
+        ]
+    return shown

@@ -29,6 +29,17 @@ pytestmark = [
 ]
 
 PASSWORD = "a long admin pass phrase 31"
+AUDIO_DURATION = """() => new Promise((resolve, reject) => {
+  const audio = document.getElementById("player");
+  audio.addEventListener("error", () => reject(new Error("audio error " + audio.error.code)), {once: true});
+  if (audio.readyState >= 1) { resolve(audio.duration); return; }
+  audio.addEventListener("loadedmetadata", () => resolve(audio.duration), {once: true});
+})"""
+AUDIO_SEEK = """(seconds) => new Promise((resolve) => {
+  const audio = document.getElementById("player");
+  audio.addEventListener("seeked", () => resolve(audio.currentTime), {once: true});
+  audio.currentTime = seconds;
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +127,16 @@ def test_search_download_and_follow_the_job_in_the_browser(
     expect(row).to_contain_text("open track")
     page.screenshot(path=str(screenshot_dir / "downloads.png"), full_page=True)
     assert Track.objects.filter(source="youtube", source_id="vidAAAAAAA2").exists()
+
+    ranged: list[int] = []
+    page.on("response", lambda response: "/stream" in response.url and ranged.append(response.status))
+    row.locator("text=open track").click()
+    expect(page.locator("#track")).to_contain_text("The Fakes")
+    assert page.evaluate(AUDIO_DURATION) > 1.0
+    assert abs(page.evaluate(AUDIO_SEEK, 1.0) - 1.0) < 0.25
+    assert page.evaluate("document.getElementById('player').play().then(() => true)")
+    page.screenshot(path=str(screenshot_dir / "track.png"), full_page=True)
+    assert 206 in ranged  # the element fetched byte ranges through the app, with the admin's session
 
     assert assets.failures == []
 

@@ -145,14 +145,23 @@ def test_a_failing_source_is_reported_next_to_the_library_hits(fake_youtube: Fak
     assert "errornote" in page.split('data-source="youtube"', 1)[1]
 
 
-def test_the_search_page_is_for_signed_in_staff_only(client: Client) -> None:
+def test_the_search_page_is_for_signed_in_users(client: Client) -> None:
     response = client.get("/admin/search/", {"q": "x"})
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
-    client.force_login(cast(User, UserFactory(username="listener")))
-    assert client.get("/admin/search/", {"q": "x"}).status_code == 302
     assert client.post("/admin/search/download", {"external_id": "vidAAAAAAA2"}).status_code == 302
     assert not DownloadJob.objects.exists()
+
+
+def test_a_user_who_may_download_gets_external_hits_and_their_own_job(
+    fake_youtube: FakeYouTube, client: Client
+) -> None:
+    listener = cast(User, UserFactory(username="listener"))
+    client.force_login(listener)
+    page = client.get("/admin/search/", {"q": "port zero"}).content.decode()
+    assert "download-button" in page
+    assert "Queued for download." in _download(client, "vidAAAAAAA2", headers=HTMX).content.decode()
+    assert DownloadJob.objects.get().requested_by == listener
 
 
 # -- Downloads ------------------------------------------------------------------------------------------------------

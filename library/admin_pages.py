@@ -1,0 +1,78 @@
+"""Admin pages to look at music: a track (with a player), an album with its tracks in order, an artist's albums.
+
+Every signed-in user may read them; editing stays on the admin's change forms, linked for admins. Audio plays
+through the REST stream endpoint with the admin's session (Range requests, so the player seeks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from library import selectors, services
+from library.services import AnnotatedKind
+from mcma.errors import ApplicationError, NotFoundError
+
+STARRABLE: dict[str, AnnotatedKind] = {"track": "track", "album": "album", "artist": "artist"}
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # admin_view lets only signed-in users through
+    return request.user
+
+
+def _page(request: HttpRequest, template: str, title: str, context: dict[str, Any]) -> TemplateResponse:
+    return TemplateResponse(request, template, {**admin.site.each_context(request), "title": title, **context})
+
+
+def _missing(request: HttpRequest, exc: NotFoundError) -> TemplateResponse:
+    response = _page(request, "admin/library/not_found.html", "Not found", {"message": exc.message})
+    response.status_code = 404
+    return response
+
+
+def track_page(request: HttpRequest, track_id: int) -> TemplateResponse:
+    try:
+        track = selectors.track_detail(user=_user(request), track_id=track_id)
+    except NotFoundError as exc:
+        return _missing(request, exc)
+    return _page(request, "admin/library/track_page.html", track.title, {"track": track, "kind": "track"})
+
+
+def album_page(request: HttpRequest, album_id: int) -> TemplateResponse:
+    try:
+        album = selectors.album_detail(user=_user(request), album_id=album_id)
+    except NotFoundError as exc:
+        return _missing(request, exc)
+    return _page(request, "admin/library/album_page.html", album.name, {"album": album, "kind": "album"})
+
+
+def artist_page(request: HttpRequest, artist_id: int) -> TemplateResponse:
+    try:
+        artist = selectors.artist_detail(user=_user(request), artist_id=artist_id)
+    except NotFoundError as exc:
+        return _missing(request, exc)
+    return _page(request, "admin/library/artist_page.html", artist.name, {"artist": artist, "kind": "artist"})
+
+
+@require_POST
+def star(request: HttpRequest, kind: str, item_id: int) -> HttpResponse:
+    """Star or unstar a track, album or artist for the signed-in user, then back to its page."""
+    annotated = STARRABLE.get(kind)
+    if annotated is None:
+        messages.error(request, f"Only {', '.join(STARRABLE)} can be starred.")
+        return redirect("admin:index")
+    try:
+        services.star_set(
+            user=_user(request), kind=annotated, ids=[item_id], starred=request.POST.get("starred") == "true"
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("admin:index")
+    return redirect(f"admin:music-{kind}", item_id)
