@@ -17,13 +17,19 @@ from dataclasses import dataclass, field
 from downloads.models import ErrorClass
 from downloads.ytdlp import MediaDownloadError
 from library.tags import UnreadableAudioError
-from mcma.errors import ApplicationError, InvalidInputError
+from mcma.errors import ApplicationError, InvalidInputError, PermissionDeniedError
 from sources.errors import SourceUnavailableError
 from sources.resolving import CookiesConfigError, SourceRequestError
 
 
 class JobCancelledError(Exception):
     """Raised from the progress callback when the job was cancelled (or taken over) while it ran."""
+
+
+class DownloadRequestsNotAllowedError(PermissionDeniedError):
+    """The user's `can_request_downloads` flag is off."""
+
+    code = "download_requests_not_allowed"
 
 
 class ImplausibleFileError(ApplicationError):

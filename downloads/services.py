@@ -35,6 +35,7 @@ from downloads.errors import (
     PAUSES_SOURCE,
     RETRYABLE,
     Classified,
+    DownloadRequestsNotAllowedError,
     ImplausibleFileError,
     JobCancelledError,
     classify,
@@ -113,8 +114,19 @@ def _resolvable_source(name: str, *, check_health: bool = True) -> Resolvable:
     return source
 
 
+def _check_may_request(user: User | None) -> None:
+    """`can_request_downloads` decides for ordinary users. Admins are always allowed (they can set the flag on
+    themselves anyway, so refusing them would only confuse), and so is the operator at the shell (no user)."""
+    if user is not None and not user.is_admin and not user.can_request_downloads:
+        raise DownloadRequestsNotAllowedError(
+            f"user {user.username!r} may not request downloads; an admin can allow it (can_request_downloads)",
+            details={"user": user.username},
+        )
+
+
 def download_request(*, user: User | None, source: str, external_id: str, kind: str) -> DownloadRequestResult:
     """Ask for `external_id` of `source` to be downloaded; idempotent while a job for it is active."""
+    _check_may_request(user)
     external_id = external_id.strip()
     if kind not in JobKind.values:
         raise InvalidInputError(f"kind must be one of {', '.join(JobKind.values)}", details={"kind": kind})
@@ -145,6 +157,7 @@ def download_request(*, user: User | None, source: str, external_id: str, kind: 
 
 def download_request_lookup(*, user: User | None, source: str, query_or_url: str, kind: str) -> DownloadRequestResult:
     """Request a download from a link of the source, or from the best hit of a search for `query_or_url`."""
+    _check_may_request(user)  # before the search: a refused user must not make us query the source
     backend = _resolvable_source(source)
     reference = backend.reference_from_url(query_or_url)
     if reference is not None:
@@ -757,6 +770,7 @@ def download_job_cancel(*, job: DownloadJob, actor: User) -> DownloadJob:
 def download_job_retry(*, job: DownloadJob, actor: User) -> DownloadJob:
     """Try a failed or cancelled job again with a fresh attempt budget; a waiting retry runs now."""
     _check_actor(job, actor)
+    _check_may_request(actor)  # a retry downloads again: the same right as asking the first time
     now = timezone.now()
     with transaction.atomic():
         locked = DownloadJob.objects.select_for_update().get(pk=job.pk)

@@ -1,12 +1,20 @@
 """Cover images: the stored original, or a resized copy cached under MCMA_CACHE_DIR/covers (the only Pillow
-importer). Players ask for the same few sizes over and over, so each (file, version, size) is resized once; the
-cache key includes the file's mtime and size, so a replaced cover never serves a stale thumbnail."""
+importer). Players ask for the same few sizes over and over, so each (file, version, size bucket) is resized
+once; the cache key includes the file's mtime and size, so a replaced cover never serves a stale thumbnail.
+
+Memory is bounded three ways, because a 260 KB PNG can decode to gigabytes: requested sizes snap to a few buckets
+(so `size=1000…1007` cannot bypass the cache), an image whose decoded pixels exceed COVER_MAX_PIXELS is refused
+before it is decoded (JPEGs first shrink in the decoder with `draft`, so only what is decoded counts), and each
+process resizes at most RESIZE_CONCURRENCY covers at a time.
+"""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -16,8 +24,32 @@ from library.storage import media_path
 from mcma.errors import NotFoundError
 
 MIN_SIZE = 1
-MAX_SIZE = 2048
+# Sizes a resize is snapped up to (never down: a player gets at least what it asked for, and scales). Powers of
+# two for list and grid thumbnails, 300 and 600 (the Subsonic web clients' 1x and 2x), then now-playing and
+# full-screen art; no step is more than twice the last, and a cover has at most this many cached copies.
+SIZE_BUCKETS = (32, 64, 128, 256, 300, 512, 600, 800, 1024, 1500, 2048)
+MAX_SIZE = SIZE_BUCKETS[-1]
+# Per process: a gunicorn worker's threads share it. Two decodes at COVER_MAX_PIXELS (4 bytes a pixel) is the
+# most a worker ever holds for covers; further requests wait for a slot and then usually find the cache filled.
+RESIZE_CONCURRENCY = 2
+# Resize in two steps (integer `reduce`/`draft`, then LANCZOS over at most 3x): Pillow documents 3.0 as
+# indistinguishable from a fair resample, and it is much cheaper on a large original.
+_REDUCING_GAP = 3.0
 _MIME_BY_SUFFIX = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+# Pillow's own decompression-bomb guard (a warning above the limit, an error above twice it) agrees with ours, for
+# any open that does not go through `_resize`.
+Image.MAX_IMAGE_PIXELS = int(settings.COVER_MAX_PIXELS)
+_resize_slots = threading.BoundedSemaphore(RESIZE_CONCURRENCY)
+# One resize per cache key at a time, so a burst of requests for one bucket decodes the original once. Striped
+# rather than one lock per key: a fixed, small set of locks, and two keys rarely share one.
+_key_locks = tuple(threading.Lock() for _ in range(64))
+
+
+class CoverTooLargeError(NotFoundError):
+    """The cover has more pixels than COVER_MAX_PIXELS: it is not resized (players then show their placeholder)."""
+
+    code = "cover_too_large"
 
 
 def _cache_dir() -> Path:
@@ -35,9 +67,15 @@ def _original_mime(path: Path) -> str:
         return "application/octet-stream"
 
 
+def size_bucket(size: int) -> int:
+    """The smallest bucket at least `size` (the largest for anything bigger)."""
+    return SIZE_BUCKETS[min(bisect.bisect_left(SIZE_BUCKETS, max(MIN_SIZE, size)), len(SIZE_BUCKETS) - 1)]
+
+
 def cover_image(*, relative_path: str, size: int | None) -> tuple[Path, str]:
-    """The file to send and its content type. `size` is the longest side in pixels, clamped to 1..2048; None or
-    0 means the original. Images are never upscaled. NotFoundError when the file is gone or not an image."""
+    """The file to send and its content type. `size` is the longest side in pixels, snapped up to a bucket; None
+    or 0 means the original. Images are never upscaled. NotFoundError when the file is gone or not an image,
+    CoverTooLargeError (a NotFoundError) when it has too many pixels to resize."""
     source = media_path(relative_path)
     try:
         stat = source.stat()
@@ -45,13 +83,26 @@ def cover_image(*, relative_path: str, size: int | None) -> tuple[Path, str]:
         raise NotFoundError("The cover file is missing from storage.") from exc
     if not size:
         return source, _original_mime(source)
-    size = max(MIN_SIZE, min(MAX_SIZE, size))
-    key = hashlib.sha256(f"{relative_path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{size}".encode()).hexdigest()
+    bucket = size_bucket(size)
+    key = hashlib.sha256(f"{relative_path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{bucket}".encode()).hexdigest()
+    cached = _cached(key)
+    if cached is not None:
+        return cached
+    with _key_locks[int(key[:8], 16) % len(_key_locks)]:
+        # Whoever held the lock has usually just written this very bucket: the common case under a burst.
+        cached = _cached(key)
+        if cached is not None:
+            return cached
+        with _resize_slots:
+            return _resize(source, key, bucket)
+
+
+def _cached(key: str) -> tuple[Path, str] | None:
     for suffix, mime in ((".jpg", "image/jpeg"), (".png", "image/png")):
         cached = _cache_dir() / key[:2] / f"{key}{suffix}"
         if cached.exists():
             return cached, mime
-    return _resize(source, key, size)
+    return None
 
 
 def _resize(source: Path, key: str, size: int) -> tuple[Path, str]:
@@ -59,10 +110,14 @@ def _resize(source: Path, key: str, size: int) -> tuple[Path, str]:
         with Image.open(source) as image:
             if max(image.size) <= size:
                 return source, Image.MIME.get(image.format or "", "application/octet-stream")
-            image.thumbnail((size, size), Image.Resampling.LANCZOS)
+            image.draft(None, (round(size * _REDUCING_GAP), round(size * _REDUCING_GAP)))  # JPEG: decode smaller
+            _refuse_too_many_pixels(*image.size)
+            image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
             transparent = image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info)
             resized = image.convert("RGBA" if transparent else "RGB")
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's guard, at twice MAX_IMAGE_PIXELS, fired on open
+        raise _too_large(f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels") from exc
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise NotFoundError("The cover file is not a readable image.") from exc
     suffix, mime, fmt = (".png", "image/png", "PNG") if transparent else (".jpg", "image/jpeg", "JPEG")
     target = _cache_dir() / key[:2] / f"{key}{suffix}"
@@ -77,3 +132,16 @@ def _resize(source: Path, key: str, size: int) -> tuple[Path, str]:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return target, mime
+
+
+def _refuse_too_many_pixels(width: int, height: int) -> None:
+    if width * height > int(settings.COVER_MAX_PIXELS):
+        raise _too_large(f"{width}x{height} pixels")
+
+
+def _too_large(what: str) -> CoverTooLargeError:
+    limit = int(settings.COVER_MAX_PIXELS)
+    return CoverTooLargeError(
+        f"The cover image is too large to resize ({what}; at most {limit:,} pixels are resized).",
+        details={"max_pixels": limit},
+    )

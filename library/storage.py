@@ -366,9 +366,19 @@ def store_many_bytes(items: Sequence[tuple[bytes, str]], *, replace: bool = True
 
 
 def delete_file(relative: str) -> None:
-    """Remove a stored file if present (used to undo a store whose database write failed)."""
+    """Remove a stored file if present (used to undo a store whose database write failed), and the folders that
+    held only it: a failed import must not leave an empty artist/album folder behind."""
+    path = media_path(relative)
     with contextlib.suppress(FileNotFoundError):
-        media_path(relative).unlink()
+        path.unlink()
+    root = media_root()
+    for folder in path.parents:
+        if folder == root or root not in folder.parents:
+            return
+        try:
+            folder.rmdir()  # refuses a folder that is not empty, so a neighbour's file is never at risk
+        except OSError:
+            return
 
 
 def _write_atomic(reader: IO[bytes], dest: Path, *, replace: bool) -> None:

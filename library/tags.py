@@ -610,7 +610,7 @@ def _sylt_to_lrc(frame: Any) -> str:
     for text, ms in frame.text:
         if frame.format == 2:  # milliseconds (format 1 is MPEG frames, which we cannot place)
             minutes, rest = divmod(int(ms), 60_000)
-            lines.append(f"[{minutes:02d}:{rest / 1000:05.2f}]{text}")
+            lines.append(f"[{minutes:02d}:{rest / 1000:05.2f}]{_clean_text(str(text), multiline=False)}")
     return "\n".join(lines)
 
 
@@ -623,7 +623,7 @@ def _build(
         for name, rank in _ALIAS_NAMES[family].get(key, ()):
             if name in chosen and chosen[name][0] < rank:
                 continue
-            found = [stripped for value in raw_values if (stripped := value.strip())]
+            found = _clean_values(raw_values, multiline=name in _MULTILINE_FIELDS)
             if found:
                 # Some writers store one value twice (ffmpeg's ASF Author): a repeat is never a second credit.
                 chosen[name] = (rank, list(dict.fromkeys(found)))
@@ -657,7 +657,7 @@ def _build(
     if album_gain is None and (r128 := _r128(first("r128_album_gain"))) is not None:
         album_gain = r128
     return TrackTags(
-        title=first("title") or path.stem,
+        title=first("title") or _clean_text(path.stem, multiline=False),
         artists=tuple(artists),
         featured_artists=tuple(featured),
         artist_display="; ".join(artist_values) if artist_values else ", ".join(artists),
@@ -770,11 +770,42 @@ def _parse_date(text: str) -> tuple[str, int | None]:
 
 
 # Compiled once: each file's tags go through these a dozen times, mostly with empty values.
-_GENRE_SEPARATOR = re.compile(r"\s*;\s*|\x00")
+_GENRE_SEPARATOR = re.compile(r"\s*;\s*")
 _NUMERIC_GENRE = re.compile(r"\(?\d+\)?")
 _LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)")
 _INTEGER = re.compile(r"\s*([-+]?\d+)\s*")
+_IMAGE_MIME = re.compile(r"image/[a-z0-9.+-]{1,60}")  # a declared type, kept only when it is one
 _MBID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+# Fields whose text may span lines; everywhere else a line break or tab becomes a space.
+_MULTILINE_FIELDS = frozenset({"lyrics", "comment"})
+_LINE_BREAKS = re.compile(r"[\t\n\r\x0b\x0c]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 without tab, LF and CR
+
+
+def _clean_values(raw_values: Iterable[str], *, multiline: bool) -> list[str]:
+    """The non-empty values, stripped and without control characters, which no name or title means and which
+    PostgreSQL (NUL), XML 1.0 (all of C0 but tab, LF, CR) and file names cannot carry. NUL separates values, as
+    in ID3v2.4 and APEv2 (mutagen already splits those), so a NUL-joined Vorbis or MP4 value reads the same."""
+    found = []
+    for value in raw_values:
+        stripped = value.strip()
+        if not stripped:
+            continue
+        if stripped.isprintable():  # nearly every value: no control character to look for
+            found.append(stripped)
+            continue
+        for part in stripped.split("\x00"):
+            if cleaned := _clean_text(part, multiline=multiline):
+                found.append(cleaned)
+    return found
+
+
+def _clean_text(text: str, *, multiline: bool) -> str:
+    if not multiline:
+        text = _LINE_BREAKS.sub(" ", text)
+    return _CONTROLS.sub("", text).strip()
 
 
 def _genres(values: Iterable[str]) -> list[str]:
@@ -850,7 +881,7 @@ def _image_mime(data: bytes, declared: str = "") -> str:
         return "image/jpeg"
     if declared == "png":
         return "image/png"
-    return declared if declared.startswith("image/") else "image/jpeg"
+    return declared if _IMAGE_MIME.fullmatch(declared) else "image/jpeg"
 
 
 def image_mime(data: bytes) -> str:

@@ -135,6 +135,8 @@ STORAGES = {
 }
 # Cached derived files (resized covers, transcodes) that can always be rebuilt.
 MCMA_CACHE_DIR = Path(env.str("MCMA_CACHE_DIR", default=str(MCMA_DATA_DIR / "cache"))).expanduser().resolve()
+# Covers with more pixels are not resized: 25 MP (5000x5000) decodes to at most 100 MB, and real scans are smaller.
+COVER_MAX_PIXELS = env.int("COVER_MAX_PIXELS", default=25_000_000)
 
 # One cache shared by every web and worker process (login throttles, source pauses, search results). The
 # embedded default is a folder cache under the data dir; set CACHE_URL=redis://… in production. Tests use

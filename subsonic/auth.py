@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from accounts.selectors import user_by_api_key, user_check_subsonic_password, user_check_subsonic_token
-from subsonic.errors import ErrorCode, SubsonicError, missing_parameter
+from subsonic.errors import ControlCharacterError, ErrorCode, SubsonicError, missing_parameter
 from subsonic.params import Params
 
 FAILURE_WINDOW_SECONDS = 600
@@ -31,7 +31,10 @@ WRONG_CREDENTIALS = "Wrong username or password"
 
 def authenticate(request: HttpRequest, params: Params) -> User:
     api_key = params.text("apiKey")
-    username = params.text("u")
+    try:
+        username = params.text("u")
+    except ControlCharacterError as exc:  # no account has such a name: say so, without asking the database
+        raise SubsonicError(ErrorCode.WRONG_CREDENTIALS, WRONG_CREDENTIALS) from exc
     password = params.text("p")
     token = params.text("t")
     address = _client_address(request)

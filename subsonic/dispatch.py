@@ -59,13 +59,13 @@ def _with_cors(request: HttpRequest, response: HttpResponseBase) -> HttpResponse
 
 
 def _handle(request: HttpRequest, method: str) -> HttpResponseBase:
-    try:
+    try:  # until `f` is read, errors (unreadable parameters, a NUL in `c` or `f`) can only be XML
         params = Params.from_request(request)
+        client = params.text("c") or ""
+        profile = client_profile(client)
+        rendering, format_error = _rendering(params, profile)
     except SubsonicError as exc:
         return _error_response(exc, Rendering(Format.XML, Profile.FULL))
-    client = params.text("c") or ""
-    profile = client_profile(client)
-    rendering, format_error = _rendering(params, profile)
     if format_error is not None:
         return _error_response(format_error, rendering)
     try:

@@ -31,6 +31,18 @@ class SubsonicError(Exception):
         self.message = message
 
 
+class ControlCharacterError(SubsonicError):
+    """A parameter holds a control character no value can mean (NUL and most of C0). Error 10, as for a missing
+    value: the request is malformed, and no database (PostgreSQL refuses NUL in text) ever sees the value."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            ErrorCode.MISSING_PARAMETER,
+            f"Parameter {name!r} contains a control character (such as NUL); remove it and try again",
+        )
+        self.parameter = name
+
+
 def missing_parameter(name: str) -> SubsonicError:
     return SubsonicError(ErrorCode.MISSING_PARAMETER, f"Required parameter is missing: {name}")
 

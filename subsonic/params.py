@@ -1,10 +1,12 @@
 """Typed, read-only access to a request's parameters: query string and form body merged (OpenSubsonic formPost).
 
-A missing required value is error 10, a malformed one error 0; views never parse strings themselves.
+A missing required value is error 10, a malformed one error 0; views never parse strings themselves. Every value
+read goes through `_values`, which refuses control characters (error 10, naming the parameter).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -12,13 +14,16 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
 
-from subsonic.errors import ErrorCode, SubsonicError, invalid_parameter, missing_parameter
+from subsonic.errors import ControlCharacterError, ErrorCode, SubsonicError, invalid_parameter, missing_parameter
 
 _TRUE = frozenset({"true", "1", "on", "yes"})
 _FALSE = frozenset({"false", "0", "off", "no"})
 # Keeps a hostile `id=1&id=2&…` list from turning one request into a huge query.
 MAX_VALUES = 5000
 MAX_FIELDS = 50_000  # parsing is cheap; `values()` enforces the per-parameter limit
+# C0 controls except tab, LF and CR, which a comment or a description may hold. NUL is the one that matters most:
+# PostgreSQL refuses it in text, and every other store or file name would keep it as a trap.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class Params:
@@ -50,8 +55,15 @@ class Params:
     def __contains__(self, name: str) -> bool:
         return bool(self._data.getlist(name))
 
-    def text(self, name: str, default: str | None = None) -> str | None:
+    def _values(self, name: str) -> list[str]:
+        """Every value of `name`; the one place values leave this object, so the one place they are checked."""
         values = self._data.getlist(name)
+        if any(_CONTROL_CHARACTERS.search(value) for value in values):
+            raise ControlCharacterError(name)
+        return values
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        values = self._values(name)
         return values[0] if values else default
 
     def required(self, name: str) -> str:
@@ -61,7 +73,7 @@ class Params:
         return value
 
     def values(self, name: str) -> list[str]:
-        values = [value for value in self._data.getlist(name) if value != ""]
+        values = [value for value in self._values(name) if value != ""]
         if len(values) > MAX_VALUES:
             raise invalid_parameter(name, f"at most {MAX_VALUES} values are accepted")
         return values

@@ -11,6 +11,9 @@ import pytest
 from django.http import HttpRequest
 from django.test import RequestFactory
 from django.utils.http import http_date
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from library.streaming import ByteRange, RangeNotSatisfiable, content_disposition, file_response, range_parse
 from mcma.errors import NotFoundError
@@ -62,6 +65,57 @@ def test_range_parse(header: str, expected: ByteRange | None) -> None:
 def test_range_parse_unsatisfiable(header: str) -> None:
     with pytest.raises(RangeNotSatisfiable):
         range_parse(header, SIZE)
+
+
+HUGE = "9" * 5000  # past Python's 4,300-digit int() limit
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (f"bytes=0-{HUGE}", ByteRange(0, SIZE - 1)),  # a last byte past the end means "to the end"
+        (f"bytes=-{HUGE}", ByteRange(0, SIZE - 1)),  # a suffix longer than the file is the whole file
+        (f"bytes={'0' * 5000}5-{'0' * 5000}9", ByteRange(5, 9)),  # leading zeros are still small numbers
+        ("bytes=0-999999999999999999", ByteRange(0, SIZE - 1)),
+    ],
+)
+def test_range_parse_of_huge_numbers_is_bounded(header: str, expected: ByteRange) -> None:
+    assert range_parse(header, SIZE) == expected
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"bytes={HUGE}-",
+        f"bytes={HUGE}-{HUGE}",
+        f"bytes={HUGE}-5",
+        "bytes=1000000000000000000-",
+        "bytes=--5",
+        "bytes=-5-9",
+        "bytes=5--9",
+        "bytes=9-5",
+        "bytes=\u0661-\u0662",  # Arabic-Indic digits: int() would read them, HTTP does not
+        "bytes=+5-9",
+    ],
+)
+def test_range_parse_of_absurd_ranges_is_unsatisfiable(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiable):
+        range_parse(header, SIZE)
+
+
+@pytest.mark.security
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(header=st.text(alphabet=st.sampled_from("bytes=0123456789-, \t9"), max_size=60), size=st.integers(0, 10**6))
+def test_range_parse_answers_every_header_within_the_file(header: str, size: int) -> None:
+    """For any header: ignore it (None), refuse it (416), or a range inside [0, size)."""
+    try:
+        result = range_parse(header, size)
+    except RangeNotSatisfiable:
+        return
+    if result is not None:
+        assert 0 <= result.start <= result.end < size
 
 
 def test_any_range_of_an_empty_file_is_unsatisfiable() -> None:

@@ -259,3 +259,58 @@ def test_read_tags_opens_each_format_with_the_class_mutagen_file_picks(
         assert type(mutagen.File(candidate, options=tags._MUTAGEN_KINDS)) is chosen
         assert type(tags._open_audio(candidate, candidate.read_bytes())) is chosen
         assert type(tags._open_audio(candidate, None)) is chosen
+
+
+# -- control characters: cleaned at the door, whatever the format ------------------------------------------------
+@pytest.mark.security
+@pytest.mark.parametrize("fmt", ["flac", "ogg", "opus", "m4a", "wv"])
+def test_nul_and_other_controls_never_leave_read_tags(fmt: str, audio_maker: AudioMaker, tmp_path: Path) -> None:
+    path = audio_maker.make(tmp_path / f"song.{fmt.split('.')[-1]}", fmt)
+    hostile = TrackTags(
+        title="Title\x00",  # C-string writers leave the terminator in
+        artists=("The\x1bBand",),
+        album="Al\x01bum\nTwo",
+        genres=("Rock\x00Pop",),
+        comment="one\r\n\ttwo\x07",
+        lyrics="verse\x00chorus",
+    )
+    write_tags(path, hostile, cover=None, cover_mime=None)
+
+    read = read_tags(path)
+
+    assert (read.title, read.artists, read.artist_display) == ("Title", ("TheBand",), "TheBand")
+    assert read.album == "Album Two"  # a line break in a one-line field becomes a space
+    assert read.genres == ("Rock", "Pop")  # NUL separates values, as in ID3v2.4
+    assert read.comment == "one\r\n\ttwo"  # multi-line fields keep their line breaks and tabs
+    assert read.lyrics == "verse\nchorus"
+
+
+@pytest.mark.security
+def test_id3_frames_with_controls_are_cleaned(audio_maker: AudioMaker, tmp_path: Path) -> None:
+    path = audio_maker.make(tmp_path / "song.mp3", "mp3")
+    audio = mutagen.File(path)
+    audio.tags.add(mutagen.id3.TIT2(encoding=3, text=["Bad\x01Title\x1f"]))
+    audio.tags.add(mutagen.id3.TPE1(encoding=3, text=["Art\x0bist"]))
+    audio.save()
+
+    read = read_tags(path)
+
+    assert (read.title, read.artist) == ("BadTitle", "Art ist")
+
+
+@pytest.mark.security
+def test_a_control_character_in_the_file_name_is_not_the_title(audio_maker: AudioMaker, tmp_path: Path) -> None:
+    path = audio_maker.make(tmp_path / "odd\x1bname.flac", "flac")
+
+    assert read_tags(path).title == "oddname"
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(("declared", "kept"), [("image/pn\x00g", "image/jpeg"), ("image/avif", "image/avif")])
+def test_a_declared_cover_type_is_kept_only_when_it_is_one(
+    declared: str, kept: str, audio_maker: AudioMaker, tmp_path: Path
+) -> None:
+    path = audio_maker.make(tmp_path / "song.flac", "flac")
+    write_tags(path, TrackTags(title="x"), cover=b"\x00\x01 no magic bytes", cover_mime=declared)
+
+    assert read_tags(path).cover_mime == kept

@@ -15,6 +15,7 @@ from library import services
 from library.models import Album, Artist, Play, Track
 from tests.audio import AudioMaker
 from tests.factories.accounts import UserFactory
+from tests.images import bomb_png
 from tests.subsonic.conftest import Library, client_for
 from tests.subsonic.support import SubsonicClient, parse
 
@@ -156,6 +157,19 @@ def test_cover_art_errors(api: SubsonicClient, user: User, library: Library, fmt
     (Path(settings.MEDIA_ROOT) / "covers").mkdir()
     (Path(settings.MEDIA_ROOT) / "covers/not-an-image.jpg").write_bytes(b"plain text")
     assert api.call("getCoverArt", fmt, id=f"al-{library.abbey.pk}", size=100).error_code == 70
+
+
+@pytest.mark.security
+def test_get_cover_art_of_a_decompression_bomb_is_error_70_with_the_reason(
+    api: SubsonicClient, library: Library, fmt: str
+) -> None:
+    bomb_png(Path(settings.MEDIA_ROOT) / "covers/bomb.png")
+    Album.objects.filter(pk=library.abbey.pk).update(cover_path="covers/bomb.png")
+
+    reply = api.call("getCoverArt", fmt, id=f"al-{library.abbey.pk}", size=1007)
+
+    assert reply.error_code == 70
+    assert "too large to resize" in reply.error_message
 
 
 def test_binary_errors_use_text_xml_for_dsub(client: Client, user: User, library: Library) -> None:
