@@ -11,7 +11,6 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt
 
 from mcma.errors import ApplicationError
@@ -134,8 +133,7 @@ def error_document(request: HttpRequest, error: SubsonicError) -> HttpResponseBa
     rejected before routing, a failure in a middleware): the same document and CORS headers as any method."""
     try:
         params = Params.from_request(request)
-    except SubsonicError:
-        params = Params(MultiValueDict())
-    profile = client_profile(params.text("c") or "")
-    rendering, _format_error = _rendering(params, profile)
+        rendering, _format_error = _rendering(params, client_profile(params.text("c") or ""))
+    except SubsonicError:  # the parameters themselves are unreadable: the spec's default format
+        rendering = Rendering(Format.XML, Profile.FULL)
     return _with_cors(request, _error_response(error, rendering))

@@ -271,3 +271,10 @@ def test_unknown_pages_are_plain_404s_without_debug_details(client: Client) -> N
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "URLconf" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_refused_host_with_a_nul_in_the_client_name_is_still_a_document(client: Client) -> None:
+    response = client.get("/rest/ping.view", {"f": "json", "c": "bad\x00client"}, HTTP_HOST="evil.example")
+    assert response.status_code == 200
+    assert b'status="failed"' in response.content
