@@ -129,7 +129,12 @@ def test_search_download_and_follow_the_job_in_the_browser(
     assert Track.objects.filter(source="youtube", source_id="vidAAAAAAA2").exists()
 
     ranged: list[int] = []
-    page.on("response", lambda response: "/stream" in response.url and ranged.append(response.status))
+
+    def note_stream(response: Response) -> None:
+        if "/stream" in response.url:
+            ranged.append(response.status)
+
+    page.on("response", note_stream)
     row.locator("text=open track").click()
     expect(page.locator("#track")).to_contain_text("The Fakes")
     assert page.evaluate(AUDIO_DURATION) > 1.0
