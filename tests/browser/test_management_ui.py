@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, Request, Response, expect, sync_p
 from downloads import services
 from downloads.models import DownloadJob, JobState
 from library.models import Track
-from tests.factories.accounts import AdminFactory
+from tests.factories.accounts import AdminFactory, UserFactory
 from tests.factories.library import TrackFactory
 from tests.fakes.fixtures import FakeYouTube
 
@@ -162,4 +162,22 @@ def test_the_pages_fit_a_phone(browser: Browser, live_server: Any, screenshot_di
             assert width <= 390 + 1, f"{path} scrolls sideways on a phone ({width}px)"
     finally:
         context.close()
+    assert assets.failures == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listener_sees_only_their_own_downloads(page: Page, screenshot_dir: Path) -> None:
+    listener = UserFactory(username="listener", password=PASSWORD)
+    other = UserFactory(username="other")
+    DownloadJob.objects.create(source="youtube", external_id="vidMINE00001", title="Mine", requested_by=listener)
+    DownloadJob.objects.create(source="youtube", external_id="vidTHEIRS001", title="Theirs", requested_by=other)
+    assets = FailedAssets(page)
+
+    _log_in(page, "listener")
+    page.click("nav.mcma-nav >> text=Downloads")
+
+    expect(page.locator("tr.job-row")).to_have_count(1)
+    expect(page.locator("tr.job-row")).to_contain_text("Mine")
+    expect(page.locator("#retry-all-failed")).to_have_count(0)
+    page.screenshot(path=str(screenshot_dir / "listener-downloads.png"), full_page=True)
     assert assets.failures == []
