@@ -11,11 +11,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, Response, expect, sync_playwright
 
+from accounts.models import User
 from downloads import services
 from downloads.models import DownloadJob, JobState
 from library.models import Track
@@ -167,8 +168,8 @@ def test_the_pages_fit_a_phone(browser: Browser, live_server: Any, screenshot_di
 
 @pytest.mark.django_db(transaction=True)
 def test_a_listener_sees_only_their_own_downloads(page: Page, screenshot_dir: Path) -> None:
-    listener = UserFactory(username="listener", password=PASSWORD)
-    other = UserFactory(username="other")
+    listener = cast(User, UserFactory(username="listener", password=PASSWORD))
+    other = cast(User, UserFactory(username="other"))
     DownloadJob.objects.create(source="youtube", external_id="vidMINE00001", title="Mine", requested_by=listener)
     DownloadJob.objects.create(source="youtube", external_id="vidTHEIRS001", title="Theirs", requested_by=other)
     assets = FailedAssets(page)
