@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiKey, SubsonicCredential
+from downloads.models import DownloadJob
 from library.models import Genre, Track
 from tests.factories.accounts import AdminFactory, UserFactory
 from tests.factories.library import TrackFactory
@@ -120,3 +122,19 @@ def test_admin_can_add_a_user(admin_client_logged_in: Client) -> None:
     assert user.check_password("a long enough passphrase 42")
     assert user.max_bitrate == 320
     assert not user.can_download
+
+
+@pytest.mark.parametrize(
+    "model", [model for model in apps.get_models() if admin.site.is_registered(model)], ids=lambda m: m._meta.label
+)
+def test_every_list_page_costs_a_fixed_number_of_queries(
+    admin_client_logged_in: Client, model: Any, django_assert_max_num_queries: Any
+) -> None:
+    """With 60 tracks and what hangs off them, no list page runs a query per row."""
+    model_admin = admin.site.get_model_admin(model)
+    tracks = TrackFactory.create_batch(60)
+    for track in tracks[:20]:
+        DownloadJob.objects.create(source="youtube", external_id=f"vid{track.pk}", title=track.title, track=track)
+    url = reverse(f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist")
+    with django_assert_max_num_queries(15):
+        assert admin_client_logged_in.get(url).status_code == 200
