@@ -6,6 +6,7 @@ through the REST stream endpoint with the admin's session (Range requests, so th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from library import selectors, services
+from library.models import Album, Artist, Track
 from library.services import AnnotatedKind
 from mcma.errors import ApplicationError, NotFoundError
 
@@ -37,28 +39,29 @@ def _missing(request: HttpRequest, exc: NotFoundError) -> TemplateResponse:
     return response
 
 
-def track_page(request: HttpRequest, track_id: int) -> TemplateResponse:
+def _detail(
+    request: HttpRequest, kind: str, fetch: Callable[[], Track | Album | Artist], title: Callable[[Any], str]
+) -> TemplateResponse:
     try:
-        track = selectors.track_detail(user=_user(request), track_id=track_id)
+        item = fetch()
     except NotFoundError as exc:
         return _missing(request, exc)
-    return _page(request, "admin/library/track_page.html", track.title, {"track": track, "kind": "track"})
+    return _page(request, f"admin/library/{kind}_page.html", title(item), {kind: item, "kind": kind})
+
+
+def track_page(request: HttpRequest, track_id: int) -> TemplateResponse:
+    user = _user(request)
+    return _detail(request, "track", lambda: selectors.track_detail(user=user, track_id=track_id), lambda t: t.title)
 
 
 def album_page(request: HttpRequest, album_id: int) -> TemplateResponse:
-    try:
-        album = selectors.album_detail(user=_user(request), album_id=album_id)
-    except NotFoundError as exc:
-        return _missing(request, exc)
-    return _page(request, "admin/library/album_page.html", album.name, {"album": album, "kind": "album"})
+    user = _user(request)
+    return _detail(request, "album", lambda: selectors.album_detail(user=user, album_id=album_id), lambda a: a.name)
 
 
 def artist_page(request: HttpRequest, artist_id: int) -> TemplateResponse:
-    try:
-        artist = selectors.artist_detail(user=_user(request), artist_id=artist_id)
-    except NotFoundError as exc:
-        return _missing(request, exc)
-    return _page(request, "admin/library/artist_page.html", artist.name, {"artist": artist, "kind": "artist"})
+    user = _user(request)
+    return _detail(request, "artist", lambda: selectors.artist_detail(user=user, artist_id=artist_id), lambda a: a.name)
 
 
 @require_POST
