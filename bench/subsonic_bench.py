@@ -30,7 +30,7 @@ WORDS = [
 ]
 
 
-def _setup_django(scratch: Path) -> None:
+def setup_django(scratch: Path) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcma.settings")
     os.environ["MCMA_DATA_DIR"] = str(scratch)
@@ -52,7 +52,7 @@ def _words(rng: random.Random, count: int) -> str:
     return " ".join(rng.choice(WORDS).capitalize() for _ in range(count))
 
 
-def _generate(tracks: int, rng: random.Random) -> dict[str, Any]:
+def generate(tracks: int, rng: random.Random) -> dict[str, Any]:
     from accounts.models import User
     from accounts.services import subsonic_password_reveal
     from library.models import Album, AlbumAnnotation, Artist, Genre, Track, TrackAnnotation
@@ -126,7 +126,8 @@ def _generate(tracks: int, rng: random.Random) -> dict[str, Any]:
     return {"user": user, "password": subsonic_password_reveal(user=user), "albums": albums}
 
 
-def _measure(label: str, call: Callable[[], Any], runs: int) -> dict[str, float]:
+def measure(label: str, call: Callable[[], Any], runs: int, *, expect: bytes = b'"status":"ok"') -> dict[str, float]:
+    """Time `call` `runs` times after a warm-up; every answer must be a 200 whose body contains `expect`."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -141,7 +142,7 @@ def _measure(label: str, call: Callable[[], Any], runs: int) -> dict[str, float]
             elapsed = time.perf_counter() - start
             cpu.append((time.process_time() - start_cpu) * 1000)
         assert response.status_code == 200, (label, response.status_code)
-        assert b'"status":"ok"' in response.content, (label, response.content[:300])
+        assert expect in response.content, (label, response.content[:300])
         timings.append(elapsed * 1000)
         queries = len(captured)
     timings.sort()
@@ -162,13 +163,13 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mcma-bench-") as scratch:
-        _setup_django(Path(scratch))
+        setup_django(Path(scratch))
         from django.db import connection
         from django.test import Client
 
         rng = random.Random(args.seed)
         started = time.perf_counter()
-        data = _generate(args.tracks, rng)
+        data = generate(args.tracks, rng)
         if connection.vendor == "postgresql":
             # Autovacuum would soon analyze a live database; right after a bulk load the planner has no statistics
             # and picks plans (full sorts spilling to disk) no real server would run.
@@ -186,15 +187,15 @@ def main() -> None:
 
         album_ids = [f"al-{a.pk}" for a in data["albums"]]
         for list_type in ("alphabeticalByName", "newest"):
-            _measure(
+            measure(
                 f"getAlbumList2 {list_type} 500",
                 lambda list_type=list_type: get("getAlbumList2", type=list_type, size=500),  # type: ignore[misc]
                 args.runs,
             )
-        _measure("getArtists", lambda: get("getArtists"), args.runs)
-        _measure("getAlbum", lambda: get("getAlbum", id=rng.choice(album_ids)), args.runs)
-        _measure("search3 'love'", lambda: get("search3", query="love"), args.runs)
-        _measure(
+        measure("getArtists", lambda: get("getArtists"), args.runs)
+        measure("getAlbum", lambda: get("getAlbum", id=rng.choice(album_ids)), args.runs)
+        measure("search3 'love'", lambda: get("search3", query="love"), args.runs)
+        measure(
             "search3 '' songCount=500 (one sync page)",
             lambda: get(
                 "search3",
