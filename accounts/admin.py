@@ -12,7 +12,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from accounts.admin_login import ThrottledAdminAuthenticationForm
 from accounts.models import ApiKey, SubsonicCredential, User
+
+# The admin's password form counts failures in the same buckets as the API's token login (accounts.login_throttle).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 _SUBSONIC_FLAGS = (
     "can_stream",

@@ -13,6 +13,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("admin/login/", include("accounts.admin_login")),  # the admin's login page, throttled with the API's
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/", include("mcma.api_docs")),
