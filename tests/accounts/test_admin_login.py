@@ -69,3 +69,11 @@ def test_a_good_admin_login_is_not_throttled() -> None:
     for _ in range(15):
         client = Client(REMOTE_ADDR="10.5.5.5")
         assert admin_login(client, "boss", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(("username", "password"), [("bo\x00ss", PASSWORD), ("boss", "pass\x00word"), ("\x00", "\x00")])
+def test_nul_in_admin_credentials_is_a_form_error(username: str, password: str) -> None:
+    AdminFactory.create(username="boss")
+    response = admin_login(Client(), username, password)
+    assert response.status_code == 200
+    assert b"errornote" in response.content or b"errorlist" in response.content

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
@@ -18,6 +19,9 @@ from tests.factories.accounts import AdminFactory, UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
 from tests.subsonic.conftest import client_for
 from tests.subsonic.support import SubsonicClient
+
+# Some probes only fail where the database refuses input SQLite takes (NUL in text): their xfails say so.
+ON_POSTGRESQL = "postgresql" in settings.DATABASES["default"]["ENGINE"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.services import api_key_create, subsonic_password_reveal, token_pair_issue
 from library.models import Share, Track
-from tests.security.conftest import rest_client
+from tests.security.conftest import ON_POSTGRESQL, rest_client
 from tests.subsonic.support import SubsonicClient
 
 pytestmark = [pytest.mark.django_db, pytest.mark.security]
@@ -73,7 +73,6 @@ def test_share_pages_escape_what_users_wrote(owner_sub: SubsonicClient, tracks: 
     [
         "/share/..%2f..%2fetc%2fpasswd",
         "/share/%2e%2e",
-        "/share/%00",
         "/share/" + "a" * 5000,
         "/share/not-a-token/0",
         "/share/not-a-token/-1",
@@ -83,6 +82,16 @@ def test_share_pages_escape_what_users_wrote(owner_sub: SubsonicClient, tracks: 
 def test_hostile_share_paths_are_404(db: None, path: str) -> None:
     response = Client().get(path)
     assert response.status_code == 404
+
+
+@pytest.mark.xfail(
+    ON_POSTGRESQL,
+    strict=True,
+    reason="issue 19, unowned: share_by_token passes a NUL in the token to PostgreSQL, a 500 (not fixed yet)",
+)
+def test_a_nul_in_a_share_token_is_404(db: None) -> None:
+    for path in ("/share/%00", "/share/abc%00def", "/share/abc%00def/0"):
+        assert Client().get(path).status_code == 404, path
 
 
 def test_share_positions_outside_the_share_are_404(owner_sub: SubsonicClient, tracks: list[Track]) -> None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.security.conftest import rest_client
+from tests.security.conftest import ON_POSTGRESQL, rest_client
 from tests.subsonic.conftest import client_for
 from tests.subsonic.support import Reply, SubsonicClient
 
@@ -32,7 +31,6 @@ PAYLOADS = [
     "tr-9" + "9" * 5000,
 ]
 NUL_PAYLOADS = ["al-1\x00", "\x00", "tr-1\x00.mp3"]
-ON_POSTGRESQL = "postgresql" in settings.DATABASES["default"]["ENGINE"]
 # Every Subsonic parameter that names an object, with what else the method needs to reach the lookup.
 ID_PARAMETERS: list[tuple[str, str, dict[str, Any]]] = [
     ("getMusicDirectory", "id", {}),
