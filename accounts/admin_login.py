@@ -39,8 +39,8 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         return cleaned
 
 
-def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-    response = admin.site.login(request, extra_context)
+def admin_login(request: HttpRequest) -> HttpResponse:
+    response = admin.site.login(request)
     form = (response.context_data or {}).get("form") if isinstance(response, TemplateResponse) else None
     if form is not None and form.has_error(NON_FIELD_ERRORS, THROTTLED):
         response.status_code = 429

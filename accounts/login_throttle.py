@@ -35,7 +35,7 @@ class LoginThrottledError(ApplicationError):
     code = "throttled"
 
     def __init__(self, wait_seconds: int) -> None:
-        super().__init__("Too many failed login attempts.", details={"retry_after": wait_seconds})
+        super().__init__("Too many failed login attempts.")
         self.wait_seconds = wait_seconds
 
 
