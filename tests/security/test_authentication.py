@@ -12,6 +12,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import SubsonicCredential, User
+from accounts.services import api_key_create
 from subsonic import auth
 from tests.factories.accounts import UserFactory
 from tests.subsonic.support import SubsonicClient
@@ -147,3 +148,15 @@ def test_rest_throttle_ignores_a_spoofed_forwarded_for(owner: User, settings: An
         "/api/v1/auth/token", {"username": "alice", "password": "x"}, format="json", HTTP_X_FORWARDED_FOR="10.7.7.7"
     )
     assert fresh_xff.status_code == 429
+
+
+def test_subsonic_api_key_guessing_is_throttled_per_address(owner: User, monkeypatch: Any) -> None:
+    monkeypatch.setattr(auth, "MAX_FAILURES_PER_ADDRESS", 3)
+    _, raw = api_key_create(user=owner, name="player")
+    guesser = Client(REMOTE_ADDR="10.8.8.9")
+    for i in range(3):
+        assert _error(guesser, apiKey=f"mcma_guess{i}") == (44, "Invalid API key")
+    code, message = _error(guesser, apiKey=raw) or (0, "")
+    assert code == 40
+    assert "Too many failed logins" in message  # even the right key, while the address is locked out
+    assert _error(Client(REMOTE_ADDR="10.9.9.8"), apiKey=raw) is None
