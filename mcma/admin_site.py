@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
+from accounts.admin_login import ThrottledAuthenticationForm, refused_as_throttled
 from downloads import admin_pages as download_pages
 from library import admin_pages as library_pages
 from mcma import dashboard
@@ -28,8 +28,9 @@ class MusicAdminSite(admin.AdminSite):
     site_header = "mcma"
     site_title = "mcma"
     index_title = "Dashboard"
-    # Django's admin form turns away users who are not staff; any active user may sign in here.
-    login_form = AuthenticationForm
+    # Django's admin form turns away users who are not staff; any active user may sign in here, as often as the
+    # login throttle (shared with the REST token login) allows.
+    login_form = ThrottledAuthenticationForm
 
     def has_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_authenticated)
@@ -47,6 +48,12 @@ class MusicAdminSite(admin.AdminSite):
             path("music/<str:kind>/<int:item_id>/star", self.admin_view(library_pages.star), name="music-star"),
         ]
         return pages + super().get_urls()
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().login(request, extra_context)
+        if refused_as_throttled(response):
+            response.status_code = 429
+        return response
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         return super().index(request, {**dashboard.context(request), **(extra_context or {})})

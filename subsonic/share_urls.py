@@ -1,10 +1,27 @@
-"""Public share links, mounted at /share/ (outside /rest, which only answers Subsonic documents)."""
+"""Public share links, mounted at /share/ (outside /rest, which only answers Subsonic documents).
 
-from django.urls import URLPattern, URLResolver, path
+Tokens are made by `secrets.token_urlsafe`: a path that is not such a token (a NUL, a dot, a slash) is no share,
+and never reaches the database.
+"""
+
+from django.urls import URLPattern, URLResolver, path, register_converter
 
 from subsonic import public
 
+
+class ShareTokenConverter:
+    regex = r"[A-Za-z0-9_-]{1,128}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ShareTokenConverter, "share_token")
+
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("<str:token>", public.share_page, name="share-page"),
-    path("<str:token>/<int:position>", public.share_audio, name="share-audio"),
+    path("<share_token:token>", public.share_page, name="share-page"),
+    path("<share_token:token>/<int:position>", public.share_audio, name="share-audio"),
 ]

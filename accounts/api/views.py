@@ -5,7 +5,7 @@ Views translate HTTP to service and selector calls; every rule lives in accounts
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -35,7 +35,7 @@ from accounts.api.serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
-from accounts.api.throttles import FailedLoginThrottle, LoginIPThrottle, LoginUserThrottle
+from accounts.login_throttle import LoginThrottledError, login_attempt_charge, login_attempt_refund
 from accounts.models import User
 from mcma.api_errors import error_responses as errors
 
@@ -59,7 +59,7 @@ def _user(request: Request) -> User:
 class TokenObtainView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (LoginIPThrottle, LoginUserThrottle)
+    throttle_classes = ()  # failed logins have their own throttle, shared with the admin login
 
     @extend_schema(
         tags=["auth"],
@@ -74,20 +74,16 @@ class TokenObtainView(APIView):
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
-        )
+        username = serializer.validated_data["username"]
+        try:
+            login_attempt_charge(request=request._request, username=username)
+        except LoginThrottledError as exc:
+            raise Throttled(exc.wait_seconds, detail=exc.message) from exc
+        user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
         if not isinstance(user, User) or not user.is_active:
-            for throttle in self.get_throttles():
-                if isinstance(throttle, FailedLoginThrottle):
-                    throttle.record_failure(request, self)
             raise AuthenticationFailed("No active account found with the given credentials.", "invalid_credentials")
+        login_attempt_refund(request=request._request, username=username)
         return _secret(services.token_pair_issue(user=user))
-
-    def throttled(self, request: Request, wait: float | None) -> NoReturn:
-        raise Throttled(wait, detail="Too many failed login attempts.")
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

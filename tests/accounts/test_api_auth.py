@@ -180,3 +180,37 @@ def test_successful_logins_are_not_counted() -> None:
     with _rates("2/min", "2/min"):
         for _ in range(5):
             assert login(APIClient(), user.username).status_code == 200
+
+
+@pytest.mark.security
+def test_a_user_locked_out_at_one_address_still_logs_in_from_another() -> None:
+    """Issue 19, defect 8: the per-user limit is per (username, address), so a guesser can't lock the owner out."""
+    user = UserFactory.create(username="victim")
+    with _rates("100/min", "3/min"):
+        for _ in range(3):
+            assert login(APIClient(), "victim", "guess", REMOTE_ADDR="10.6.6.6").status_code == 401
+        assert login(APIClient(), "victim", REMOTE_ADDR="10.6.6.6").status_code == 429
+        assert login(APIClient(), user.username, REMOTE_ADDR="10.2.2.2").status_code == 200
+
+
+@pytest.mark.security
+def test_a_throttled_token_login_never_checks_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    UserFactory.create(username="victim")
+    with _rates("100/min", "3/min"):
+        for _ in range(3):
+            login(APIClient(), "victim", "guess")
+        checked: list[str] = []
+        monkeypatch.setattr(
+            "django.contrib.auth.backends.ModelBackend.authenticate", lambda *a, **k: checked.append("x")
+        )
+        assert login(APIClient(), "victim").status_code == 429
+        assert checked == []
+
+
+@pytest.mark.security
+def test_twenty_five_wrong_token_logins_then_the_right_one_is_still_refused() -> None:
+    UserFactory.create(username="victim")
+    statuses = [login(APIClient(), "victim", f"guess {i}").status_code for i in range(25)]
+    assert statuses[0] == 401
+    assert statuses[-1] == 429
+    assert login(APIClient(), "victim").status_code == 429

@@ -34,6 +34,10 @@ signal.signal(signal.SIGTERM, on_signal)
 with open(log, "a") as out:
     out.write(f"{{name}} started\\n")
 if os.environ.get("EXIT_AT_ONCE") == name:
+    # Exit once both have started: a TERM that reached the other before its handler was set would go unlogged.
+    deadline = time.monotonic() + 10
+    while open(log).read().count("started") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     sys.exit(3)
 while stop_at is None or time.monotonic() < stop_at:
     time.sleep(0.02)
