@@ -37,7 +37,7 @@ def _check_database() -> None:
 
 def _check_broker() -> None:
     with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=READY_DEADLINE_SECONDS / 2)
+        conn.ensure_connection(max_retries=1, timeout=int(READY_DEADLINE_SECONDS) // 2 or 1)
 
 
 def _check_cache() -> None:
