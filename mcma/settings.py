@@ -279,6 +279,13 @@ CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_SOCKET_TIMEOUT
 # One quick retry of a publish (a broker restart), then the caller's fallback: the row stays queued for a sweep.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TIMEZONE = "UTC"
+# Scans are recovered like downloads (sources.services): a running scan writes its heartbeat every
+# SCAN_HEARTBEAT_SECONDS; the sweep fails one silent for SCAN_STALE_AFTER_SECONDS (its worker died) and re-sends
+# a queued scan the broker did not take, or took more than SCAN_REENQUEUE_AFTER_SECONDS ago.
+SCAN_HEARTBEAT_SECONDS = env.float("SCAN_HEARTBEAT_SECONDS", default=5.0)
+SCAN_STALE_AFTER_SECONDS = env.int("SCAN_STALE_AFTER_SECONDS", default=90)
+SCAN_REENQUEUE_AFTER_SECONDS = env.int("SCAN_REENQUEUE_AFTER_SECONDS", default=120)
+SCAN_SWEEP_SECONDS = env.float("SCAN_SWEEP_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(MCMA_DATA_DIR / "celerybeat-schedule")
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -352,6 +359,7 @@ DOWNLOAD_TASK_TIME_LIMIT = env.int("DOWNLOAD_TASK_TIME_LIMIT", default=1800)
 DOWNLOAD_SWEEP_SECONDS = env.float("DOWNLOAD_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "downloads.sweep": {"task": "downloads.sweep", "schedule": DOWNLOAD_SWEEP_SECONDS},
+    "sources.sweep": {"task": "sources.sweep", "schedule": SCAN_SWEEP_SECONDS},
 }
 
 # ---------------------------------------------------------------------------------------------------------------
