@@ -405,8 +405,9 @@ class Stack:
     def get(self, path: str, *, timeout: float = 30) -> Answer:
         return self.request("GET", path, timeout=timeout)
 
-    def subsonic(self, method: str, *, timeout: float = 30) -> Answer:
-        return self.get(f"/rest/{method}?apiKey={self.api_key}&v=1.16.1&c=faults&f=json", timeout=timeout)
+    def subsonic(self, method: str, **params: str) -> Answer:
+        query = urllib.parse.urlencode({"apiKey": self.api_key, "v": "1.16.1", "c": "faults", "f": "json", **params})
+        return self.get(f"/rest/{method}?{query}")
 
     def login_admin(self) -> None:
         printed = run_manage(
