@@ -25,6 +25,13 @@ def _start_scan(stack: Stack) -> int:
     return int(answer.body["id"])
 
 
+def _debris(stack: Stack) -> str:
+    """What a killed scan left: staging temp files, and files its workers placed whose rows never came."""
+    rows = set(stack.track_paths())
+    orphans = [path for path in stack.audio_files() if path not in rows]
+    return f"{len(stack.partial_files())} staging files, {len(orphans)} files without rows"
+
+
 def _assert_library_complete(stack: Stack) -> None:
     tracks = stack.track_paths()
     files = stack.audio_files()
@@ -43,7 +50,7 @@ def test_worker_killed_during_a_scan(stack: Stack) -> None:
     stack.kill(worker)
     assert _scan_state(stack, scan_id) == "running", "the scan finished before the kill"
     imported_before = len(stack.track_paths())
-    staged = stack.partial_files()
+    debris = _debris(stack)
     print(f"\ninjected: SIGKILL of the worker 0.1 s into scan {scan_id} ({imported_before} tracks written)")
 
     blocked = stack.request("POST", "/api/v1/sources/local/scan")
@@ -58,8 +65,8 @@ def test_worker_killed_during_a_scan(stack: Stack) -> None:
     _assert_library_complete(stack)
     print(
         f"found: scan {scan_id} failed by the sweep, Subsonic scanning=false, rescan {rescan} succeeded; "
-        f"{len(stack.track_paths())}/{LIBRARY_FILES} tracks, 0 duplicates, {len(staged)} staging files of the "
-        "dead scan removed, 0 partial files"
+        f"{len(stack.track_paths())}/{LIBRARY_FILES} tracks, 0 duplicates, 0 partial files (the dead scan left "
+        f"{debris})"
     )
 
 
@@ -117,9 +124,10 @@ def test_worker_killed_with_a_staged_batch(stack: Stack, tmp_path: Path) -> None
     scan_id = _start_scan(stack)
     wait_for((tmp_path / "paused").exists, seconds=30, what="the first batch to be staged", diagnostics=stack.logs)
     stack.kill(worker)
-    debris = stack.partial_files()
-    print(f"\ninjected: SIGKILL of the worker with its first batch staged ({len(debris)} staging files)")
-    assert debris, "nothing was staged: the fault landed too early"
+    assert stack.track_paths() == []
+    debris = _debris(stack)
+    print(f"\ninjected: SIGKILL of the worker with its first batch staged, before any row ({debris})")
+    assert stack.media_files(), "nothing was staged: the fault landed too early"
 
     stack.start_worker()
     wait_for(lambda: _scan_state(stack, scan_id) == "failed", seconds=30, what="the sweep", diagnostics=stack.logs)
@@ -127,4 +135,4 @@ def test_worker_killed_with_a_staged_batch(stack: Stack, tmp_path: Path) -> None
     wait_for(lambda: _scan_state(stack, rescan) == "succeeded", seconds=60, what="the rescan", diagnostics=stack.logs)
 
     _assert_library_complete(stack)
-    print(f"found: {len(debris)} staging files removed, {LIBRARY_FILES} tracks, 0 duplicates, 0 partial files")
+    print(f"found: {LIBRARY_FILES} tracks, 0 duplicates, 0 partial files; the placed files were adopted")
