@@ -60,10 +60,21 @@ def wait_for(check: Callable[[], Any], *, seconds: float, what: str, diagnostics
     )
 
 
+def children(pid: int) -> list[int]:
+    """The PIDs whose parent is `pid` (a worker's embedded beat, a scan's read workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in task.read_text().split()]
+    return found
+
+
 def stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    """Stop one process we started, by its PID: SIGCONT (it may be stopped), SIGTERM, then SIGKILL."""
+    """Stop one process we started and the children it forked, by PID: SIGCONT (it may be stopped), SIGTERM,
+    then SIGKILL; children still there once it is gone (it was killed before it could stop them) get SIGKILL."""
     if process is None or process.poll() is not None:
         return
+    forked = children(process.pid)
     with contextlib.suppress(ProcessLookupError):
         os.kill(process.pid, signal.SIGCONT)
         process.terminate()
@@ -72,6 +83,13 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=8)
+    _kill_orphans(forked)
+
+
+def _kill_orphans(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 class RedisServer:
@@ -365,9 +383,11 @@ class Stack:
         return worker
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGKILL: no cleanup, no ack, no last database write."""
+        """SIGKILL of the whole worker (its embedded beat too): no cleanup, no ack, no last database write."""
+        forked = children(process.pid)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+        _kill_orphans(forked)
 
     def stop(self) -> None:
         for worker in self.workers:

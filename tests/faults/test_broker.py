@@ -3,7 +3,9 @@ scans are kept queued in the database, and the sweeps send them once Redis is ba
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -77,9 +79,9 @@ def test_broker_stopped(stack: Stack) -> None:
 def test_broker_hung(stack: Stack) -> None:
     stack.redis.pause()
     print("\ninjected: SIGSTOP of redis-server (broker and cache accept connections, never answer)")
-    calls = [lambda song=song: _download(stack, song) for song in SONGS]
-    calls.append(lambda: stack.request("POST", "/api/v1/sources/local/scan"))
-    calls += [lambda: stack.get("/readyz")] * 4  # eight requests at once: more than gunicorn's four threads
+    calls: list[Callable[[], Answer]] = [functools.partial(_download, stack, song) for song in SONGS]
+    calls.append(functools.partial(stack.request, "POST", "/api/v1/sources/local/scan"))
+    calls += [functools.partial(stack.get, "/readyz")] * 4  # eight at once: more than gunicorn's four threads
 
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.conftest import LIBRARY_FILES
-from tests.faults.stack import Stack, wait_for
+from tests.faults.stack import Stack, stop_process, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(150)]
 
@@ -33,8 +33,7 @@ def small_media(stack: Stack) -> Iterator[str]:
         yield "tmpfs"
     finally:
         for worker in stack.workers:  # nothing may hold the mount when it goes
-            worker.kill()
-            worker.wait(timeout=10)
+            stop_process(worker)
         subprocess.run(["umount", "-l", str(stack.media)], capture_output=True, timeout=10, check=False)
 
 
