@@ -135,4 +135,4 @@ def test_worker_killed_with_a_staged_batch(stack: Stack, tmp_path: Path) -> None
     wait_for(lambda: _scan_state(stack, rescan) == "succeeded", seconds=60, what="the rescan", diagnostics=stack.logs)
 
     _assert_library_complete(stack)
-    print(f"found: {LIBRARY_FILES} tracks, 0 duplicates, 0 partial files; the placed files were adopted")
+    print(f"found: {LIBRARY_FILES} tracks, 0 duplicates, 0 partial files: staging debris removed, placed files adopted")
