@@ -22,7 +22,15 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mcma.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from mcma.errors import (
+    ApplicationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+    database_unavailable,
+)
 from subsonic.dispatch import error_document
 from subsonic.errors import ErrorCode, SubsonicError
 
@@ -34,6 +42,7 @@ APPLICATION_ERROR_STATUS: tuple[tuple[type[ApplicationError], int], ...] = (
     (PermissionDeniedError, status.HTTP_403_FORBIDDEN),
     (ConflictError, status.HTTP_409_CONFLICT),
     (InvalidInputError, status.HTTP_400_BAD_REQUEST),
+    (ServiceUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 
 
@@ -56,6 +65,7 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict",
     429: "Too many requests",
+    503: "A part the request needs (the database) is unavailable; try again later",
 }
 
 
@@ -90,6 +100,11 @@ def _reshape(exc: exceptions.APIException, data: Any) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        # Expected while the database is down: one line with the driver's reason, no traceback.
+        logger.warning("database unavailable in API view %s: %s", type(context.get("view")).__name__, exc)
+        exc = unavailable
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=application_error_status(exc))
     if isinstance(exc, SuspiciousOperation):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 
 class ApplicationError(Exception):
     """A failure the caller can explain to a user. `code` is stable and machine-readable."""
@@ -30,3 +32,18 @@ class ConflictError(ApplicationError):
 
 class InvalidInputError(ApplicationError):
     code = "invalid"
+
+
+class ServiceUnavailableError(ApplicationError):
+    """A part the request needs (the database) is down or hung: the request may succeed later."""
+
+    code = "service_unavailable"
+
+
+def database_unavailable(exc: BaseException) -> ServiceUnavailableError | None:
+    """The domain error for a driver error meaning "the database cannot answer now" (unreachable, timed out,
+    connection lost, locked), or None for anything else. The driver's text names hosts and ports: it goes to
+    the log, never into the message."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return ServiceUnavailableError("The database is unavailable; try again in a moment.")
+    return None

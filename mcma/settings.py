@@ -147,13 +147,20 @@ CACHES = {
         default="locmemcache://" if TESTING else f"filecache://{MCMA_DATA_DIR / 'cache' / 'django'}",
     )
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A hung Redis must cost a request seconds, not a thread: every cache call is bounded.
+    _cache_timeout = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_timeout": _cache_timeout, "socket_connect_timeout": _cache_timeout}
+    )
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{MCMA_DATA_DIR / 'mcma.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process read while the worker writes; the timeout rides out short write locks.
+    # WAL lets the web process read while the worker writes; the busy timeout rides out a scan's batch commit
+    # but stays short enough that a request waiting on a stuck writer fails (503) instead of holding a thread.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "timeout": 30,
+            "timeout": env.float("DATABASE_BUSY_TIMEOUT", default=5.0),
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
@@ -161,6 +168,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # An unreachable or hung server fails a request within seconds (503) instead of holding a web thread.
+    # A statement running longer than this is cancelled by the server itself; a worker needing more sets
+    # DATABASE_STATEMENT_TIMEOUT in its own environment (0 = no limit).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=3),
+            "options": f"-c statement_timeout={env.int('DATABASE_STATEMENT_TIMEOUT', default=30) * 1000}",
+        }
+    )
 
 # ---------------------------------------------------------------------------------------------------------------
 # Accounts and passwords
@@ -250,6 +266,8 @@ SIMPLE_JWT = {
 # Celery: the default broker is kombu's filesystem transport under the data dir, so nothing else needs to run
 # ---------------------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Seconds a broker call may wait for the network (Redis); a web request publishes at most twice (see below).
+BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=2.0)
 CELERY_BROKER_DIR = MCMA_DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
@@ -265,8 +283,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     (CELERY_BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
     (CELERY_BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
 else:
-    # Must exceed the longest task; long waits live in the database, never in a countdown.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Must exceed the longest task; long waits live in the database, never in a countdown.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # A hung broker (it accepts, never answers) must fail a publish in seconds, not hold a web thread: the
+        # request keeps its database row and the periodic sweeps send it once the broker answers again.
+        "socket_timeout": BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -274,7 +298,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_SOCKET_TIMEOUT
+# One quick retry of a publish (a broker restart), then the caller's fallback: the row stays queued for a sweep.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TIMEZONE = "UTC"
+# Scans are recovered like downloads (sources.services): a running scan writes its heartbeat every
+# SCAN_HEARTBEAT_SECONDS; the sweep fails one silent for SCAN_STALE_AFTER_SECONDS (its worker died) and re-sends
+# a queued scan the broker did not take, or took more than SCAN_REENQUEUE_AFTER_SECONDS ago.
+SCAN_HEARTBEAT_SECONDS = env.float("SCAN_HEARTBEAT_SECONDS", default=5.0)
+SCAN_STALE_AFTER_SECONDS = env.int("SCAN_STALE_AFTER_SECONDS", default=90)
+SCAN_REENQUEUE_AFTER_SECONDS = env.int("SCAN_REENQUEUE_AFTER_SECONDS", default=120)
+SCAN_SWEEP_SECONDS = env.float("SCAN_SWEEP_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(MCMA_DATA_DIR / "celerybeat-schedule")
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -348,6 +382,7 @@ DOWNLOAD_TASK_TIME_LIMIT = env.int("DOWNLOAD_TASK_TIME_LIMIT", default=1800)
 DOWNLOAD_SWEEP_SECONDS = env.float("DOWNLOAD_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "downloads.sweep": {"task": "downloads.sweep", "schedule": DOWNLOAD_SWEEP_SECONDS},
+    "sources.sweep": {"task": "sources.sweep", "schedule": SCAN_SWEEP_SECONDS},
 }
 
 # ---------------------------------------------------------------------------------------------------------------

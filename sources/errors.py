@@ -25,3 +25,9 @@ class CapabilityMissingError(ApplicationError):
 
 class ScanAlreadyRunningError(ConflictError):
     code = "scan_already_running"
+
+
+class ScanAbandonedError(ConflictError):
+    """A running scan found its row given up as lost (its heartbeat went stale): it must stop, not write."""
+
+    code = "scan_abandoned"

@@ -35,7 +35,10 @@ class ScanRun(models.Model):
     message = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    # Bumped after every batch: a running scan whose heartbeat stopped lost its worker (see scan_enqueue).
+    # When the broker last took the scan's message; a queued scan never sent (broker down) or sent long ago
+    # (its message lost) is sent again by the sweep.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Bumped every few seconds while the scan runs: one whose heartbeat stopped lost its worker (scans_sweep).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

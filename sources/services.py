@@ -2,24 +2,36 @@
 
 Two scans of one source never run at once: the `one_active_scan_per_source` constraint allows a single queued or
 running ScanRun per source, so a second request fails in the database, not in a racy check.
+
+Like download jobs, the row is the source of truth and the broker only a doorbell: a scan the broker did not take
+stays queued and `scans_sweep` (beat) sends it again; a running scan writes `heartbeat_at` every few seconds from
+a thread of its own, and one silent for `SCAN_STALE_AFTER_SECONDS` lost its worker, so the sweep (or the next
+request) marks it failed and the source is free again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.models import User
+from library import storage
 from library.storage import StoreMode
 from mcma.errors import NotFoundError
 from sources.backends.local import LocalSource, storage_overlap
 from sources.base import Capability, FolderImportable
-from sources.errors import CapabilityMissingError, ScanAlreadyRunningError, SourceUnavailableError
+from sources.errors import CapabilityMissingError, ScanAbandonedError, ScanAlreadyRunningError, SourceUnavailableError
 from sources.models import ACTIVE_SCAN_STATES, ScanRun, ScanState
 from sources.registry import get_source
 from sources.scan.pipeline import ProgressCallback, ScanOptions, scan_tree
@@ -27,8 +39,13 @@ from sources.scan.report import ScanReport
 
 logger = logging.getLogger(__name__)
 
-# A running scan whose heartbeat is older than this lost its worker; a new scan may then replace it.
-SCAN_STALE_AFTER = timedelta(minutes=30)
+_LOST_MESSAGE = "The worker running this scan stopped."
+
+
+@dataclass(frozen=True)
+class ScanSweepReport:
+    abandoned: int = 0
+    resent: int = 0
 
 
 def _importable(source_name: str) -> tuple[FolderImportable, Path]:
@@ -58,7 +75,7 @@ def scan_enqueue(*, source_name: str = "local", requested_by: User | None = None
 
 def _scan_create(*, source_name: str, root: Path, requested_by: User | None, running: bool = False) -> ScanRun:
     """A new ScanRun, unless the source already has an active one (the database constraint decides)."""
-    _abandon_stale_scans(source_name=source_name)
+    _abandon_stale_scans(source=source_name)
     now = timezone.now()
     running_fields = {"state": ScanState.RUNNING, "started_at": now, "heartbeat_at": now} if running else {}
     try:
@@ -74,31 +91,49 @@ def _scan_create(*, source_name: str, root: Path, requested_by: User | None, run
         ) from exc
 
 
-def _send(scan_id: int) -> None:
+def _send(scan_id: int) -> bool:
+    """Hand the scan to a worker; False if the broker did not take it (the scan stays queued for the sweep)."""
     from sources.tasks import scan_run_task
 
     try:
         scan_run_task.delay(scan_id)
-    except Exception as exc:  # broker unreachable: say so on the scan instead of leaving it queued forever
-        logger.exception("could not enqueue scan %s", scan_id)
-        ScanRun.objects.filter(pk=scan_id, state=ScanState.QUEUED).update(
-            state=ScanState.FAILED,
-            message=f"Could not reach the task queue: {exc}",
-            finished_at=timezone.now(),
-        )
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("broker unavailable, scan %s stays queued for the sweep: %s", scan_id, exc)
+        return False
+    ScanRun.objects.filter(pk=scan_id, state=ScanState.QUEUED).update(enqueued_at=timezone.now())
+    return True
 
 
-def _abandon_stale_scans(*, source_name: str) -> None:
-    cutoff = timezone.now() - SCAN_STALE_AFTER
-    ScanRun.objects.filter(source=source_name, state=ScanState.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    ).update(state=ScanState.FAILED, message="The worker running this scan stopped.", finished_at=timezone.now())
+def _abandon_stale_scans(**filters: str) -> int:
+    cutoff = timezone.now() - timedelta(seconds=settings.SCAN_STALE_AFTER_SECONDS)
+    return (
+        ScanRun.objects.filter(state=ScanState.RUNNING, **filters)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .update(state=ScanState.FAILED, message=_LOST_MESSAGE, finished_at=timezone.now())
+    )
+
+
+def scans_sweep() -> ScanSweepReport:
+    """Periodic (beat): fail running scans whose heartbeat stopped, send queued scans the broker never took (or
+    lost: a Redis restart drops its queue). A second message for one scan is harmless: only one run claims it."""
+    abandoned = _abandon_stale_scans()
+    resend_before = timezone.now() - timedelta(seconds=settings.SCAN_REENQUEUE_AFTER_SECONDS)
+    due = ScanRun.objects.filter(state=ScanState.QUEUED).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend_before)
+    )
+    resent = 0
+    for scan_id in due.order_by("created_at").values_list("pk", flat=True):
+        if not _send(scan_id):
+            break  # the broker is still down: the next sweep tries again
+        resent += 1
+    return ScanSweepReport(abandoned=abandoned, resent=resent)
 
 
 def scan_run(*, scan_id: int, on_file: ProgressCallback | None = None) -> ScanRun:
-    """Run a queued scan (the worker's side). A scan already finished is left alone (duplicate delivery)."""
+    """Run a queued scan (the worker's side). A scan already running elsewhere or finished is left alone
+    (a duplicate or late delivery); one abandoned by a dead worker was marked failed by the sweep."""
     now = timezone.now()
-    claimed = ScanRun.objects.filter(pk=scan_id, state__in=ACTIVE_SCAN_STATES).update(
+    claimed = ScanRun.objects.filter(pk=scan_id, state=ScanState.QUEUED).update(
         state=ScanState.RUNNING, started_at=now, heartbeat_at=now
     )
     scan = ScanRun.objects.filter(pk=scan_id).first()
@@ -164,11 +199,17 @@ def _configured_root(source: object) -> Path | None:
 def _execute(scan: ScanRun, options: ScanOptions, *, on_file: ProgressCallback | None) -> ScanRun:
     report = ScanReport()
 
-    def heartbeat(progress: ScanReport) -> None:
+    def progress(progress: ScanReport) -> None:
         _save_progress(scan, progress)
 
     try:
-        scan_tree(options, report=report, on_file=on_file, on_batch=heartbeat)
+        _staging_debris_remove(scan)
+        with _heartbeat(scan.pk):
+            scan_tree(options, report=report, on_file=on_file, on_batch=progress)
+    except ScanAbandonedError as exc:  # the sweep gave the source to another scan: leave its row alone
+        logger.warning("scan %s of %s stopped: %s", scan.pk, scan.source, exc.message)
+        scan.refresh_from_db()
+        return scan
     except Exception as exc:  # the scan as a whole failed (e.g. database gone); per-file errors never get here
         logger.exception("scan %s of %s failed", scan.pk, scan.source)
         return _finish(scan, report, state=ScanState.FAILED, message=f"The scan stopped: {exc}")
@@ -186,20 +227,63 @@ def _apply_report(scan: ScanRun, report: ScanReport) -> list[str]:
     return [*counts, "errors"]
 
 
+def _staging_debris_remove(scan: ScanRun) -> None:
+    """Staging holds only the copies of running scans. With no other scan running, whatever is there is debris
+    of dead ones and goes; otherwise only files older than an hour, which no live scan keeps that long."""
+    others_running = ScanRun.objects.filter(state=ScanState.RUNNING).exclude(pk=scan.pk).exists()
+    removed = storage.temp_files_sweep(older_than_seconds=3600 if others_running else 0, folder=storage.STAGING_DIR)
+    if removed:
+        logger.info("scan %s removed %d staging files left by stopped scans", scan.pk, removed)
+
+
+@contextmanager
+def _heartbeat(scan_id: int) -> Iterator[None]:
+    """Bump the scan's heartbeat every SCAN_HEARTBEAT_SECONDS from a thread, so that a long phase (one huge
+    file, the missing-file pass) never looks like a dead worker; only a dead process stops it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.SCAN_HEARTBEAT_SECONDS):
+                try:
+                    ScanRun.objects.filter(pk=scan_id, state=ScanState.RUNNING).update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:  # busy or briefly gone: the next beat (or batch) tries again
+                    logger.warning("scan %s: heartbeat not written: %s", scan_id, exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"mcma-scan-{scan_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _save_progress(scan: ScanRun, report: ScanReport) -> None:
     changed = _apply_report(scan, report)
     scan.heartbeat_at = timezone.now()
-    scan.save(update_fields=[*changed, "heartbeat_at"])
+    if not _update_if_running(scan, [*changed, "heartbeat_at"]):
+        raise ScanAbandonedError(f"Scan {scan.pk} was given up as lost (no heartbeat) while it still ran.")
+
+
+def _update_if_running(scan: ScanRun, fields: list[str]) -> bool:
+    """Write these fields of the scan's row unless the sweep gave the scan up (a newer one may own the source)."""
+    values = {name: getattr(scan, name) for name in fields}
+    return bool(ScanRun.objects.filter(pk=scan.pk, state=ScanState.RUNNING).update(**values))
 
 
 def _finish(scan: ScanRun, report: ScanReport, *, state: ScanState, message: str) -> ScanRun:
-    _apply_report(scan, report)
+    changed = _apply_report(scan, report)
     if report.errors_dropped:
         scan.errors.append({"path": "", "error": f"{report.errors_dropped} more problems not listed", "kind": "note"})
     scan.state = state
     scan.message = message
     scan.finished_at = timezone.now()
-    scan.save()
+    if not _update_if_running(scan, [*changed, "state", "message", "finished_at"]):
+        logger.warning("scan %s finished after it was given up as lost; its outcome is not recorded", scan.pk)
+        scan.refresh_from_db()
     return scan
 
 

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from mcma.errors import ApplicationError
+from mcma.errors import ApplicationError, database_unavailable
 from subsonic.auth import authenticate
 from subsonic.call import Call, NodeList
 from subsonic.errors import ErrorCode, SubsonicError, from_application_error, missing_parameter
@@ -80,7 +80,11 @@ def _handle(request: HttpRequest, method: str) -> HttpResponseBase:
         return _error_response(exc, rendering)
     except ApplicationError as exc:
         return _error_response(from_application_error(exc), rendering)
-    except Exception:  # a bug must still answer a Subsonic document, not an HTML 500 page
+    except Exception as exc:  # a bug must still answer a Subsonic document, not an HTML 500 page
+        unavailable = database_unavailable(exc)
+        if unavailable is not None:
+            logger.warning("Subsonic method %s: database unavailable: %s", method, exc)
+            return _error_response(from_application_error(unavailable), rendering)
         logger.exception("Subsonic method %s failed", method)
         return _error_response(SubsonicError(ErrorCode.GENERIC, "Internal server error"), rendering)
     if isinstance(result, HttpResponseBase):

@@ -208,7 +208,6 @@ def scan_tree(
 ) -> ScanReport:
     """Import everything under `options.root` (already resolved and checked) and return the counts."""
     report = report or ScanReport()
-    storage.temp_files_sweep(older_than_seconds=3600, folder=storage.STAGING_DIR)  # left by a crashed scan
     cache = ResolveCache()  # artists/albums/genres seen so far; bounded, so memory stays flat
     preparer = _Preparer(hardlink=options.mode == "hardlink")
     in_flight: list[_Pending] = []  # this batch, being written, and the next ones, being read

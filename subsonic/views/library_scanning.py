@@ -3,15 +3,14 @@ downloaded into the library also count as "scanning": players refresh their cach
 
 from __future__ import annotations
 
-import contextlib
-
 from downloads.selectors import download_jobs_active_count
 from library.selectors import tracks_count
 from sources.errors import ScanAlreadyRunningError
-from sources.models import ACTIVE_SCAN_STATES, ScanRun
+from sources.models import ACTIVE_SCAN_STATES, ScanRun, ScanState
 from sources.selectors import scan_list
 from sources.services import scan_enqueue
 from subsonic.call import Call, music_folders
+from subsonic.errors import ErrorCode, SubsonicError
 from subsonic.responses import Node
 
 SCANNED_SOURCE = "local"
@@ -39,8 +38,14 @@ def get_scan_status(call: Call) -> Node:
 
 
 def start_scan(call: Call) -> Node:
-    """Admins only. Asking while a scan runs is not an error: the answer shows the scan in progress."""
+    """Admins only. Asking while a scan runs is not an error: the answer shows the scan in progress. A scan the
+    broker could not take yet stays queued (scanning=true); one that failed at once says why."""
     user = call.require_admin()
-    with contextlib.suppress(ScanAlreadyRunningError):
-        scan_enqueue(source_name=SCANNED_SOURCE, requested_by=user)
+    try:
+        scan = scan_enqueue(source_name=SCANNED_SOURCE, requested_by=user)
+    except ScanAlreadyRunningError:
+        return _status(call)
+    scan.refresh_from_db()
+    if scan.state == ScanState.FAILED:
+        raise SubsonicError(ErrorCode.GENERIC, f"The scan failed: {scan.message}")
     return _status(call)

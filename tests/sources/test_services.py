@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
+from library import storage
 from mcma.errors import NotFoundError
 from sources import services, tasks
 from sources.backends.local import LocalSource
@@ -22,6 +25,7 @@ from sources.errors import (
 )
 from sources.models import ScanRun, ScanState
 from sources.registry import all_sources, get_source, reset_sources
+from sources.scan.report import ScanReport
 
 pytestmark = pytest.mark.django_db
 
@@ -159,21 +163,141 @@ def test_enqueue_checks_the_source(settings: Any) -> None:
     assert not ScanRun.objects.exists()
 
 
-def test_unreachable_broker_fails_the_scan_instead_of_leaving_it_queued(
+def test_a_scan_requested_while_the_broker_is_down_stays_queued_until_the_sweep_sends_it(
     music_root: Path, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
+    sent: list[int] = []
+
     def broker_down(_scan_id: int) -> None:
-        raise ConnectionRefusedError("broker down")
+        raise KombuOperationalError("Timeout reading from socket")
 
     monkeypatch.setattr(tasks.scan_run_task, "delay", broker_down)
-
     with django_capture_on_commit_callbacks(execute=True):
         scan = services.scan_enqueue(source_name="local")
 
     scan.refresh_from_db()
+    assert (scan.state, scan.enqueued_at, scan.message) == (ScanState.QUEUED, None, "")
+    with pytest.raises(ScanAlreadyRunningError):  # kept, so a second request does not queue a twin
+        services.scan_enqueue(source_name="local")
+    assert services.scans_sweep() == services.ScanSweepReport(abandoned=0, resent=0)  # still down: kept queued
+
+    monkeypatch.setattr(tasks.scan_run_task, "delay", sent.append)  # the broker is back
+    assert services.scans_sweep().resent == 1
+    assert services.scans_sweep().resent == 0  # sent a moment ago: not twice
+    scan.refresh_from_db()
+    assert sent == [scan.pk]
+    assert scan.state == ScanState.QUEUED
+    assert scan.enqueued_at is not None
+
+
+def test_the_sweep_resends_a_queued_scan_whose_message_was_lost(
+    music_root: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.scan_run_task, "delay", sent.append)
+    old = timezone.now() - timedelta(seconds=settings.SCAN_REENQUEUE_AFTER_SECONDS + 1)
+    lost = ScanRun.objects.create(source="local", root="x", enqueued_at=old)  # a Redis restart dropped it
+
+    assert services.scans_sweep().resent == 1
+    assert sent == [lost.pk]
+
+
+def test_the_sweep_fails_a_scan_whose_heartbeat_stopped_and_frees_the_source(
+    music_root: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks.scan_run_task, "delay", lambda _scan_id: None)
+    silent = timezone.now() - timedelta(seconds=settings.SCAN_STALE_AFTER_SECONDS + 1)
+    dead = ScanRun.objects.create(
+        source="local", root="x", state=ScanState.RUNNING, started_at=silent, heartbeat_at=silent
+    )
+    alive = ScanRun.objects.create(
+        source="other", root="y", state=ScanState.RUNNING, started_at=silent, heartbeat_at=timezone.now()
+    )
+
+    assert services.scans_sweep().abandoned == 1
+
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.state == ScanState.FAILED
+    assert dead.message == "The worker running this scan stopped."
+    assert alive.state == ScanState.RUNNING
+    assert services.scan_enqueue(source_name="local").state == ScanState.QUEUED
+
+
+def test_a_delivery_of_a_scan_already_running_does_nothing(music_root: Path) -> None:
+    now = timezone.now()
+    running = ScanRun.objects.create(
+        source="local", root="x", state=ScanState.RUNNING, started_at=now, heartbeat_at=now
+    )
+
+    result = services.scan_run(scan_id=running.pk)
+
+    assert (result.state, result.started_at, result.found) == (ScanState.RUNNING, running.started_at, 0)
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection: it must see the row
+def test_a_running_scan_writes_its_heartbeat_every_few_seconds(
+    music_root: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.SCAN_HEARTBEAT_SECONDS = 0.05
+    beats: set[Any] = set()
+
+    def long_phase(options: Any, **_kwargs: Any) -> ScanReport:
+        deadline = time.monotonic() + 5
+        while len(beats) < 3 and time.monotonic() < deadline:  # no batch ends, yet the heartbeat moves on
+            beats.add(ScanRun.objects.values_list("heartbeat_at", flat=True).get())
+            time.sleep(0.02)
+        return ScanReport()
+
+    monkeypatch.setattr(services, "scan_tree", long_phase)
+
+    scan = services.scan_import_folder(root=music_root)
+
+    assert scan.state == ScanState.SUCCEEDED
+    assert len(beats) >= 3
+
+
+def test_a_scan_given_up_as_lost_stops_without_overwriting_its_row(
+    small_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_scan_tree = services.scan_tree
+
+    def given_up_midway(options: Any, **kwargs: Any) -> ScanReport:
+        def on_batch(report: ScanReport) -> None:
+            ScanRun.objects.update(state=ScanState.FAILED, message="The worker running this scan stopped.")
+            kwargs["on_batch"](report)
+
+        return real_scan_tree(options, **{**kwargs, "on_batch": on_batch})
+
+    monkeypatch.setattr(services, "scan_tree", given_up_midway)
+
+    scan = services.scan_import_folder(root=small_library)
+
     assert scan.state == ScanState.FAILED
-    assert "task queue" in scan.message
-    services.scan_enqueue(source_name="local")  # the failed one no longer blocks
+    assert scan.message == "The worker running this scan stopped."
+    assert ScanRun.objects.get().state == ScanState.FAILED
+
+
+def test_the_next_scan_removes_staging_debris_of_dead_scans_only(music_root: Path, settings: Any) -> None:
+    staging = Path(settings.MEDIA_ROOT) / storage.STAGING_DIR
+    staging.mkdir(parents=True)
+    debris = staging / f"{storage.TEMP_PREFIX}0123456789abcdef{storage.TEMP_SUFFIX}"
+    debris.write_bytes(b"half a copy")  # seconds old: a dead scan's, since no other scan runs
+    unrelated = staging / "notes.txt"
+    unrelated.write_text("not a temp file")
+
+    services.scan_import_folder(root=music_root)
+
+    assert not debris.exists()
+    assert unrelated.exists()
+
+    debris.write_bytes(b"a live copy")  # now another source's scan is running and may be writing it
+    now = timezone.now()
+    ScanRun.objects.create(source="other", root="y", state=ScanState.RUNNING, started_at=now, heartbeat_at=now)
+
+    services.scan_import_folder(root=music_root)
+
+    assert debris.read_bytes() == b"a live copy"
 
 
 def test_scan_run_runs_once_and_ignores_redelivery_of_finished_scans(small_library: Path) -> None:

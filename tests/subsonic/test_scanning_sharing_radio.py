@@ -10,10 +10,13 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.models import User
 from downloads.models import DownloadJob, JobKind, JobState
 from library.models import InternetRadioStation, Share, Track
+from sources import services as scan_services
+from sources import tasks as scan_tasks
 from sources.models import ScanRun, ScanState
 from tests.audio import AudioMaker
 from tests.factories.accounts import UserFactory
@@ -60,6 +63,70 @@ def test_start_scan_queues_a_scan(admin_api: SubsonicClient, fmt: str, settings:
     assert ScanRun.objects.filter(source="local", requested_by__username="root").count() == 1
     again = admin_api.call("startScan", fmt)  # already running: not an error
     assert again.one("scanStatus")["scanning"] == "true"
+
+
+@pytest.fixture
+def music_folder(settings: Any, tmp_path: Path) -> Path:
+    music = tmp_path / "music"
+    music.mkdir()
+    settings.MCMA_SOURCES = {
+        **settings.MCMA_SOURCES,
+        "local": {"BACKEND": "sources.backends.local.LocalSource", "OPTIONS": {"root": str(music)}},
+    }
+    return music
+
+
+@pytest.mark.django_db(transaction=True)  # the enqueue runs on commit, as in production
+def test_start_scan_while_the_broker_is_down_says_scanning(
+    admin_api: SubsonicClient, fmt: str, music_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[int] = []
+
+    def broker_down(scan_id: int) -> None:
+        attempts.append(scan_id)
+        raise KombuOperationalError("Timeout reading from socket")
+
+    monkeypatch.setattr(scan_tasks.scan_run_task, "delay", broker_down)
+
+    reply = admin_api.call("startScan", fmt)
+
+    assert reply.ok, reply.body
+    assert len(attempts) == 1
+    assert reply.one("scanStatus")["scanning"] == "true"  # kept queued: the sweep sends it later
+    assert ScanRun.objects.get().state == ScanState.QUEUED
+    assert admin_api.call("getScanStatus", fmt).one("scanStatus")["scanning"] == "true"
+
+
+@pytest.mark.django_db(transaction=True)  # the enqueue runs on commit, as in production
+def test_start_scan_of_a_scan_that_failed_at_once_says_why(
+    admin_api: SubsonicClient, fmt: str, music_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(scan_services, "scan_tree", crash)
+    monkeypatch.setattr(scan_tasks.scan_run_task, "delay", lambda scan_id: scan_services.scan_run(scan_id=scan_id))
+
+    reply = admin_api.call("startScan", fmt)
+
+    assert reply.error_code == 0
+    assert "disk on fire" in reply.error_message
+
+
+def test_a_scan_whose_worker_died_stops_showing_as_scanning(
+    api: SubsonicClient, library: Library, fmt: str, settings: Any
+) -> None:
+    silent = timezone.now() - timedelta(seconds=settings.SCAN_STALE_AFTER_SECONDS + 1)
+    ScanRun.objects.create(
+        source="local", root="/music", state=ScanState.RUNNING, started_at=silent, heartbeat_at=silent
+    )
+    assert api.call("getScanStatus", fmt).one("scanStatus")["scanning"] == "true"
+
+    scan_services.scans_sweep()
+
+    status = api.call("getScanStatus", fmt).one("scanStatus")
+    assert status["scanning"] == "false"
+    assert status["count"] == "7"
 
 
 def test_start_scan_without_a_folder_explains(admin_api: SubsonicClient, fmt: str, settings: Any) -> None:
