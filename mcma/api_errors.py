@@ -29,7 +29,7 @@ from mcma.errors import (
     NotFoundError,
     PermissionDeniedError,
     ServiceUnavailableError,
-    database_unavailable,
+    service_unavailable,
 )
 from subsonic.dispatch import error_document
 from subsonic.errors import ErrorCode, SubsonicError
@@ -100,10 +100,10 @@ def _reshape(exc: exceptions.APIException, data: Any) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    unavailable = database_unavailable(exc)
+    unavailable = service_unavailable(exc)
     if unavailable is not None:
-        # Expected while the database is down: one line with the driver's reason, no traceback.
-        logger.warning("database unavailable in API view %s: %s", type(context.get("view")).__name__, exc)
+        # Expected while the database or the cache is down: one line with the driver's reason, no traceback.
+        logger.warning("unavailable in API view %s: %s", type(context.get("view")).__name__, exc)
         exc = unavailable
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=application_error_status(exc))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class ApplicationError(Exception):
@@ -35,15 +37,17 @@ class InvalidInputError(ApplicationError):
 
 
 class ServiceUnavailableError(ApplicationError):
-    """A part the request needs (the database) is down or hung: the request may succeed later."""
+    """A part the request needs (the database, a Redis cache) is down or hung: the request may succeed later."""
 
     code = "service_unavailable"
 
 
-def database_unavailable(exc: BaseException) -> ServiceUnavailableError | None:
-    """The domain error for a driver error meaning "the database cannot answer now" (unreachable, timed out,
-    connection lost, locked), or None for anything else. The driver's text names hosts and ports: it goes to
-    the log, never into the message."""
+def service_unavailable(exc: BaseException) -> ServiceUnavailableError | None:
+    """The domain error for a driver error meaning "the database (or the Redis cache: login throttles, source
+    pauses) cannot answer now" (unreachable, timed out, connection lost, locked), or None for anything else. The
+    driver's text names hosts and ports: it goes to the log, never into the message."""
     if isinstance(exc, OperationalError | InterfaceError):
         return ServiceUnavailableError("The database is unavailable; try again in a moment.")
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return ServiceUnavailableError("The cache is unavailable; try again in a moment.")
     return None

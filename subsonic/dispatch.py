@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from mcma.errors import ApplicationError, database_unavailable
+from mcma.errors import ApplicationError, service_unavailable
 from subsonic.auth import authenticate
 from subsonic.call import Call, NodeList
 from subsonic.errors import ErrorCode, SubsonicError, from_application_error, missing_parameter
@@ -81,9 +81,9 @@ def _handle(request: HttpRequest, method: str) -> HttpResponseBase:
     except ApplicationError as exc:
         return _error_response(from_application_error(exc), rendering)
     except Exception as exc:  # a bug must still answer a Subsonic document, not an HTML 500 page
-        unavailable = database_unavailable(exc)
+        unavailable = service_unavailable(exc)
         if unavailable is not None:
-            logger.warning("Subsonic method %s: database unavailable: %s", method, exc)
+            logger.warning("Subsonic method %s: %s (%s)", method, unavailable.message, exc)
             return _error_response(from_application_error(unavailable), rendering)
         logger.exception("Subsonic method %s failed", method)
         return _error_response(SubsonicError(ErrorCode.GENERIC, "Internal server error"), rendering)

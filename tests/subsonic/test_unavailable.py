@@ -26,3 +26,19 @@ def test_a_database_that_cannot_answer_is_an_error_document(
     assert reply.error_message == "The database is unavailable; try again in a moment."
     assert "Traceback" not in caplog.text
     assert "10.9.8.7" in caplog.text
+
+
+def test_a_redis_cache_that_cannot_answer_is_an_error_document(api: SubsonicClient, fmt: str, settings: Any) -> None:
+    # Nothing listens on port 1: the login throttle's counters (in the cache) cannot be read.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        }
+    }
+
+    reply = api.call("ping", fmt)
+
+    assert reply.error_code == 0
+    assert reply.error_message == "The cache is unavailable; try again in a moment."
