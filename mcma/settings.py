@@ -324,6 +324,18 @@ SUBSONIC_LEGACY_CLIENTS = env.list("SUBSONIC_LEGACY_CLIENTS", default=["DSub"])
 SUBSONIC_MINIMAL_CLIENTS = env.list("SUBSONIC_MINIMAL_CLIENTS", default=["SubMusic"])
 
 # ---------------------------------------------------------------------------------------------------------------
+# Transcoding (library.transcoding): ffmpeg encodes while it streams; each process bounded
+# ---------------------------------------------------------------------------------------------------------------
+# What a player gets when it limits the bitrate without naming a format (opus: the best quality per bit).
+TRANSCODE_DEFAULT_FORMAT = env.str("TRANSCODE_DEFAULT_FORMAT", default="opus")
+if TRANSCODE_DEFAULT_FORMAT not in ("mp3", "opus", "aac", "flac"):
+    raise SystemExit(f"mcma: TRANSCODE_DEFAULT_FORMAT must be mp3, opus, aac or flac, not {TRANSCODE_DEFAULT_FORMAT!r}")
+TRANSCODE_MAX_PROCESSES = env.int("TRANSCODE_MAX_PROCESSES", default=4)  # per web process
+TRANSCODE_MAX_PER_USER = env.int("TRANSCODE_MAX_PER_USER", default=2)
+TRANSCODE_QUEUE_SECONDS = env.float("TRANSCODE_QUEUE_SECONDS", default=5.0)  # a request waits this long for a slot
+TRANSCODE_MIN_CEILING_SECONDS = env.int("TRANSCODE_MIN_CEILING_SECONDS", default=600)  # or 3x the song, if longer
+
+# ---------------------------------------------------------------------------------------------------------------
 # Sources
 # ---------------------------------------------------------------------------------------------------------------
 LOCAL_MEDIA_IMPORT_PATH = env.str("LOCAL_MEDIA_IMPORT_PATH", default="")

@@ -46,6 +46,7 @@ from library.api.serializers import (
 )
 from library.models import Album, Artist, Genre, Play, Playlist, Track
 from library.streaming import file_response
+from library.transcoding import CODECS, RAW, transcode_plan, transcode_response
 from mcma.api_errors import error_responses as errors
 from mcma.errors import PermissionDeniedError
 
@@ -87,6 +88,19 @@ FILE_RESPONSES: dict[int | tuple[int, str], Any] = {
 RANGE_HEADERS = [
     OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER, description="e.g. bytes=0-1023"),
 ]
+
+
+class StreamQuerySerializer(serializers.Serializer[Any]):
+    format = serializers.ChoiceField(
+        choices=[*CODECS, RAW], required=False, help_text="Transcode to this codec; raw = the original file."
+    )
+    max_bitrate = serializers.IntegerField(
+        min_value=0, max_value=100_000, default=0, help_text="kbps; above it the file is transcoded (0 = no limit)."
+    )
+    time_offset = serializers.IntegerField(min_value=0, default=0, help_text="Start this many seconds in.")
+    estimate_length = serializers.BooleanField(
+        default=False, help_text="Send a Content-Length the transcoded body matches exactly."
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -188,16 +202,36 @@ class TrackViewSet(viewsets.GenericViewSet[Any]):
 
     @extend_schema(
         tags=["library"],
-        summary="The track's audio file (HTTP Range, HEAD, ETag, conditional requests)",
-        parameters=RANGE_HEADERS,
+        summary="The track's audio: the file (Range, HEAD, ETag, conditional requests) or a transcode streamed as it "
+        "encodes (format, max_bitrate, time_offset)",
+        parameters=[*RANGE_HEADERS, StreamQuerySerializer],
         responses={(200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file"), **FILE_RESPONSES},
     )
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation, filterset_class=None)
     def stream(self, request: Request, pk: str) -> HttpResponseBase:
-        if not _user(request).can_stream:
+        user = _user(request)
+        if not user.can_stream:
             raise PermissionDeniedError("You are not allowed to stream.")
+        query = StreamQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         track = selectors.track_get(track_id=int(pk))
         path = selectors.media_file(relative=track.path)
+        plan = transcode_plan(
+            track=track,
+            requested_format=query.validated_data.get("format"),
+            max_bitrate=query.validated_data["max_bitrate"],
+            user_max_bitrate=user.max_bitrate,
+            offset_seconds=query.validated_data["time_offset"],
+        )
+        if plan is not None:
+            return transcode_response(
+                request._request,
+                track=track,
+                path=path,
+                plan=plan,
+                user_id=user.pk,
+                estimate_length=query.validated_data["estimate_length"],
+            )
         return file_response(request._request, path=path, content_type=track.content_type or "application/octet-stream")
 
     @extend_schema(

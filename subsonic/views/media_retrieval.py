@@ -15,6 +15,7 @@ from library.covers import cover_image
 from library.models import Track
 from library.storage import media_path
 from library.streaming import file_response
+from library.transcoding import transcode_plan, transcode_response
 from subsonic import ids, lyrics
 from subsonic.call import Call
 from subsonic.errors import not_found
@@ -23,6 +24,8 @@ from subsonic.responses import Node
 
 _COVER_KINDS = {Kind.ALBUM: "album", Kind.ARTIST: "artist", Kind.TRACK: "track", Kind.PLAYLIST: "playlist"}
 COVER_CACHE_SECONDS = 7 * 24 * 3600
+# Anything above any codec's ceiling means "no limit" (clamped, not refused).
+MAX_BITRATE = 100_000
 
 
 def _present_track(call: Call) -> Track:
@@ -33,10 +36,30 @@ def _present_track(call: Call) -> Track:
 
 
 def stream(call: Call) -> HttpResponseBase:
-    """The raw file (`format`, `maxBitRate` and `timeOffset` wait for the transcoding pipeline). Not a play."""
-    call.require_role(call.user.can_stream, "stream")
+    """The original file, or a transcode (`format`, `maxBitRate`, the user's limit, `timeOffset`) encoded while
+    it streams; `estimateContentLength` makes a transcode's Content-Length exact. Not a play."""
+    user = call.user
+    call.require_role(user.can_stream, "stream")
     track = _present_track(call)
-    response = file_response(call.request, path=media_path(track.path), content_type=track.content_type)
+    path = media_path(track.path)
+    params = call.params
+    plan = transcode_plan(
+        track=track,
+        requested_format=params.text("format"),
+        max_bitrate=params.int_or("maxBitRate", 0, minimum=0, maximum=MAX_BITRATE),
+        user_max_bitrate=user.max_bitrate,
+        offset_seconds=params.int_or("timeOffset", 0, minimum=0),
+    )
+    if plan is not None:
+        return transcode_response(
+            call.request,
+            track=track,
+            path=path,
+            plan=plan,
+            user_id=user.pk,
+            estimate_length=params.flag("estimateContentLength", False),
+        )
+    response = file_response(call.request, path=path, content_type=track.content_type)
     response["X-Content-Duration"] = f"{track.duration_ms / 1000:.2f}"
     return response
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from library import transcoding
 from subsonic.call import Call, NodeList
 from subsonic.responses import Node
 
-# Only what really works. `transcodeOffset` is left out on purpose: streams are raw files until the media
-# pipeline transcodes, so a seek via `timeOffset` would restart the song; clients seek with Range instead.
+# Only what really works.
 EXTENSIONS: dict[str, list[int]] = {
     "formPost": [1],
     "apiKeyAuthentication": [1],
@@ -24,9 +24,14 @@ def get_license(call: Call) -> Node:
     return Node("license", {"valid": True})
 
 
+# `stream` seeks with `timeOffset` by transcoding from there, which needs ffmpeg on this machine.
+TRANSCODE_EXTENSIONS: dict[str, list[int]] = {"transcodeOffset": [1]}
+
+
 def get_open_subsonic_extensions(call: Call) -> NodeList:
     nodes = []
-    for name, versions in EXTENSIONS.items():
+    offered = {**EXTENSIONS, **(TRANSCODE_EXTENSIONS if transcoding.ffmpeg_path() else {})}
+    for name, versions in offered.items():
         node = Node("openSubsonicExtensions", {"name": name})
         node.add_values("versions", versions)
         nodes.append(node)

@@ -88,3 +88,22 @@ def test_album_without_cover_is_json_404(api_client_for: Any) -> None:
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert client.get(f"/api/v1/albums/{album.pk}").json()["cover_url"] is None
+
+
+def test_rest_stream_transcodes_on_request(api_client_for: Any, audio_maker: AudioMaker) -> None:
+    relative = "a/b.flac"
+    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "flac", seconds=2.0)
+    track = TrackFactory.create(path=relative, suffix="flac", codec="flac", bitrate=700, duration_ms=2000, channels=1)
+    client = api_client_for(UserFactory())
+
+    transcoded = client.get(f"/api/v1/tracks/{track.pk}/stream", {"format": "mp3", "max_bitrate": 128})
+    assert transcoded.status_code == 200
+    assert transcoded["Content-Type"] == "audio/mpeg"
+    body = b"".join(transcoded.streaming_content)
+    transcoded.close()
+    assert body[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3") or body[0] == 0xFF
+
+    raw = client.get(f"/api/v1/tracks/{track.pk}/stream", {"format": "raw"})
+    assert b"".join(raw.streaming_content) == path.read_bytes()
+    assert client.get(f"/api/v1/tracks/{track.pk}/stream", {"format": "wma"}).status_code == 400
+    assert client.get(f"/api/v1/tracks/{track.pk}/stream", {"max_bitrate": "-1"}).status_code == 400

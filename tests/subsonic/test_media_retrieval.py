@@ -40,7 +40,7 @@ def _store_image(relative: str, size: tuple[int, int], mode: str = "RGB") -> Non
 
 @pytest.mark.parametrize("http", ["get", "post"])
 def test_stream_serves_the_raw_file(api: SubsonicClient, song: Track, http: str) -> None:
-    response = api.raw("stream", http=http, id=f"tr-{song.pk}", format="mp3", maxBitRate=128, **api.auth_params())
+    response = api.raw("stream", http=http, id=f"tr-{song.pk}", format="raw", maxBitRate=128, **api.auth_params())
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/flac"
     body = b"".join(response.streaming_content)  # type: ignore[attr-defined]

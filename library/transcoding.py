@@ -1,0 +1,269 @@
+"""Transcoding for playback: which stream a player gets, and ffmpeg encoding it while it is sent.
+
+The only module that runs ffmpeg for streams. `transcode_plan` decides (None = send the original bytes);
+`transcode_response` runs ffmpeg and streams its output as it encodes. ffmpeg never sees anything but a fixed
+argument list built here from a known codec, a clamped bitrate and a number of seconds, so no request can pass
+it options. Every process is bounded (global and per-user slots, a wall-clock ceiling) and killed as soon as the
+player hangs up or the response is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+
+from library.models import Track
+from mcma.errors import InvalidInputError, ServiceUnavailableError
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 64 * 1024
+RAW = "raw"
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str
+    encoder: str
+    container: str
+    content_type: str
+    suffix: str
+    max_channels: int
+    min_bitrate: int  # kbps; 0 for lossless
+    max_bitrate: int
+    default_bitrate: int
+
+    @property
+    def lossless(self) -> bool:
+        return self.max_bitrate == 0
+
+
+CODECS: dict[str, Codec] = {
+    "mp3": Codec("mp3", "libmp3lame", "mp3", "audio/mpeg", "mp3", 2, 32, 320, 192),
+    "opus": Codec("opus", "libopus", "ogg", "audio/ogg", "opus", 2, 16, 256, 128),
+    "aac": Codec("aac", "aac", "adts", "audio/aac", "aac", 2, 32, 320, 192),
+    "flac": Codec("flac", "flac", "flac", "audio/flac", "flac", 8, 0, 0, 0),
+}
+# What a stored file already is, by its codec or suffix, so "already at or below the asked bitrate in that
+# format" can be sent as it is.
+_SOURCE_CODEC = {"mp3": "mp3", "opus": "opus", "aac": "aac", "m4a": "aac", "flac": "flac"}
+
+
+class TranscodeBusyError(ServiceUnavailableError):
+    code = "transcoder_busy"
+
+
+@dataclass(frozen=True)
+class TranscodePlan:
+    codec: Codec
+    bitrate: int  # kbps; 0 for lossless
+    offset_seconds: float
+    channels: int
+    duration_seconds: float  # of what is sent: the song's length after the offset
+
+
+def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: Track) -> TranscodePlan:
+    channels = min(track.channels or 2, codec.max_channels)
+    remaining = max(0.0, track.duration_ms / 1000 - offset_seconds)
+    return TranscodePlan(codec, bitrate, offset_seconds, channels, remaining)
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_path() -> str | None:
+    """ffmpeg on PATH, or None: then transcoding is unavailable and originals are sent."""
+    return shutil.which("ffmpeg")
+
+
+def _source_codec(track: Track) -> str:
+    return _SOURCE_CODEC.get(track.codec.lower(), _SOURCE_CODEC.get(track.suffix.lower(), ""))
+
+
+def transcode_plan(
+    *, track: Track, requested_format: str | None, max_bitrate: int, user_max_bitrate: int, offset_seconds: float
+) -> TranscodePlan | None:
+    """The transcode a player gets, or None to send the original file.
+
+    `requested_format` is a codec name, `raw` (always the original) or None (the original unless a bitrate limit
+    or an offset needs a transcode, then `TRANSCODE_DEFAULT_FORMAT`). The limit is the lower of the player's
+    `max_bitrate` and the user's (0 = none). A file already in the asked format at or below the limit is sent as it
+    is; so is everything when ffmpeg is missing.
+    """
+    fmt = (requested_format or "").strip().lower() or None
+    if fmt == RAW:
+        return None
+    if fmt is not None and fmt not in CODECS:
+        raise InvalidInputError(f"format must be one of {', '.join([*CODECS, RAW])}", details={"format": fmt})
+    if offset_seconds < 0:
+        raise InvalidInputError("timeOffset must not be negative", details={"timeOffset": offset_seconds})
+    if offset_seconds and offset_seconds * 1000 >= track.duration_ms > 0:
+        raise InvalidInputError("timeOffset is past the end of the song", details={"timeOffset": offset_seconds})
+    if ffmpeg_path() is None:
+        return None
+    limits = [limit for limit in (max_bitrate, user_max_bitrate) if limit > 0]
+    limit = min(limits) if limits else 0
+    source = _source_codec(track)
+    if fmt is None:
+        if limit and track.bitrate > limit:
+            fmt = settings.TRANSCODE_DEFAULT_FORMAT
+        elif offset_seconds:
+            fmt = source if source in CODECS else settings.TRANSCODE_DEFAULT_FORMAT
+        else:
+            return None
+    codec = CODECS[fmt]
+    if codec.lossless:
+        if source == codec.name and not offset_seconds:
+            return None
+        return _plan(codec, 0, offset_seconds, track)
+    bitrate = max(codec.min_bitrate, min(limit or codec.default_bitrate, codec.max_bitrate))
+    if source == codec.name and track.bitrate and track.bitrate <= bitrate and not offset_seconds:
+        return None
+    return _plan(codec, bitrate, offset_seconds, track)
+
+
+def ffmpeg_arguments(*, path: Path, plan: TranscodePlan) -> list[str]:
+    """The whole command line: every value comes from a known codec, a clamped number or the stored path."""
+    executable = ffmpeg_path() or "ffmpeg"
+    args = [executable, "-nostdin", "-hide_banner", "-loglevel", "error"]
+    if plan.offset_seconds:
+        args += ["-ss", f"{plan.offset_seconds:.3f}"]  # before -i: ffmpeg's fast input seek
+    args += ["-i", str(path), "-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", str(plan.channels)]
+    args += ["-c:a", plan.codec.encoder]
+    if plan.bitrate:
+        args += ["-b:a", f"{plan.bitrate}k"]
+    return [*args, "-f", plan.codec.container, "pipe:1"]
+
+
+# Slots: a process-wide bound on ffmpeg processes, and a per-user one so one listener cannot take them all.
+_slots_lock = threading.Lock()
+_slots_condition = threading.Condition(_slots_lock)
+_running_total = 0
+_running_by_user: dict[int, int] = {}
+
+
+def _slot_take(user_id: int) -> None:
+    global _running_total
+    wait = float(settings.TRANSCODE_QUEUE_SECONDS)
+    with _slots_condition:
+        free = _slots_condition.wait_for(
+            lambda: (
+                _running_total < settings.TRANSCODE_MAX_PROCESSES
+                and _running_by_user.get(user_id, 0) < settings.TRANSCODE_MAX_PER_USER
+            ),
+            timeout=wait,
+        )
+        if not free:
+            raise TranscodeBusyError("Every transcoder is busy; try again in a moment, or ask for format=raw.")
+        _running_total += 1
+        _running_by_user[user_id] = _running_by_user.get(user_id, 0) + 1
+
+
+def _slot_release(user_id: int) -> None:
+    global _running_total
+    with _slots_condition:
+        _running_total -= 1
+        left = _running_by_user.get(user_id, 1) - 1
+        if left:
+            _running_by_user[user_id] = left
+        else:
+            _running_by_user.pop(user_id, None)
+        _slots_condition.notify_all()
+
+
+def running_transcodes() -> int:
+    with _slots_lock:
+        return _running_total
+
+
+def expected_length(plan: TranscodePlan) -> int | None:
+    """The byte count a constant-bitrate encode of the remaining duration gives; None for lossless output."""
+    if not plan.bitrate:
+        return None
+    return math.ceil(plan.duration_seconds * plan.bitrate * 1000 / 8)
+
+
+class _Encoding:
+    """ffmpeg's output as it comes, exactly `length` bytes when given (cut, or padded with zeros).
+
+    An iterator with `close()`, which Django's response calls when the player hangs up or the response ends,
+    whether or not iteration started: the process is killed and its slot given back exactly once.
+    """
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], *, plan: TranscodePlan, length: int | None, release: Callable[[], None]
+    ) -> None:
+        self._process = process
+        self._length = length
+        self._sent = 0
+        self._release: Callable[[], None] | None = release
+        # A ceiling on each process: a paused player holds ffmpeg blocked on the pipe, never forever.
+        ceiling = max(float(settings.TRANSCODE_MIN_CEILING_SECONDS), plan.duration_seconds * 3)
+        self._ceiling = threading.Timer(ceiling, process.kill)
+        self._ceiling.daemon = True
+        self._ceiling.start()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        assert self._process.stdout is not None
+        chunk = self._process.stdout.read(CHUNK_SIZE)
+        if self._length is not None:
+            remaining = self._length - self._sent
+            chunk = chunk[:remaining] if chunk else bytes(min(remaining, CHUNK_SIZE))
+        if not chunk:
+            raise StopIteration
+        self._sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._ceiling.cancel()
+        if self._process.poll() is None:
+            self._process.kill()
+        returncode = self._process.wait()
+        if returncode not in (0, -9):
+            logger.warning("ffmpeg exited with status %s", returncode)
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+
+def transcode_response(
+    request: HttpRequest, *, track: Track, path: Path, plan: TranscodePlan, user_id: int, estimate_length: bool
+) -> HttpResponseBase:
+    """A response that streams the transcode while ffmpeg encodes it (no Range: a fresh encode has no bytes to
+    seek in; players seek with timeOffset)."""
+    length = expected_length(plan) if estimate_length else None
+    headers = {
+        "X-Content-Duration": f"{plan.duration_seconds:.2f}",
+        "Accept-Ranges": "none",
+        "Cache-Control": "no-store",
+    }
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return HttpResponse(content_type=plan.codec.content_type, headers=headers)
+    _slot_take(user_id)
+    try:
+        process = subprocess.Popen(
+            ffmpeg_arguments(path=path, plan=plan),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        _slot_release(user_id)
+        logger.warning("ffmpeg could not start for track %s: %s", track.pk, exc)
+        raise ServiceUnavailableError("The transcoder could not start; ask for format=raw.") from exc
+    encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id))
+    return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)

@@ -1,0 +1,225 @@
+"""stream with format / maxBitRate / timeOffset / estimateContentLength: ffmpeg transcodes while it streams.
+
+Every transcode is decoded again with ffprobe: codec, bitrate within tolerance, duration after the offset.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from accounts.models import User
+from library import transcoding
+from library.models import Track
+from library.transcoding import TranscodePlan, transcode_plan
+from mcma.errors import InvalidInputError
+from tests.audio import AudioMaker
+from tests.subsonic.conftest import Library
+from tests.subsonic.support import SubsonicClient
+
+SECONDS = 6.0
+
+
+@pytest.fixture
+def flac_song(library: Library, audio_maker: AudioMaker) -> Track:
+    track = library.track("Something")
+    relative = "The Beatles/Abbey Road (1969)/02 Something.flac"
+    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "flac", seconds=SECONDS)
+    Track.objects.filter(pk=track.pk).update(
+        path=relative,
+        suffix="flac",
+        codec="flac",
+        content_type="audio/flac",
+        size_bytes=path.stat().st_size,
+        bitrate=700,
+        channels=1,
+        duration_ms=int(SECONDS * 1000),
+    )
+    track.refresh_from_db()
+    return track
+
+
+def _probe(data: bytes, tmp_path: Path) -> dict[str, Any]:
+    sample = tmp_path / "sample.bin"
+    sample.write_bytes(data)
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(sample)],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    probed: dict[str, Any] = json.loads(result.stdout)
+    return probed
+
+
+def _stream(api: SubsonicClient, track: Track, **params: Any) -> Any:
+    return api.client.get("/rest/stream.view", {"id": f"tr-{track.pk}", **params, **api.auth_params()})
+
+
+def _body(response: Any) -> bytes:
+    try:
+        return b"".join(response.streaming_content)
+    finally:
+        response.close()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "bitrate", "codec_name", "content_type"),
+    [("mp3", 192, "mp3", "audio/mpeg"), ("opus", 96, "opus", "audio/ogg"), ("aac", 128, "aac", "audio/aac")],
+)
+def test_stream_transcodes_to_the_asked_format_and_bitrate(
+    api: SubsonicClient, flac_song: Track, tmp_path: Path, fmt: str, bitrate: int, codec_name: str, content_type: str
+) -> None:
+    response = _stream(api, flac_song, format=fmt, maxBitRate=bitrate)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    probed = _probe(_body(response), tmp_path)
+    stream = probed["streams"][0]
+    assert stream["codec_name"] == codec_name
+    assert abs(float(probed["format"]["duration"]) - SECONDS) < 0.5
+    if "bit_rate" in probed["format"]:
+        assert abs(int(probed["format"]["bit_rate"]) / 1000 - bitrate) < bitrate * 0.35
+
+
+def test_a_bitrate_limit_alone_transcodes_to_the_default_format(
+    api: SubsonicClient, flac_song: Track, tmp_path: Path
+) -> None:
+    response = _stream(api, flac_song, maxBitRate=128)
+    assert response["Content-Type"] == "audio/ogg"
+    assert _probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
+
+
+def test_the_users_limit_applies_without_any_parameter(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
+    User.objects.filter(username=api.username).update(max_bitrate=96)
+    response = _stream(api, flac_song)
+    assert response["Content-Type"] == "audio/ogg"
+    assert _probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
+
+
+def test_time_offset_starts_the_transcode_there(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
+    response = _stream(api, flac_song, format="mp3", timeOffset=4)
+    assert response["X-Content-Duration"] == "2.00"
+    duration = float(_probe(_body(response), tmp_path)["format"]["duration"])
+    assert abs(duration - 2.0) < 0.5
+
+
+def test_estimate_content_length_is_exact(api: SubsonicClient, flac_song: Track) -> None:
+    response = _stream(api, flac_song, format="mp3", maxBitRate=128, estimateContentLength="true")
+    body = _body(response)
+    assert int(response["Content-Length"]) == len(body) == int(SECONDS * 128_000 / 8)
+
+
+@pytest.mark.parametrize("params", [{"format": "raw"}, {}, {"format": "flac"}, {"format": "mp3", "maxBitRate": 0}])
+def test_raw_and_already_fitting_files_are_sent_as_they_are(
+    api: SubsonicClient, flac_song: Track, params: dict[str, Any]
+) -> None:
+    if params.get("format") == "mp3":
+        Track.objects.filter(pk=flac_song.pk).update(suffix="mp3", codec="mp3", bitrate=128)
+        flac_song.refresh_from_db()
+        params = {**params, "maxBitRate": 192}
+    response = _stream(api, flac_song, **params)
+    assert response["Accept-Ranges"] == "bytes"
+    assert _body(response) == (Path(settings.MEDIA_ROOT) / flac_song.path).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"format": "wma"}, "format must be one of"),
+        ({"format": "mp3", "maxBitRate": -5}, "maxBitRate"),
+        ({"format": "mp3", "timeOffset": 60}, "past the end"),
+        ({"format": "mp3", "timeOffset": "soon"}, "timeOffset"),
+    ],
+)
+def test_bad_transcode_parameters_are_subsonic_errors(
+    api: SubsonicClient, flac_song: Track, params: dict[str, Any], message: str
+) -> None:
+    reply = api.call("stream", "json", id=f"tr-{flac_song.pk}", **params)
+    assert reply.error_code in (0, 10)
+    assert message in reply.error_message
+    assert transcoding.running_transcodes() == 0
+
+
+def test_absurd_bitrates_are_clamped_to_the_codec(flac_song: Track) -> None:
+    plan = transcode_plan(
+        track=flac_song, requested_format="mp3", max_bitrate=99_999, user_max_bitrate=0, offset_seconds=0
+    )
+    assert isinstance(plan, TranscodePlan)
+    assert plan.bitrate == 320
+    low = transcode_plan(track=flac_song, requested_format="opus", max_bitrate=1, user_max_bitrate=0, offset_seconds=0)
+    assert low is not None
+    assert low.bitrate == 16
+
+
+def test_the_arguments_come_only_from_the_plan(flac_song: Track) -> None:
+    plan = transcode_plan(
+        track=flac_song, requested_format="opus", max_bitrate=64, user_max_bitrate=0, offset_seconds=2
+    )
+    assert plan is not None
+    args = transcoding.ffmpeg_arguments(path=Path("/music/a.flac"), plan=plan)
+    assert args[1:] == [
+        *("-nostdin", "-hide_banner", "-loglevel", "error", "-ss", "2.000", "-i", "/music/a.flac"),
+        *("-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", "1", "-c:a", "libopus", "-b:a", "64k"),
+        *("-f", "ogg", "pipe:1"),
+    ]
+
+
+def test_a_player_hanging_up_kills_ffmpeg_and_frees_the_slot(api: SubsonicClient, flac_song: Track) -> None:
+    response = _stream(api, flac_song, format="mp3")
+    first = next(iter(response.streaming_content))
+    assert first
+    assert transcoding.running_transcodes() == 1
+    response.close()  # what the WSGI server does when the client goes away
+    assert transcoding.running_transcodes() == 0
+
+
+def test_a_response_never_iterated_still_frees_its_slot(api: SubsonicClient, flac_song: Track) -> None:
+    response = _stream(api, flac_song, format="opus")
+    assert transcoding.running_transcodes() == 1
+    response.close()
+    assert transcoding.running_transcodes() == 0
+
+
+def test_the_per_user_limit_makes_extra_requests_wait_then_fail(
+    api: SubsonicClient, flac_song: Track, settings: Any
+) -> None:
+    settings.TRANSCODE_MAX_PER_USER = 1
+    settings.TRANSCODE_QUEUE_SECONDS = 0.3
+    holding = _stream(api, flac_song, format="mp3")
+    try:
+        started = time.monotonic()
+        reply = api.call("stream", "json", id=f"tr-{flac_song.pk}", format="mp3")
+        assert time.monotonic() - started >= 0.3
+        assert reply.error_code == 0
+        assert "busy" in reply.error_message
+    finally:
+        holding.close()
+    assert transcoding.running_transcodes() == 0
+
+
+def test_without_ffmpeg_originals_are_sent_and_no_offset_is_offered(
+    api: SubsonicClient, flac_song: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
+    response = _stream(api, flac_song, format="mp3", maxBitRate=96)
+    assert response["Content-Type"] == "audio/flac"
+    _body(response)
+    names = [e["name"] for e in api.call("getOpenSubsonicExtensions", "json").items("openSubsonicExtensions")]
+    assert "transcodeOffset" not in names
+
+
+def test_transcode_offset_is_offered_with_ffmpeg(api: SubsonicClient) -> None:
+    names = [e["name"] for e in api.call("getOpenSubsonicExtensions", "json").items("openSubsonicExtensions")]
+    assert "transcodeOffset" in names
+
+
+def test_a_negative_offset_in_the_plan_is_refused(flac_song: Track) -> None:
+    with pytest.raises(InvalidInputError):
+        transcode_plan(track=flac_song, requested_format="mp3", max_bitrate=0, user_max_bitrate=0, offset_seconds=-1)
