@@ -5,25 +5,35 @@ The only module that runs ffmpeg for streams. `transcode_plan` decides (None = s
 argument list built here from a known codec, a clamped bitrate and a number of seconds, so no request can pass
 it options. Every process is bounded (global and per-user slots, a wall-clock ceiling) and killed as soon as the
 player hangs up or the response is closed.
+
+A transcode that ran to its end (from the start of the song) is kept in a size-bounded cache under the cache dir,
+keyed by the file's checksum and the profile, so a replay, a second player or a seek (Range, 206) costs nothing;
+one cut short never enters it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import math
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from library.models import Track
+from library.streaming import file_response
 from mcma.errors import InvalidInputError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -192,6 +202,67 @@ def expected_length(plan: TranscodePlan) -> int | None:
     return math.ceil(plan.duration_seconds * plan.bitrate * 1000 / 8)
 
 
+# -- The transcode cache ------------------------------------------------------------------------------------------
+def _cache_dir() -> Path:
+    return Path(settings.MCMA_CACHE_DIR) / "transcodes"
+
+
+def _cache_path(track: Track, plan: TranscodePlan) -> Path | None:
+    """Where this transcode is kept, or None when it cannot be (an offset start, or the cache is off)."""
+    if plan.offset_seconds or not settings.TRANSCODE_CACHE_SIZE:
+        return None
+    identity = track.checksum or f"{track.path}\0{track.size_bytes}"
+    key = hashlib.sha256(f"{identity}\0{plan.codec.name}\0{plan.bitrate}\0{plan.channels}".encode()).hexdigest()
+    return _cache_dir() / key[:2] / f"{key}.{plan.codec.suffix}"
+
+
+def _cached(target: Path | None) -> Path | None:
+    if target is None or not target.is_file():
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(target)  # least recently used goes first
+    return target
+
+
+def _cache_trim() -> None:
+    """Drop the least recently used transcodes until the cache fits TRANSCODE_CACHE_SIZE."""
+    entries = []
+    for entry in _cache_dir().glob("*/*"):
+        with contextlib.suppress(OSError):
+            info = entry.stat()
+            entries.append((info.st_mtime, info.st_size, entry))
+    total = sum(size for _mtime, size, _entry in entries)
+    for _mtime, size, entry in sorted(entries, key=lambda item: item[0]):
+        if total <= settings.TRANSCODE_CACHE_SIZE:
+            break
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            total -= size
+
+
+class _CacheWriter:
+    """A transcode being copied into the cache: published only whole (a temp file, then os.replace)."""
+
+    def __init__(self, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._target = target
+        descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        self._temp = Path(name)
+        self._out: Any = os.fdopen(descriptor, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        self._out.write(chunk)
+
+    def publish(self) -> None:
+        self._out.close()
+        os.replace(self._temp, self._target)
+        _cache_trim()
+
+    def discard(self) -> None:
+        self._out.close()
+        self._temp.unlink(missing_ok=True)
+
+
 class _Encoding:
     """ffmpeg's output as it comes, exactly `length` bytes when given (cut, or padded with zeros).
 
@@ -200,11 +271,18 @@ class _Encoding:
     """
 
     def __init__(
-        self, process: subprocess.Popen[bytes], *, plan: TranscodePlan, length: int | None, release: Callable[[], None]
+        self,
+        process: subprocess.Popen[bytes],
+        *,
+        plan: TranscodePlan,
+        length: int | None,
+        release: Callable[[], None],
+        cache: _CacheWriter | None,
     ) -> None:
         self._process = process
         self._length = length
         self._sent = 0
+        self._cache = cache
         self._release: Callable[[], None] | None = release
         # A ceiling on each process: a paused player holds ffmpeg blocked on the pipe, never forever.
         ceiling = max(float(settings.TRANSCODE_MIN_CEILING_SECONDS), plan.duration_seconds * 3)
@@ -218,6 +296,12 @@ class _Encoding:
     def __next__(self) -> bytes:
         assert self._process.stdout is not None
         chunk = self._process.stdout.read(CHUNK_SIZE)
+        if self._cache is not None:
+            if chunk:
+                self._cache.write(chunk)
+            elif self._process.wait() == 0:  # the whole transcode went through: keep it
+                self._cache.publish()
+                self._cache = None
         if self._length is not None:
             remaining = self._length - self._sent
             chunk = chunk[:remaining] if chunk else bytes(min(remaining, CHUNK_SIZE))
@@ -233,6 +317,9 @@ class _Encoding:
         returncode = self._process.wait()
         if returncode not in (0, -9):
             logger.warning("ffmpeg exited with status %s", returncode)
+        if self._cache is not None:  # cut short (a hang-up, a length cut, a failure): never cached
+            self._cache.discard()
+            self._cache = None
         if self._release is not None:
             self._release()
             self._release = None
@@ -241,8 +328,14 @@ class _Encoding:
 def transcode_response(
     request: HttpRequest, *, track: Track, path: Path, plan: TranscodePlan, user_id: int, estimate_length: bool
 ) -> HttpResponseBase:
-    """A response that streams the transcode while ffmpeg encodes it (no Range: a fresh encode has no bytes to
-    seek in; players seek with timeOffset)."""
+    """The cached transcode (with Range), or a response that streams the transcode while ffmpeg encodes it (no
+    Range: a fresh encode has no bytes to seek in yet; players seek with timeOffset)."""
+    target = _cache_path(track, plan)
+    cached = _cached(target)
+    if cached is not None:
+        response = file_response(request, path=cached, content_type=plan.codec.content_type)
+        response["X-Content-Duration"] = f"{plan.duration_seconds:.2f}"
+        return response
     length = expected_length(plan) if estimate_length else None
     headers = {
         "X-Content-Duration": f"{plan.duration_seconds:.2f}",
@@ -265,5 +358,6 @@ def transcode_response(
         _slot_release(user_id)
         logger.warning("ffmpeg could not start for track %s: %s", track.pk, exc)
         raise ServiceUnavailableError("The transcoder could not start; ask for format=raw.") from exc
-    encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id))
+    cache = _CacheWriter(target) if target is not None else None
+    encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id), cache=cache)
     return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)

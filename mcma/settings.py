@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -334,6 +335,12 @@ TRANSCODE_MAX_PROCESSES = env.int("TRANSCODE_MAX_PROCESSES", default=4)  # per w
 TRANSCODE_MAX_PER_USER = env.int("TRANSCODE_MAX_PER_USER", default=2)
 TRANSCODE_QUEUE_SECONDS = env.float("TRANSCODE_QUEUE_SECONDS", default=5.0)  # a request waits this long for a slot
 TRANSCODE_MIN_CEILING_SECONDS = env.int("TRANSCODE_MIN_CEILING_SECONDS", default=600)  # or 3x the song, if longer
+# Whole transcodes are kept under the cache dir up to this size (bytes, or with K/M/G/T), least recently used
+# dropped first; 0 keeps none.
+_cache_size = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:I?B)?", env.str("TRANSCODE_CACHE_SIZE", default="") or "1G", re.I)
+if _cache_size is None:
+    raise SystemExit("mcma: TRANSCODE_CACHE_SIZE must be a size like 500M or 2G")
+TRANSCODE_CACHE_SIZE = int(_cache_size[1]) * 1024 ** " KMGT".index(_cache_size[2].upper() or " ")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Sources

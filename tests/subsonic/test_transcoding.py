@@ -223,3 +223,57 @@ def test_transcode_offset_is_offered_with_ffmpeg(api: SubsonicClient) -> None:
 def test_a_negative_offset_in_the_plan_is_refused(flac_song: Track) -> None:
     with pytest.raises(InvalidInputError):
         transcode_plan(track=flac_song, requested_format="mp3", max_bitrate=0, user_max_bitrate=0, offset_seconds=-1)
+
+
+# -- The transcode cache --------------------------------------------------------------------------------------------
+def _cache_files() -> list[Path]:
+    return sorted((Path(settings.MCMA_CACHE_DIR) / "transcodes").glob("*/*"))
+
+
+def test_a_whole_transcode_is_cached_and_replayed_with_ranges(api: SubsonicClient, flac_song: Track) -> None:
+    first = _body(_stream(api, flac_song, format="mp3", maxBitRate=128))
+    cached = [path for path in _cache_files() if not path.name.startswith(".part-")]
+    assert len(cached) == 1
+    assert cached[0].read_bytes() == first
+
+    replay = _stream(api, flac_song, format="mp3", maxBitRate=128)
+    assert replay["Accept-Ranges"] == "bytes"
+    assert replay["Content-Length"] == str(len(first))
+    assert _body(replay) == first
+    part = api.client.get(
+        "/rest/stream",
+        {"id": f"tr-{flac_song.pk}", "format": "mp3", "maxBitRate": "128", **api.auth_params()},
+        headers={"Range": "bytes=100-199"},
+    )
+    assert part.status_code == 206
+    assert _body(part) == first[100:200]
+    assert transcoding.running_transcodes() == 0
+
+
+def test_a_transcode_cut_short_never_enters_the_cache(api: SubsonicClient, flac_song: Track) -> None:
+    response = _stream(api, flac_song, format="opus")
+    next(iter(response.streaming_content))
+    response.close()  # the player hung up after the first chunk
+    assert _cache_files() == []
+    length_cut = _stream(api, flac_song, format="mp3", maxBitRate=64, estimateContentLength="true", timeOffset=0)
+    _body(length_cut)
+    # Offsets are never cached; a whole transcode with an exact length promise is (cut or padded only on the wire).
+    offset = _stream(api, flac_song, format="mp3", timeOffset=2)
+    _body(offset)
+    assert all(not path.name.startswith(".part-") for path in _cache_files())
+
+
+def test_the_cache_drops_the_least_recently_used(api: SubsonicClient, flac_song: Track, settings: Any) -> None:
+    _body(_stream(api, flac_song, format="mp3", maxBitRate=96))
+    older = _cache_files()[0]
+    settings.TRANSCODE_CACHE_SIZE = int(older.stat().st_size * 1.6)  # room for the newer one (128k), not both
+    time.sleep(0.05)
+    _body(_stream(api, flac_song, format="mp3", maxBitRate=128))
+    assert not older.exists()
+    assert len(_cache_files()) == 1
+
+
+def test_no_cache_when_its_size_is_zero(api: SubsonicClient, flac_song: Track, settings: Any) -> None:
+    settings.TRANSCODE_CACHE_SIZE = 0
+    _body(_stream(api, flac_song, format="mp3"))
+    assert _cache_files() == []
