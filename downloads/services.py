@@ -42,6 +42,7 @@ from downloads.errors import (
     retry_delay,
 )
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
+from downloads.selectors import user_may_request_downloads
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
 from library.importing import album_cover_store, albums_refresh, track_delete_file, track_upsert
 from library.models import Track
@@ -115,9 +116,7 @@ def _resolvable_source(name: str, *, check_health: bool = True) -> Resolvable:
 
 
 def _check_may_request(user: User | None) -> None:
-    """`can_request_downloads` decides for ordinary users. Admins are always allowed (they can set the flag on
-    themselves anyway, so refusing them would only confuse), and so is the operator at the shell (no user)."""
-    if user is not None and not user.is_admin and not user.can_request_downloads:
+    if user is not None and not user_may_request_downloads(user=user):
         raise DownloadRequestsNotAllowedError(
             f"user {user.username!r} may not request downloads; an admin can allow it (can_request_downloads)",
             details={"user": user.username},
