@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,7 +22,10 @@ from django.conf import settings
 
 from accounts.models import User
 from downloads.selectors import search_results_mark, sources_search, user_may_request_downloads
+from downloads.services import download_request_referencing
 from library.covers import remote_cover_image
+from library.models import PendingAction, Playlist
+from library.services import pending_reference_add, pending_references_drop
 from mcma.errors import ApplicationError
 from sources.base import ResultKind, SearchResult
 from sources.registry import get_source
@@ -224,3 +229,69 @@ def cover(*, user: User, ref: ExternalRef, size: int | None) -> tuple[Path, str]
 
     key = ids.external_id(ref.source, ref.kind, ref.external_id) or ref.external_id
     return remote_cover_image(key=key, fetch=fetch, size=size)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Things users do with external songs: each requests the download and is applied to the track when it lands
+# --------------------------------------------------------------------------------------------------------------
+def require_song(*, user: User, ref: ExternalRef) -> ExternalRef:
+    """Check, before anything is written, that `user` may act on the external song `ref` (error 70 otherwise)."""
+    _expect(ref, ResultKind.SONG)
+    _resolvable(user, ref)
+    return ref
+
+
+def _referencing(
+    user: User,
+    ref: ExternalRef,
+    action: PendingAction | None = None,
+    *,
+    rating: int | None = None,
+    played_at: datetime | None = None,
+    client: str = "",
+    playlist: Playlist | None = None,
+    position: int | None = None,
+) -> None:
+    require_song(user=user, ref=ref)
+    record = None
+    if action is not None:
+        record = partial(
+            pending_reference_add,
+            user=user,
+            source=ref.source,
+            external_id=ref.external_id,
+            action=action,
+            rating=rating,
+            played_at=played_at,
+            client=client,
+            playlist=playlist,
+            position=position,
+        )
+    download_request_referencing(user=user, source=ref.source, external_id=ref.external_id, reference=record)
+
+
+def star(*, user: User, ref: ExternalRef) -> None:
+    _referencing(user, ref, PendingAction.STAR)
+
+
+def unstar(*, user: User, ref: ExternalRef) -> None:
+    """Takes back a star that is still waiting; the download, once asked for, goes on."""
+    require_song(user=user, ref=ref)
+    pending_references_drop(user=user, source=ref.source, external_id=ref.external_id, action=PendingAction.STAR)
+
+
+def rate(*, user: User, ref: ExternalRef, rating: int) -> None:
+    _referencing(user, ref, PendingAction.RATING, rating=rating)
+
+
+def play(*, user: User, ref: ExternalRef, played_at: datetime | None, client: str) -> None:
+    _referencing(user, ref, PendingAction.PLAY, played_at=played_at, client=client)
+
+
+def now_playing(*, user: User, ref: ExternalRef) -> None:
+    """A player started the song: it is worth having, so its download is requested (nothing else is recorded)."""
+    _referencing(user, ref)
+
+
+def playlist_entry(*, user: User, ref: ExternalRef, playlist: Playlist, position: int | None) -> None:
+    _referencing(user, ref, PendingAction.PLAYLIST_ENTRY, playlist=playlist, position=position)

@@ -133,6 +133,17 @@ def _library_track_pk(ref: ExternalRef, allowed: Collection[Kind]) -> int:
     raise ExternalNotInLibraryError(ref)
 
 
+def decode_or_external(
+    raw: str, *, allowed: Collection[Kind], bare: Kind | None = None
+) -> tuple[Kind, int] | ExternalRef:
+    """`decode`, except that an external item the library does not hold is returned as what it is (for the
+    endpoints that act on external items too)."""
+    try:
+        return decode(raw, allowed=allowed, bare=bare)
+    except ExternalNotInLibraryError as missing:
+        return missing.ref
+
+
 def decode_as(raw: str, kind: Kind) -> int:
     return decode(raw, allowed=(kind,), bare=kind)[1]
 
