@@ -51,6 +51,14 @@ def download_job_get(*, user: User, job_id: Any) -> DownloadJob:
         raise NotFoundError("no such download", details={"id": str(job_id)}) from exc
 
 
+def download_job_state(*, job_id: Any) -> tuple[str, str]:
+    """A job's state and error message, whoever asked for it (for a player waiting on a shared download)."""
+    row = DownloadJob.objects.filter(pk=job_id).values_list("state", "error_message").first()
+    if row is None:
+        raise NotFoundError("no such download", details={"id": str(job_id)})
+    return row
+
+
 def download_jobs_active_count(*, source: str | None = None) -> int:
     """Songs queued, running or waiting to retry (what a "scan in progress" indicator should count)."""
     qs = DownloadJob.objects.filter(kind=JobKind.SONG, state__in=ACTIVE_STATES)

@@ -397,6 +397,7 @@ class PendingAction(models.TextChoices):
     RATING = "rating", "rating"
     PLAY = "play", "play"
     PLAYLIST_ENTRY = "playlist_entry", "playlist entry"
+    QUEUE_ENTRY = "queue_entry", "play queue entry"
 
 
 class PendingReference(models.Model):
@@ -411,7 +412,7 @@ class PendingReference(models.Model):
     played_at = models.DateTimeField(null=True, blank=True)
     client = models.CharField(max_length=100, blank=True, default="")
     playlist = models.ForeignKey(Playlist, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    # The entry's place in the playlist as the player sent it; None appends.
+    # A playlist or play queue entry's place in the list as the player sent it; None appends.
     position = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -267,6 +267,8 @@ def play_queue_save(
 ) -> PlayQueue | None:
     """Replace `user`'s saved queue; an empty list clears it (OpenSubsonic). Duplicates are kept in order."""
     ids = [int(i) for i in track_ids]
+    # The new queue replaces the songs of the old one still downloading too.
+    PendingReference.objects.filter(user=user, action=PendingAction.QUEUE_ENTRY).delete()
     if not ids:
         PlayQueue.objects.filter(user=user).delete()
         return None
@@ -281,10 +283,7 @@ def play_queue_save(
         user=user,
         defaults={"current_index": current_index, "position_ms": position_ms, "changed_by": changed_by[:100]},
     )
-    PlayQueueEntry.objects.filter(queue=queue).delete()
-    PlayQueueEntry.objects.bulk_create(
-        [PlayQueueEntry(queue=queue, track_id=track_id, position=i) for i, track_id in enumerate(ids)]
-    )
+    _queue_entries_write(queue, ids)
     return queue
 
 
@@ -478,3 +477,24 @@ def _pending_apply(reference: PendingReference, track: Track) -> None:
         current.insert(position, track.pk)
         _entries_write(reference.playlist, current)
         reference.playlist.save(update_fields=["updated_at"])
+    elif reference.action == PendingAction.QUEUE_ENTRY:
+        _queue_entry_insert(user, track, reference.position)
+
+
+def _queue_entries_write(queue: PlayQueue, track_ids: list[int]) -> None:
+    PlayQueueEntry.objects.filter(queue=queue).delete()
+    PlayQueueEntry.objects.bulk_create(
+        [PlayQueueEntry(queue=queue, track_id=track_id, position=i) for i, track_id in enumerate(track_ids)]
+    )
+
+
+def _queue_entry_insert(user: User, track: Track, position: int | None) -> None:
+    """Put a downloaded song into the saved queue at its place; the current entry stays the current one."""
+    queue, _ = PlayQueue.objects.select_for_update().get_or_create(user=user, defaults={"current_index": 0})
+    ids = list(queue.entries.order_by("position").values_list("track_id", flat=True))
+    at = len(ids) if position is None else min(position, len(ids))
+    ids.insert(at, track.pk)
+    if queue.current_index is not None and len(ids) > 1 and at <= queue.current_index:
+        queue.current_index += 1
+    _queue_entries_write(queue, ids)
+    queue.save(update_fields=["current_index", "changed_at"])

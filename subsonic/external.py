@@ -9,6 +9,7 @@ external hits and "not found" for `ext-` ids, exactly as if the catalogue did no
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -21,10 +22,12 @@ from typing import TypeVar
 from django.conf import settings
 
 from accounts.models import User
-from downloads.selectors import search_results_mark, sources_search, user_may_request_downloads
+from downloads.models import JobState
+from downloads.selectors import download_job_state, search_results_mark, sources_search, user_may_request_downloads
 from downloads.services import download_request_referencing
 from library.covers import remote_cover_image
-from library.models import PendingAction, Playlist
+from library.models import PendingAction, Playlist, Track
+from library.selectors import track_get, track_pk_by_source
 from library.services import pending_reference_add, pending_references_drop
 from mcma.errors import ApplicationError
 from sources.base import ResultKind, SearchResult
@@ -270,6 +273,20 @@ def _referencing(
     download_request_referencing(user=user, source=ref.source, external_id=ref.external_id, reference=record)
 
 
+def songs_split(*, user: User, raw_ids: list[str]) -> tuple[list[int], list[tuple[int, ExternalRef]]]:
+    """A list of song ids as a player sends it (playlist, play queue): the library tracks' ids, and the external
+    songs with their place in the list; every external one is checked before anything is written."""
+    track_ids: list[int] = []
+    remote: list[tuple[int, ExternalRef]] = []
+    for position, raw in enumerate(raw_ids):
+        decoded = ids.decode_or_external(raw, allowed=(ids.Kind.TRACK,), bare=ids.Kind.TRACK)
+        if isinstance(decoded, ExternalRef):
+            remote.append((position, require_song(user=user, ref=decoded)))
+        else:
+            track_ids.append(decoded[1])
+    return track_ids, remote
+
+
 def star(*, user: User, ref: ExternalRef) -> None:
     _referencing(user, ref, PendingAction.STAR)
 
@@ -295,3 +312,38 @@ def now_playing(*, user: User, ref: ExternalRef) -> None:
 
 def playlist_entry(*, user: User, ref: ExternalRef, playlist: Playlist, position: int | None) -> None:
     _referencing(user, ref, PendingAction.PLAYLIST_ENTRY, playlist=playlist, position=position)
+
+
+def queue_entry(*, user: User, ref: ExternalRef, position: int) -> None:
+    _referencing(user, ref, PendingAction.QUEUE_ENTRY, position=position)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Playback: the download is the fetch (waited for, bounded); proxying its bytes while it runs is not done yet
+# --------------------------------------------------------------------------------------------------------------
+_POLL_SECONDS = 0.2
+
+
+def track_for_playback(*, user: User, ref: ExternalRef) -> Track:
+    """The library track of the external song, downloading it first: waits up to EXTERNAL_STREAM_WAIT_SECONDS
+    for the job, then answers that it is still downloading (the player retries; the job goes on)."""
+    require_song(user=user, ref=ref)
+    result = download_request_referencing(user=user, source=ref.source, external_id=ref.external_id)
+    deadline = time.monotonic() + settings.EXTERNAL_STREAM_WAIT_SECONDS
+    while True:
+        pk = track_pk_by_source(source=ref.source, source_id=ref.external_id)
+        if pk is not None:
+            return track_get(track_id=pk)
+        if result.job is not None:
+            state, error = download_job_state(job_id=result.job.pk)
+            if state in (JobState.FAILED, JobState.CANCELLED):
+                raise SubsonicError(
+                    ErrorCode.GENERIC, f"The download of this song {state}: {error or 'no reason given'}"
+                )
+            if state == JobState.RETRYING:  # it will not be back within the wait: say why now
+                raise SubsonicError(ErrorCode.GENERIC, f"The download of this song will be retried later: {error}")
+        if time.monotonic() >= deadline:
+            raise SubsonicError(
+                ErrorCode.GENERIC, f"This song is still downloading from {ref.source}; try again in a moment"
+            )
+        time.sleep(_POLL_SECONDS)

@@ -26,7 +26,12 @@ COVER_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def _present_track(call: Call) -> Track:
-    track = selectors.track_get(track_id=ids.decode_as(call.params.required("id"), Kind.TRACK))
+    """The song's track; an external song is downloaded first (`external.track_for_playback`)."""
+    decoded = ids.decode_or_external(call.params.required("id"), allowed=(Kind.TRACK,), bare=Kind.TRACK)
+    if isinstance(decoded, ids.ExternalRef):
+        track = external.track_for_playback(user=call.user, ref=decoded)
+    else:
+        track = selectors.track_get(track_id=decoded[1])
     if track.is_missing:
         raise not_found("Song file")
     return track

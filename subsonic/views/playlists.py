@@ -44,16 +44,7 @@ def get_playlist(call: Call) -> Node:
 
 
 def _songs(call: Call, param: str) -> tuple[list[int], list[tuple[int, ExternalRef]]]:
-    """Library track ids, and the external songs with their place in the list as sent."""
-    song_ids: list[int] = []
-    remote: list[tuple[int, ExternalRef]] = []
-    for position, raw in enumerate(call.params.values(param)):
-        decoded = ids.decode_or_external(raw, allowed=(Kind.TRACK,), bare=Kind.TRACK)
-        if isinstance(decoded, ExternalRef):
-            remote.append((position, external.require_song(user=call.user, ref=decoded)))
-        else:
-            song_ids.append(decoded[1])
-    return song_ids, remote
+    return external.songs_split(user=call.user, raw_ids=call.params.values(param))
 
 
 def _external_entries(

@@ -4,6 +4,7 @@ player did is applied to the library track when it lands, exactly once."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -215,3 +216,105 @@ def test_players_starring_one_song_at_once_make_one_job(hybrid: FakeYouTube) -> 
     track = _land("vidAAAAAAA1")
     assert TrackAnnotation.objects.filter(track=track, starred_at__isnull=False).count() == len(players)
     assert not PendingReference.objects.exists()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# stream / download: the download is the one fetch; the player waits for it (bounded), then gets the library file
+# --------------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def worker(monkeypatch: Any) -> None:
+    """Jobs run as soon as they are enqueued (on commit), as an idle worker would take them."""
+    monkeypatch.setattr(
+        "downloads.services._send",
+        lambda job_ids, countdown=None: [download_job_run(job_id=job_id) for job_id in job_ids],
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method", ["stream", "download"])
+def test_streaming_an_external_song_downloads_it_then_serves_the_library_file(
+    hybrid: FakeYouTube, worker: None, method: str
+) -> None:
+    player = client_for(UserFactory.create())
+    response = player.raw(method, id=BLUES, **player.auth_params())
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("audio/")
+    body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    track = Track.objects.get(source="youtube", source_id="vidAAAAAAA1")
+    assert body == (hybrid.work_dir.parent / "media" / track.path).read_bytes()
+    assert DownloadJob.objects.count() == 1
+    again = player.raw(method, id=BLUES, **player.auth_params())  # served from the library, no second fetch
+    assert b"".join(again.streaming_content) == body  # type: ignore[attr-defined]
+    assert DownloadJob.objects.count() == 1
+
+
+def test_when_the_wait_runs_out_the_player_is_told_it_is_still_downloading(
+    api: SubsonicClient, hybrid: FakeYouTube, settings: Any
+) -> None:
+    settings.EXTERNAL_STREAM_WAIT_SECONDS = 0.3
+    reply = api.call("stream", id=BLUES)
+    assert reply.error_code == 0
+    assert "still downloading" in reply.error_message
+    assert DownloadJob.objects.get().state == JobState.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("media", "said"), [("status:403", "will be retried later"), ("status:404", "failed")])
+def test_a_download_that_cannot_finish_now_says_why_at_once(
+    hybrid: FakeYouTube, worker: None, media: str, said: str
+) -> None:
+    hybrid.catalog.songs["vidAAAAAAA1"].media = media
+    player = client_for(UserFactory.create())
+    started = time.monotonic()
+    reply = player.call("stream", id=BLUES)
+    assert time.monotonic() - started < 10  # not the whole EXTERNAL_STREAM_WAIT_SECONDS
+    assert reply.error_code == 0
+    assert said in reply.error_message
+
+
+@pytest.mark.security
+def test_streaming_needs_the_right_to_request_downloads(hybrid: FakeYouTube, db: None) -> None:
+    refused = client_for(UserFactory.create(can_request_downloads=False))
+    assert refused.call("stream", id=BLUES).error_code == 70
+    assert not DownloadJob.objects.exists()
+
+
+def test_play_queue_songs_join_the_saved_queue_at_their_place(
+    api: SubsonicClient, user: User, hybrid: FakeYouTube
+) -> None:
+    mine = TrackFactory.create(title="Mine")
+    assert api.call("savePlayQueue", id=[ids.track_id(mine.pk), BLUES, PORT], current=ids.track_id(mine.pk)).ok
+    assert api.call("getPlayQueue").ids("playQueue", "entry") == [ids.track_id(mine.pk)]
+
+    port = _land("vidAAAAAAA2")
+    blues = _land("vidAAAAAAA1")
+
+    queue = api.call("getPlayQueue")
+    assert queue.ids("playQueue", "entry") == [ids.track_id(mine.pk), ids.track_id(blues.pk), ids.track_id(port.pk)]
+    assert queue.one("playQueue")["current"] == ids.track_id(mine.pk)
+
+
+def test_a_queue_of_external_songs_only_is_created_when_they_land(
+    api: SubsonicClient, user: User, hybrid: FakeYouTube
+) -> None:
+    assert api.call("savePlayQueueByIndex", id=[BLUES], currentIndex=0).ok
+    blues = _land("vidAAAAAAA1")
+    queue = api.call("getPlayQueueByIndex")
+    assert queue.ids("playQueueByIndex", "entry") == [ids.track_id(blues.pk)]
+    assert queue.one("playQueueByIndex")["currentIndex"] == "0"
+
+
+def test_saving_the_queue_again_forgets_songs_of_the_old_one_still_downloading(
+    api: SubsonicClient, user: User, hybrid: FakeYouTube
+) -> None:
+    mine = TrackFactory.create(title="Mine")
+    assert api.call("savePlayQueue", id=[BLUES]).ok
+    assert api.call("savePlayQueue", id=[ids.track_id(mine.pk)]).ok
+    _land("vidAAAAAAA1")
+    assert api.call("getPlayQueue").ids("playQueue", "entry") == [ids.track_id(mine.pk)]
+
+
+def test_an_external_current_song_must_be_in_the_queue(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    mine = TrackFactory.create(title="Mine")
+    assert api.call("savePlayQueue", id=[ids.track_id(mine.pk)], current=BLUES).error_code == 0
+    assert not DownloadJob.objects.exists()
