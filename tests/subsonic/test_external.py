@@ -242,3 +242,9 @@ def test_get_cover_art_of_an_external_album_is_fetched_once_and_resized(
 def test_get_cover_art_of_an_external_song(api: SubsonicClient, hybrid: FakeYouTube) -> None:
     response = api.raw("getCoverArt", id=COVER, size=64, **api.auth_params())
     assert response["Content-Type"] == "image/jpeg"
+
+
+def test_an_external_artist_has_no_cover_to_fetch(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    reply = api.call("getCoverArt", id="ext-ytr-UCband0000000000000000001")
+    assert reply.error_code == 70
+    assert not [call for call in hybrid.server.calls if call.startswith("GET /media/")]
