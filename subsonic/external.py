@@ -128,7 +128,7 @@ def _asking(ref: ExternalRef, call: Callable[[], T]) -> T:
 
 def _expect(ref: ExternalRef, kind: ResultKind) -> None:
     if ref.kind is not kind:
-        raise not_found(f"{kind.title()} {ids.EXTERNAL_PREFIX}…{ref.external_id!r}")
+        raise not_found(f"{kind.title()} {ids.external_id(ref.source, ref.kind, ref.external_id)!r}")
 
 
 def song_hit(*, user: User, ref: ExternalRef) -> SearchResult:
