@@ -27,6 +27,7 @@ _SUBSONIC_FLAGS = (
     "can_comment",
     "can_request_downloads",
     "max_bitrate",
+    "subsonic_external_search",
 )
 
 

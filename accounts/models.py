@@ -17,6 +17,11 @@ class User(AbstractUser):
     can_comment = models.BooleanField(default=False)
     can_request_downloads = models.BooleanField(default=True, help_text="May download from external sources.")
     max_bitrate = models.PositiveIntegerField(default=0, help_text="Streaming bitrate cap in kbps; 0 = none.")
+    subsonic_external_search = models.BooleanField(
+        default=True,
+        help_text="Subsonic searches also show YouTube Music hits (when the server enables it and the user may "
+        "request downloads).",
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

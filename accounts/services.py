@@ -29,7 +29,9 @@ USER_FLAGS = frozenset(
     {"can_download", "can_stream", "can_edit_playlists", "can_share", "can_comment", "can_request_downloads"}
 )
 # Fields `user_update` accepts besides the flags.
-USER_FIELDS = frozenset({"email", "first_name", "last_name", "is_active", "is_admin", "max_bitrate"})
+USER_FIELDS = frozenset(
+    {"email", "first_name", "last_name", "is_active", "is_admin", "max_bitrate", "subsonic_external_search"}
+)
 MAX_API_KEYS_PER_USER = 50
 APP_PASSWORD_BYTES = 24  # 32 URL-safe characters
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -73,7 +73,7 @@ def search(request: HttpRequest) -> TemplateResponse:
                 library_selectors.tracks_search(library_selectors.tracks_list(user=user), query=query)[:LIBRARY_HITS]
             ),
         }
-        if user.is_admin or user.can_request_downloads:
+        if selectors.user_may_request_downloads(user=user):
             context["external"] = selectors.external_search(query=query, kind=kind, limit=EXTERNAL_HITS)
         else:
             context["downloads_not_allowed"] = True

@@ -17,6 +17,12 @@ from sources.base import ResultKind, Searchable, SearchResult
 from sources.registry import all_sources
 
 
+def user_may_request_downloads(*, user: User | None) -> bool:
+    """`can_request_downloads` decides for ordinary users. Admins are always allowed (they can set the flag on
+    themselves anyway, so refusing them would only confuse), and so is the operator at the shell (no user)."""
+    return user is None or user.is_admin or user.can_request_downloads
+
+
 def download_jobs_visible(
     *, user: User, state: str | None = None, user_id: int | None = None, top_level: bool = False
 ) -> QuerySet[DownloadJob]:
@@ -43,6 +49,14 @@ def download_job_get(*, user: User, job_id: Any) -> DownloadJob:
         return download_jobs_visible(user=user).get(pk=uuid.UUID(str(job_id)))
     except (DownloadJob.DoesNotExist, ValueError) as exc:
         raise NotFoundError("no such download", details={"id": str(job_id)}) from exc
+
+
+def download_job_state(*, job_id: Any) -> tuple[str, str]:
+    """A job's state and error message, whoever asked for it (for a player waiting on a shared download)."""
+    row = DownloadJob.objects.filter(pk=job_id).values_list("state", "error_message").first()
+    if row is None:
+        raise NotFoundError("no such download", details={"id": str(job_id)})
+    return row
 
 
 def download_jobs_active_count(*, source: str | None = None) -> int:
@@ -101,6 +115,15 @@ def search_results_mark(*, results: Sequence[SearchResult]) -> list[MarkedResult
 
 
 @dataclass(frozen=True)
+class SourceHits:
+    """One source's raw hits for a search over several sources, or why it has none."""
+
+    source: str
+    results: Sequence[SearchResult]
+    error: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class SourceSearch:
     """One source's part of a search over every source: its marked hits, or why it has none."""
 
@@ -109,23 +132,32 @@ class SourceSearch:
     error: dict[str, str] | None = None
 
 
-def external_search(*, query: str, kind: ResultKind | None, limit: int) -> list[SourceSearch]:
-    """Search every enabled searchable source; a failing source degrades to an error entry, never an exception."""
-    outcomes: list[SourceSearch] = []
+def sources_search(*, query: str, kind: ResultKind | None, limit: int, only: str | None = None) -> list[SourceHits]:
+    """Search every enabled searchable source (or only the one named `only`); a failing source degrades to an
+    error entry, never an exception. Reads no database, so it may run in a worker thread under a deadline."""
+    outcomes: list[SourceHits] = []
     for source in all_sources():
-        if not isinstance(source, Searchable):
+        if not isinstance(source, Searchable) or (only is not None and source.name != only):
             continue
         health = source.health()
         if not health.available:
-            outcomes.append(SourceSearch(source.name, [], {"code": "source_unavailable", "message": health.message}))
+            outcomes.append(SourceHits(source.name, [], {"code": "source_unavailable", "message": health.message}))
             continue
         try:
             found = source.search(query=query, kind=kind, limit=limit)
         except ApplicationError as exc:
-            outcomes.append(SourceSearch(source.name, [], {"code": exc.code, "message": exc.message}))
+            outcomes.append(SourceHits(source.name, [], {"code": exc.code, "message": exc.message}))
             continue
-        outcomes.append(SourceSearch(source.name, search_results_mark(results=found)))
+        outcomes.append(SourceHits(source.name, found))
     return outcomes
+
+
+def external_search(*, query: str, kind: ResultKind | None, limit: int) -> list[SourceSearch]:
+    """`sources_search` with each hit marked with what the library already has."""
+    return [
+        SourceSearch(hits.source, search_results_mark(results=hits.results), hits.error)
+        for hits in sources_search(query=query, kind=kind, limit=limit)
+    ]
 
 
 def download_jobs_state_counts(*, user: User) -> dict[str, int]:

@@ -42,9 +42,11 @@ from downloads.errors import (
     retry_delay,
 )
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
+from downloads.selectors import user_may_request_downloads
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
 from library.importing import album_cover_store, albums_refresh, track_delete_file, track_upsert
 from library.models import Track
+from library.services import pending_references_apply
 from library.storage import file_checksum, library_relative_path, media_path, media_root, store_file
 from library.tags import TrackTags, read_tags, write_tags
 from mcma.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -115,9 +117,7 @@ def _resolvable_source(name: str, *, check_health: bool = True) -> Resolvable:
 
 
 def _check_may_request(user: User | None) -> None:
-    """`can_request_downloads` decides for ordinary users. Admins are always allowed (they can set the flag on
-    themselves anyway, so refusing them would only confuse), and so is the operator at the shell (no user)."""
-    if user is not None and not user.is_admin and not user.can_request_downloads:
+    if user is not None and not user_may_request_downloads(user=user):
         raise DownloadRequestsNotAllowedError(
             f"user {user.username!r} may not request downloads; an admin can allow it (can_request_downloads)",
             details={"user": user.username},
@@ -153,6 +153,25 @@ def download_request(*, user: User | None, source: str, external_id: str, kind: 
             raise
         return DownloadRequestResult(job=existing, track=None, created=False)
     return DownloadRequestResult(job=job, track=None, created=True)
+
+
+@transaction.atomic
+def download_request_referencing(
+    *, user: User, source: str, external_id: str, reference: Callable[[], object] | None = None
+) -> DownloadRequestResult:
+    """Request a song's download for something `user` did with it while it is not in the library; `reference`
+    records that (a `library.services.pending_reference_add` call), and the completion of the download applies
+    it. Should the song have landed meanwhile, it is applied at once: either way exactly once."""
+    result = download_request(user=user, source=source, external_id=external_id, kind=JobKind.SONG)
+    if result.job is not None:
+        # Holding the job's row orders this reference before, or after, the completion that applies references.
+        DownloadJob.objects.select_for_update().filter(pk=result.job.pk).first()
+    if reference is not None:
+        reference()
+    track = Track.objects.filter(source=source, source_id=external_id).first()
+    if track is not None:
+        pending_references_apply(track=track)
+    return result
 
 
 def download_request_lookup(*, user: User | None, source: str, query_or_url: str, kind: str) -> DownloadRequestResult:
@@ -500,6 +519,8 @@ def _planned_path(job: DownloadJob, tags: TrackTags, suffix: str) -> str:
 
 
 def _complete(job: DownloadJob, track: Track, *, planned: str | None) -> None:
+    """The job succeeded with `track`: what users did with the song while it downloaded now points at it."""
+    pending_references_apply(track=track)
     now = timezone.now()
     DownloadJob.objects.filter(pk=job.pk).update(
         state=JobState.SUCCEEDED,

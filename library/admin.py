@@ -22,6 +22,7 @@ from library.models import (
     Genre,
     InternetRadioStation,
     NowPlaying,
+    PendingReference,
     Play,
     Playlist,
     PlaylistEntry,
@@ -304,3 +305,20 @@ class ShareEntryAdmin(admin.ModelAdmin):
     list_select_related = ("share", "track")
     search_fields = ("track__title",)
     raw_id_fields = ("share", "track")
+
+
+@admin.register(PendingReference)
+class PendingReferenceAdmin(admin.ModelAdmin):
+    """Read-only: rows come from Subsonic players and go when their download lands."""
+
+    list_display = ("created_at", "user", "action", "source", "external_id", "playlist", "position")
+    list_select_related = ("user", "playlist")
+    list_filter = ("action", "source")
+    search_fields = ("user__username", "external_id")
+    raw_id_fields = ("user", "playlist")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

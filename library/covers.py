@@ -15,7 +15,9 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
@@ -76,7 +78,26 @@ def cover_image(*, relative_path: str, size: int | None) -> tuple[Path, str]:
     """The file to send and its content type. `size` is the longest side in pixels, snapped up to a bucket; None
     or 0 means the original. Images are never upscaled. NotFoundError when the file is gone or not an image,
     CoverTooLargeError (a NotFoundError) when it has too many pixels to resize."""
-    source = media_path(relative_path)
+    return _sized(media_path(relative_path), relative_path, size)
+
+
+def remote_cover_image(*, key: str, fetch: Callable[[], tuple[bytes, str]], size: int | None) -> tuple[Path, str]:
+    """The cover of an item outside the library (a source's thumbnail), fetched once into the cover cache under
+    `key` (the item's id), then served and resized like a stored cover. `fetch` returns (bytes, mime)."""
+    name = hashlib.sha256(key.encode()).hexdigest()
+    folder = _cache_dir() / "remote"
+    original = next((path for path in folder.glob(f"{name}.*") if not path.name.startswith(".")), None)
+    if original is None:
+        image, mime = fetch()
+        suffix = next((s for s, m in _MIME_BY_SUFFIX.items() if m == mime), None)
+        if suffix is None:
+            raise NotFoundError(f"The source's cover is {mime or 'untyped'}, not a JPEG, PNG or WebP image.")
+        original = folder / f"{name}{suffix}"
+        _write_atomically(original, lambda out: out.write(image))
+    return _sized(original, f"remote/{original.name}", size)
+
+
+def _sized(source: Path, cache_name: str, size: int | None) -> tuple[Path, str]:
     try:
         stat = source.stat()
     except OSError as exc:
@@ -84,7 +105,7 @@ def cover_image(*, relative_path: str, size: int | None) -> tuple[Path, str]:
     if not size:
         return source, _original_mime(source)
     bucket = size_bucket(size)
-    key = hashlib.sha256(f"{relative_path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{bucket}".encode()).hexdigest()
+    key = hashlib.sha256(f"{cache_name}\0{stat.st_mtime_ns}\0{stat.st_size}\0{bucket}".encode()).hexdigest()
     cached = _cached(key)
     if cached is not None:
         return cached
@@ -121,17 +142,21 @@ def _resize(source: Path, key: str, size: int) -> tuple[Path, str]:
         raise NotFoundError("The cover file is not a readable image.") from exc
     suffix, mime, fmt = (".png", "image/png", "PNG") if transparent else (".jpg", "image/jpeg", "JPEG")
     target = _cache_dir() / key[:2] / f"{key}{suffix}"
+    _write_atomically(target, lambda out: resized.save(out, fmt, **({"quality": 88} if fmt == "JPEG" else {})))
+    return target, mime
+
+
+def _write_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write-then-rename: concurrent requests for the same file never see it half-written."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Write-then-rename: concurrent requests for the same size never see a half-written file.
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".cover-", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:
-            resized.save(out, fmt, **({"quality": 88} if fmt == "JPEG" else {}))
+            write(out)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-    return target, mime
 
 
 def _refuse_too_many_pixels(width: int, height: int) -> None:

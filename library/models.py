@@ -387,3 +387,48 @@ class ShareEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.position} of share {self.share_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# References to songs of an external source, waiting for their download
+# ---------------------------------------------------------------------------------------------------------------
+class PendingAction(models.TextChoices):
+    STAR = "star", "star"
+    RATING = "rating", "rating"
+    PLAY = "play", "play"
+    PLAYLIST_ENTRY = "playlist_entry", "playlist entry"
+    QUEUE_ENTRY = "queue_entry", "play queue entry"
+
+
+class PendingReference(models.Model):
+    """What a user did with a song that is not in the library yet (a Subsonic player's `ext-` id). When the
+    download lands, `library.services.pending_references_apply` makes it real on the track and deletes the row."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_references")
+    source = models.CharField(max_length=50)
+    external_id = models.CharField(max_length=255)
+    action = models.CharField(max_length=20, choices=PendingAction.choices)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    played_at = models.DateTimeField(null=True, blank=True)
+    client = models.CharField(max_length=100, blank=True, default="")
+    playlist = models.ForeignKey(Playlist, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # A playlist or play queue entry's place in the list as the player sent it; None appends.
+    position = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("created_at", "pk")
+        indexes = [models.Index(fields=["source", "external_id"], name="pending_reference_item_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(action="rating") | models.Q(rating__isnull=False, rating__lte=5),
+                name="pending_reference_rating",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(action="playlist_entry") | models.Q(playlist__isnull=False),
+                name="pending_reference_playlist",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.source}:{self.external_id} by user {self.user_id}"

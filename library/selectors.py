@@ -97,6 +97,11 @@ def track_get(*, track_id: int) -> Track:
     return _get(Track.objects.select_related("album", "artist"), track_id, "Track")
 
 
+def track_pk_by_source(*, source: str, source_id: str) -> int | None:
+    """The library track that came from `source_id` of `source`, if there is one."""
+    return Track.objects.filter(source=source, source_id=source_id).values_list("pk", flat=True).first()
+
+
 def album_get(*, album_id: int) -> Album:
     return _get(Album.objects.select_related("album_artist"), album_id, "Album")
 
@@ -584,6 +589,13 @@ class SearchResult:
     tracks: list[TrackRow]
 
 
+def search_query_text(query: str) -> str:
+    """What a search2/search3 query asks for: the words without a trailing `*`; "" for the whole library."""
+    text = query.strip()
+    text = text[:-1].strip() if text.endswith("*") and text != "*" else text
+    return "" if text in _EVERYTHING_QUERIES else text
+
+
 def library_search(
     *,
     user: User,
@@ -599,9 +611,8 @@ def library_search(
     """search2/search3. Accent- and case-insensitive word match; an empty query (also `""`, `''` or `*`) pages
     through the whole library by primary key, the stable order offline-sync clients rely on. A count of 0 skips
     that kind. Query count is fixed: one query (+ one for genres) per kind asked for."""
-    text = query.strip()
-    text = text[:-1].strip() if text.endswith("*") and text != "*" else text
-    everything = text in _EVERYTHING_QUERIES
+    text = search_query_text(query)
+    everything = not text
     artists = subsonic_artists(user=user, source=source, album_artists_only=False)
     albums = _albums_base(user=user, source=source)
     tracks = subsonic_tracks(user=user, source=source)

@@ -22,6 +22,8 @@ from library.models import (
     Bookmark,
     InternetRadioStation,
     NowPlaying,
+    PendingAction,
+    PendingReference,
     Play,
     Playlist,
     PlaylistEntry,
@@ -202,6 +204,8 @@ def playlist_update(
 def playlist_tracks_replace(*, playlist: Playlist, actor: User, track_ids: Sequence[int]) -> Playlist:
     _playlist_edit_check(playlist, actor)
     _entries_write(playlist, _tracks_require(track_ids))
+    # The new list replaces the songs still downloading too; whatever of them it names is referenced afresh.
+    PendingReference.objects.filter(playlist=playlist).delete()
     playlist.save(update_fields=["updated_at"])
     return playlist
 
@@ -263,6 +267,8 @@ def play_queue_save(
 ) -> PlayQueue | None:
     """Replace `user`'s saved queue; an empty list clears it (OpenSubsonic). Duplicates are kept in order."""
     ids = [int(i) for i in track_ids]
+    # The new queue replaces the songs of the old one still downloading too.
+    PendingReference.objects.filter(user=user, action=PendingAction.QUEUE_ENTRY).delete()
     if not ids:
         PlayQueue.objects.filter(user=user).delete()
         return None
@@ -277,10 +283,7 @@ def play_queue_save(
         user=user,
         defaults={"current_index": current_index, "position_ms": position_ms, "changed_by": changed_by[:100]},
     )
-    PlayQueueEntry.objects.filter(queue=queue).delete()
-    PlayQueueEntry.objects.bulk_create(
-        [PlayQueueEntry(queue=queue, track_id=track_id, position=i) for i, track_id in enumerate(ids)]
-    )
+    _queue_entries_write(queue, ids)
     return queue
 
 
@@ -392,3 +395,106 @@ def radio_station_update(
 def radio_station_delete(*, station: InternetRadioStation, actor: User) -> None:
     _radio_admin_check(actor)
     station.delete()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# References to songs not in the library yet: recorded now, made real when the download lands
+# ---------------------------------------------------------------------------------------------------------------
+@transaction.atomic
+def pending_reference_add(
+    *,
+    user: User,
+    source: str,
+    external_id: str,
+    action: PendingAction,
+    rating: int | None = None,
+    played_at: datetime | None = None,
+    client: str = "",
+    playlist: Playlist | None = None,
+    position: int | None = None,
+) -> PendingReference:
+    if action == PendingAction.RATING and (rating is None or not 0 <= rating <= 5):
+        raise InvalidInputError("A rating is an integer from 0 (none) to 5.", details={"rating": rating})
+    if action == PendingAction.PLAYLIST_ENTRY:
+        if playlist is None:
+            raise InvalidInputError("A playlist entry needs its playlist.")
+        _playlist_edit_check(playlist, user)
+    if action == PendingAction.STAR:
+        # Starring twice before the download lands is one star.
+        existing = PendingReference.objects.filter(
+            user=user, source=source, external_id=external_id, action=action
+        ).first()
+        if existing is not None:
+            return existing
+    return PendingReference.objects.create(
+        user=user,
+        source=source,
+        external_id=external_id,
+        action=action,
+        rating=rating,
+        played_at=played_at or (timezone.now() if action == PendingAction.PLAY else None),
+        client=client[:100],
+        playlist=playlist,
+        position=position,
+    )
+
+
+@transaction.atomic
+def pending_references_drop(*, user: User, source: str, external_id: str, action: PendingAction) -> int:
+    deleted, _ = PendingReference.objects.filter(
+        user=user, source=source, external_id=external_id, action=action
+    ).delete()
+    return deleted
+
+
+@transaction.atomic
+def pending_references_apply(*, track: Track) -> int:
+    """Make every reference waiting for `track` (by its source and source id) real, oldest first, and delete them:
+    the rows are locked and deleted in one transaction, so each is applied exactly once. Returns how many."""
+    pending = list(
+        PendingReference.objects.select_for_update(of=("self",))
+        .filter(source=track.source, external_id=track.source_id)
+        .select_related("user", "playlist")
+        .order_by("created_at", "pk")
+    )
+    for reference in pending:
+        _pending_apply(reference, track)
+    PendingReference.objects.filter(pk__in=[reference.pk for reference in pending]).delete()
+    return len(pending)
+
+
+def _pending_apply(reference: PendingReference, track: Track) -> None:
+    user = reference.user
+    if reference.action == PendingAction.STAR:
+        star_set(user=user, kind="track", ids=[track.pk], starred=True)
+    elif reference.action == PendingAction.RATING:
+        rating_set(user=user, kind="track", item_id=track.pk, rating=int(reference.rating or 0))
+    elif reference.action == PendingAction.PLAY:
+        play_record(user=user, track=track, played_at=reference.played_at, client=reference.client)
+    elif reference.action == PendingAction.PLAYLIST_ENTRY and reference.playlist is not None:
+        current = _entry_track_ids(reference.playlist)
+        position = len(current) if reference.position is None else min(reference.position, len(current))
+        current.insert(position, track.pk)
+        _entries_write(reference.playlist, current)
+        reference.playlist.save(update_fields=["updated_at"])
+    elif reference.action == PendingAction.QUEUE_ENTRY:
+        _queue_entry_insert(user, track, reference.position)
+
+
+def _queue_entries_write(queue: PlayQueue, track_ids: list[int]) -> None:
+    PlayQueueEntry.objects.filter(queue=queue).delete()
+    PlayQueueEntry.objects.bulk_create(
+        [PlayQueueEntry(queue=queue, track_id=track_id, position=i) for i, track_id in enumerate(track_ids)]
+    )
+
+
+def _queue_entry_insert(user: User, track: Track, position: int | None) -> None:
+    """Put a downloaded song into the saved queue at its place; the current entry stays the current one."""
+    queue, _ = PlayQueue.objects.select_for_update().get_or_create(user=user, defaults={"current_index": 0})
+    ids = list(queue.entries.order_by("position").values_list("track_id", flat=True))
+    at = len(ids) if position is None else min(position, len(ids))
+    ids.insert(at, track.pk)
+    if queue.current_index is not None and len(ids) > 1 and at <= queue.current_index:
+        queue.current_index += 1
+    _queue_entries_write(queue, ids)
+    queue.save(update_fields=["current_index", "changed_at"])

@@ -405,6 +405,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
+# Subsonic: the external catalogue (issue 21). Off by default; each user can also switch it off in their profile
+# ---------------------------------------------------------------------------------------------------------------
+# search2/search3 add hits of the enabled searchable sources after the library's (only for users who may request
+# downloads), and getSong answers their `ext-…` ids.
+EXTERNAL_SEARCH_IN_SUBSONIC = env.bool("EXTERNAL_SEARCH_IN_SUBSONIC", default=False)
+# The longest a search waits for the sources; past it the library hits are answered alone.
+EXTERNAL_SEARCH_TIMEOUT_SECONDS = env.float("EXTERNAL_SEARCH_TIMEOUT_SECONDS", default=2.0)
+# stream/download of an external song requests its download and waits this long for it (polling the job) before
+# answering "still downloading"; the player's retry then streams the library copy.
+EXTERNAL_STREAM_WAIT_SECONDS = env.float("EXTERNAL_STREAM_WAIT_SECONDS", default=25.0)
+
+# ---------------------------------------------------------------------------------------------------------------
 # Logging: one line per event to stderr; never a secret (credentials in URLs are masked, mcma.access_log)
 # ---------------------------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

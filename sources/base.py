@@ -44,6 +44,8 @@ class SearchResult:
     title: str
     artists: tuple[str, ...] = ()
     album: str = ""
+    # The song's album on the source ("" when it has none, or for other kinds).
+    album_id: str = ""
     duration_ms: int | None = None
     year: int | None = None
     explicit: bool | None = None

@@ -38,16 +38,33 @@ class TrackMetadata:
 
 
 @dataclass(frozen=True)
+class CollectionTrack:
+    """One (available) track of an album or playlist, as the collection lists it."""
+
+    external_id: str
+    title: str
+    artists: tuple[str, ...] = ()
+    duration_ms: int | None = None
+    track_number: int | None = None
+    explicit: bool | None = None
+
+
+@dataclass(frozen=True)
 class CollectionMetadata:
-    """An album or playlist: its own facts plus the external ids of its (available) tracks, in order."""
+    """An album or playlist: its own facts plus its (available) tracks, in order."""
 
     kind: ResultKind
     external_id: str
     title: str
     artists: tuple[str, ...] = ()
     year: int | None = None
-    track_ids: tuple[str, ...] = ()
+    tracks: tuple[CollectionTrack, ...] = ()
+    cover_url: str = ""
     extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def track_ids(self) -> tuple[str, ...]:
+        return tuple(track.external_id for track in self.tracks)
 
 
 @dataclass(frozen=True)

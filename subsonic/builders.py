@@ -8,7 +8,7 @@ only what the official 1.16.1 schema declares, in its element order.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from accounts.models import User
 from library.models import (
@@ -24,8 +24,12 @@ from library.models import (
     Track,
 )
 from library.selectors import AlbumRow, TrackRow
+from sources.base import ResultKind, SearchResult
 from subsonic import ids
 from subsonic.responses import Node, Profile, Scalar
+
+if TYPE_CHECKING:
+    from subsonic.external import ExternalHits
 
 EPOCH_FALLBACK = datetime(1970, 1, 1)  # only for required dates of rows that predate timestamps
 
@@ -285,16 +289,125 @@ class ArtistsAlbumsTracks(Protocol):
     def tracks(self) -> list[TrackRow]: ...
 
 
-def artists_albums_songs(element: str, items: ArtistsAlbumsTracks, profile: Profile, *, id3: bool) -> Node:
-    """getStarred/search2 (folder-based entries) and getStarred2/search3 (`id3`): artists, albums, then songs."""
+def artists_albums_songs(
+    element: str, items: ArtistsAlbumsTracks, profile: Profile, *, id3: bool, external: ExternalHits | None = None
+) -> Node:
+    """getStarred/search2 (folder-based entries) and getStarred2/search3 (`id3`): artists, albums, then songs;
+    for a search, each kind's library items first, then the external catalogue's."""
     node = Node(element)
+    artists = external.artists if external else []
+    albums = external.albums if external else []
+    songs = external.songs if external else []
     if id3:
-        node.add_list("artist", [artist_id3(artist, profile) for artist in items.artists])
-        node.add_list("album", [album_id3(album, profile) for album in items.albums])
+        node.add_list(
+            "artist",
+            [artist_id3(artist, profile) for artist in items.artists] + [external_artist(hit, id3) for hit in artists],
+        )
+        node.add_list(
+            "album",
+            [album_id3(album, profile) for album in items.albums] + [external_album(hit, profile) for hit in albums],
+        )
     else:
-        node.add_list("artist", [artist_entry(artist) for artist in items.artists])
-        node.add_list("album", [album_child(album, profile) for album in items.albums])
-    node.add_list("song", [song(track, profile) for track in items.tracks])
+        node.add_list(
+            "artist",
+            [artist_entry(artist) for artist in items.artists] + [external_artist(hit, id3) for hit in artists],
+        )
+        node.add_list(
+            "album",
+            [album_child(album, profile) for album in items.albums]
+            + [external_album(hit, profile, child=True) for hit in albums],
+        )
+    node.add_list(
+        "song", [song(track, profile) for track in items.tracks] + [external_song(hit, profile) for hit in songs]
+    )
+    return node
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Items of an external catalogue (search hits and `ext-` ids): what the source tells, nothing per user
+# --------------------------------------------------------------------------------------------------------------
+def _external(hit: SearchResult, kind: ResultKind, item_id: str) -> str | None:
+    return ids.external_id(hit.source, kind, item_id) if item_id else None
+
+
+def external_song(hit: SearchResult, profile: Profile, element: str = "song") -> Node:
+    song_id = _external(hit, ResultKind.SONG, hit.external_id)
+    album_id = _external(hit, ResultKind.ALBUM, hit.album_id)
+    if profile is Profile.MINIMAL:
+        return Node(element, {"id": song_id, "parent": album_id, "isDir": False, "title": hit.title})
+    artist_name = ", ".join(hit.artists) or None
+    track_number = hit.extra.get("track_number")
+    attrs: dict[str, Scalar | None] = {
+        "id": song_id,
+        "parent": album_id,
+        "isDir": False,
+        "title": hit.title,
+        "album": hit.album or None,
+        "artist": artist_name,
+        "track": track_number if isinstance(track_number, int) else None,
+        "year": hit.year,
+        # The album's cover when there is one, so a player fetches it once for all its songs.
+        "coverArt": (album_id or song_id) if hit.thumbnail_url or album_id else None,
+        "duration": hit.duration_ms // 1000 if hit.duration_ms else None,
+        "isVideo": False,
+        "albumId": album_id,
+        "type": "music",
+    }
+    if profile is Profile.FULL:
+        attrs.update(
+            {
+                "mediaType": "song",
+                "displayArtist": artist_name,
+                "explicitStatus": None if hit.explicit is None else "explicit" if hit.explicit else "clean",
+            }
+        )
+    return Node(element, attrs)
+
+
+def external_album(hit: SearchResult, profile: Profile, *, child: bool = False) -> Node:
+    """An AlbumID3 (search3, getAlbum), or with `child` a directory entry (search2)."""
+    album_id = _external(hit, ResultKind.ALBUM, hit.external_id)
+    artist_name = ", ".join(hit.artists) or None
+    song_count = hit.extra.get("song_count")
+    if child:
+        return Node(
+            "album",
+            {
+                "id": album_id,
+                "isDir": True,
+                "title": hit.title,
+                "album": hit.title,
+                "artist": artist_name,
+                "year": hit.year,
+                "coverArt": album_id,
+            },
+        )
+    attrs: dict[str, Scalar | None] = {
+        "id": album_id,
+        "name": hit.title,
+        "artist": artist_name,
+        "coverArt": album_id,
+        # A search hit does not say; getAlbum does.
+        "songCount": song_count if isinstance(song_count, int) else 0,
+        "duration": (hit.duration_ms or 0) // 1000,
+        "created": EPOCH_FALLBACK,
+        "year": hit.year,
+    }
+    if profile is Profile.FULL:
+        attrs["displayArtist"] = artist_name
+    return Node("album", attrs)
+
+
+def external_artist(hit: SearchResult, id3: bool) -> Node:
+    artist_id = _external(hit, ResultKind.ARTIST, hit.external_id)
+    if not id3:
+        return Node("artist", {"id": artist_id, "name": hit.title})
+    return Node("artist", {"id": artist_id, "name": hit.title, "albumCount": 0})
+
+
+def external_album_with_songs(album: SearchResult, songs: list[SearchResult], profile: Profile) -> Node:
+    node = external_album(album, profile)
+    node.add_list("song", [external_song(hit, profile) for hit in songs])
     return node
 
 

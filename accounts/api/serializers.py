@@ -61,6 +61,7 @@ class UserSerializer(serializers.ModelSerializer[User]):
             "is_active",
             *FLAG_FIELDS,
             "max_bitrate",
+            "subsonic_external_search",
             "date_joined",
             "last_login",
         )
@@ -71,6 +72,9 @@ class MeUpdateSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    subsonic_external_search = serializers.BooleanField(
+        required=False, help_text="Show YouTube Music hits in Subsonic searches (when the server enables them)."
+    )
 
 
 class PasswordChangeSerializer(serializers.Serializer[Any]):

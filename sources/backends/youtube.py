@@ -32,6 +32,7 @@ from sources.base import Capability, ResultKind, SearchResult, SourceHealth
 from sources.errors import SourceUnavailableError
 from sources.resolving import (
     CollectionMetadata,
+    CollectionTrack,
     CookiesConfigError,
     MediaRequest,
     SourceRequestError,
@@ -164,6 +165,12 @@ def _duration_ms(item: dict[str, Any]) -> int | None:
     return int(seconds) * 1000 if isinstance(seconds, int) else None
 
 
+def _length_ms(length: object) -> int | None:
+    """A watch-playlist length ("3:25", "1:02:03") in milliseconds."""
+    parts = [int(p) for p in str(length or "").split(":") if p.isdigit()]
+    return sum(v * 60**i for i, v in enumerate(reversed(parts))) * 1000 if parts else None
+
+
 class YouTubeMusicSource:
     """The `youtube` source: anonymous YouTube Music search and metadata, media URLs for the downloader."""
 
@@ -242,6 +249,7 @@ class YouTubeMusicSource:
                 title=str(item.get("title") or ""),
                 artists=_names(item.get("artists")),
                 album=str((item.get("album") or {}).get("name") or ""),
+                album_id=str((item.get("album") or {}).get("id") or ""),
                 duration_ms=_duration_ms(item),
                 year=_int_or_none(item.get("year")),
                 explicit=item.get("isExplicit"),
@@ -314,9 +322,8 @@ class YouTubeMusicSource:
         artists = _names(track.get("artists")) or _names(album_track.get("artists"))
         length = track.get("length") or ""
         duration_ms = _duration_ms(album_track)
-        if duration_ms is None and length:
-            parts = [int(p) for p in str(length).split(":") if p.isdigit()]
-            duration_ms = sum(v * 60**i for i, v in enumerate(reversed(parts))) * 1000 if parts else None
+        if duration_ms is None:
+            duration_ms = _length_ms(length)
         return TrackMetadata(
             external_id=external_id,
             title=str(album_track.get("title") or track.get("title") or external_id),
@@ -356,9 +363,19 @@ class YouTubeMusicSource:
                 title=str(album.get("title") or ""),
                 artists=_names(album.get("artists")),
                 year=_int_or_none(album.get("year")),
-                track_ids=tuple(
-                    str(t["videoId"]) for t in album.get("tracks") or [] if t.get("videoId") and t.get("isAvailable")
+                tracks=tuple(
+                    CollectionTrack(
+                        external_id=str(t["videoId"]),
+                        title=str(t.get("title") or ""),
+                        artists=_names(t.get("artists")) or _names(album.get("artists")),
+                        duration_ms=_duration_ms(t),
+                        track_number=_int_or_none(t.get("trackNumber")),
+                        explicit=t.get("isExplicit"),
+                    )
+                    for t in album.get("tracks") or []
+                    if t.get("videoId") and t.get("isAvailable")
                 ),
+                cover_url=cover_url_full_size(_largest_thumbnail(album.get("thumbnails"))),
                 extra={"track_count": album.get("trackCount")},
             )
         if kind == ResultKind.PLAYLIST:
@@ -366,12 +383,20 @@ class YouTubeMusicSource:
             watch: dict[str, Any] = dict(
                 self._call(lambda client: client.get_watch_playlist(playlistId=external_id, limit=limit))
             )
-            ids = [str(t["videoId"]) for t in watch.get("tracks") or [] if t.get("videoId")]
+            tracks: dict[str, CollectionTrack] = {}
+            for t in watch.get("tracks") or []:
+                if t.get("videoId") and str(t["videoId"]) not in tracks:
+                    tracks[str(t["videoId"])] = CollectionTrack(
+                        external_id=str(t["videoId"]),
+                        title=str(t.get("title") or ""),
+                        artists=_names(t.get("artists")),
+                        duration_ms=_length_ms(t.get("length")),
+                    )
             return CollectionMetadata(
                 kind=kind,
                 external_id=external_id.removeprefix("VL"),
                 title=f"Playlist {external_id}",
-                track_ids=tuple(dict.fromkeys(ids))[:limit],
+                tracks=tuple(tracks.values())[:limit],
             )
         raise InvalidInputError(f"cannot download a {kind} from {self.name}; choose a song, album or playlist")
 

@@ -1,12 +1,16 @@
-"""Bookmarks and the saved play queue (by song id, and OpenSubsonic's index-based variant)."""
+"""Bookmarks and the saved play queue (by song id, and OpenSubsonic's index-based variant).
+
+A saved queue may hold `ext-` songs (not in the library yet): they are downloaded and join the saved queue, at
+their place, when they land.
+"""
 
 from __future__ import annotations
 
 from library import selectors, services
-from subsonic import builders, ids
+from subsonic import builders, external, ids
 from subsonic.call import Call
 from subsonic.errors import ErrorCode, SubsonicError, invalid_parameter, missing_parameter
-from subsonic.ids import Kind
+from subsonic.ids import ExternalRef, Kind
 from subsonic.responses import Node
 
 
@@ -44,11 +48,22 @@ def get_play_queue_by_index(call: Call) -> Node:
     return _queue(call, by_index=True)
 
 
-def _track_ids(call: Call) -> list[int]:
-    return [ids.decode_as(raw, Kind.TRACK) for raw in call.params.values("id")]
+def _songs(call: Call) -> tuple[list[int], list[tuple[int, ExternalRef]]]:
+    return external.songs_split(user=call.user, raw_ids=call.params.values("id"))
 
 
-def _queue_save(call: Call, track_ids: list[int], current_index: int | None) -> None:
+def _library_index(sent_index: int, track_ids: list[int], remote: list[tuple[int, ExternalRef]]) -> int | None:
+    """Where the entry at `sent_index` of the player's list is in the saved (library-only) queue: an external
+    song still downloading makes its library neighbour the current one."""
+    if not track_ids:
+        return None
+    before = sum(1 for position, _ref in remote if position < sent_index)
+    return max(0, min(sent_index - before, len(track_ids) - 1))
+
+
+def _queue_save(
+    call: Call, track_ids: list[int], remote: list[tuple[int, ExternalRef]], current_index: int | None
+) -> None:
     services.play_queue_save(
         user=call.user,
         track_ids=track_ids,
@@ -56,31 +71,40 @@ def _queue_save(call: Call, track_ids: list[int], current_index: int | None) -> 
         position_ms=call.params.int_or("position", 0, minimum=0),
         changed_by=call.client,
     )
+    for position, ref in remote:  # after the save, which forgets the previous queue's waiting songs
+        external.queue_entry(user=call.user, ref=ref, position=position)
 
 
 def save_play_queue(call: Call) -> None:
     """No `id` clears the queue (OpenSubsonic); `current` is a song id and must be in the list."""
-    track_ids = _track_ids(call)
+    track_ids, remote = _songs(call)
     current_index = None
     raw_current = call.params.text("current")
-    if track_ids and raw_current:
-        current = ids.decode_as(raw_current, Kind.TRACK)
-        if current not in track_ids:
+    if (track_ids or remote) and raw_current:
+        current = ids.decode_or_external(raw_current, allowed=(Kind.TRACK,), bare=Kind.TRACK)
+        if isinstance(current, ExternalRef):
+            sent = [position for position, ref in remote if ref == current]
+            if not sent:
+                raise invalid_parameter("current", "the current song is not in the queue")
+            current_index = _library_index(sent[0], track_ids, remote)
+        elif current[1] not in track_ids:
             raise invalid_parameter("current", "the current song is not in the queue")
-        current_index = track_ids.index(current)
+        else:
+            current_index = track_ids.index(current[1])
     elif track_ids:
         current_index = 0
-    _queue_save(call, track_ids, current_index)
+    _queue_save(call, track_ids, remote, current_index)
 
 
 def save_play_queue_by_index(call: Call) -> None:
     """`currentIndex` is required with songs and must point into the list (error 10 otherwise, per the spec)."""
-    track_ids = _track_ids(call)
+    track_ids, remote = _songs(call)
     current_index = None
-    if track_ids:
+    if track_ids or remote:
         if "currentIndex" not in call.params:
             raise missing_parameter("currentIndex")
-        current_index = call.params.int_required("currentIndex")
-        if not 0 <= current_index < len(track_ids):
+        sent_index = call.params.int_required("currentIndex")
+        if not 0 <= sent_index < len(track_ids) + len(remote):
             raise SubsonicError(ErrorCode.MISSING_PARAMETER, "currentIndex is outside the queue")
-    _queue_save(call, track_ids, current_index)
+        current_index = _library_index(sent_index, track_ids, remote)
+    _queue_save(call, track_ids, remote, current_index)

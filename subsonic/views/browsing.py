@@ -10,7 +10,7 @@ from django.conf import settings
 
 from library import selectors
 from library.models import Album, Artist, Track
-from subsonic import builders, ids
+from subsonic import builders, external, ids
 from subsonic.call import Call, music_folders
 from subsonic.errors import missing_parameter
 from subsonic.ids import Kind
@@ -90,20 +90,32 @@ def get_genres(call: Call) -> Node:
 
 
 def get_artist(call: Call) -> Node:
-    artist, albums = selectors.artist_with_albums(user=call.user, artist_id=_id(call, Kind.ARTIST))
+    try:
+        artist_id = _id(call, Kind.ARTIST)
+    except ids.ExternalNotInLibraryError as missing:
+        raise external.artist_unavailable(user=call.user, ref=missing.ref) from None
+    artist, albums = selectors.artist_with_albums(user=call.user, artist_id=artist_id)
     node = builders.artist_with_albums(artist, albums, call.profile)
     node.set("albumCount", len(albums))
     return node
 
 
 def get_album(call: Call) -> Node:
-    album, tracks = selectors.album_with_tracks(user=call.user, album_id=_id(call, Kind.ALBUM))
+    try:
+        album_id = _id(call, Kind.ALBUM)
+    except ids.ExternalNotInLibraryError as missing:
+        remote = external.album_with_songs(user=call.user, ref=missing.ref)
+        return builders.external_album_with_songs(remote.album, remote.songs, call.profile)
+    album, tracks = selectors.album_with_tracks(user=call.user, album_id=album_id)
     return builders.album_with_songs(album, tracks, call.profile)
 
 
 def get_song(call: Call) -> Node:
-    track = selectors.subsonic_track_get(user=call.user, track_id=_id(call, Kind.TRACK))
-    return builders.song(track, call.profile)
+    try:
+        track_id = _id(call, Kind.TRACK)
+    except ids.ExternalNotInLibraryError as missing:
+        return builders.external_song(external.song_hit(user=call.user, ref=missing.ref), call.profile)
+    return builders.song(selectors.subsonic_track_get(user=call.user, track_id=track_id), call.profile)
 
 
 def _id(call: Call, kind: Kind) -> int:

@@ -1,14 +1,18 @@
-"""star, unstar, setRating, scrobble. `stream` never counts a play; only a scrobble submission does."""
+"""star, unstar, setRating, scrobble. `stream` never counts a play; only a scrobble submission does.
+
+An `ext-` song id (not in the library yet) is accepted by all four: its download is requested and what the
+player did is applied to the track when it lands (`subsonic.external`).
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from library import selectors, services
-from subsonic import ids
+from subsonic import external, ids
 from subsonic.call import Call
 from subsonic.errors import invalid_parameter, missing_parameter
-from subsonic.ids import Kind
+from subsonic.ids import ExternalRef, Kind
 
 _KINDS: dict[Kind, Literal["track", "album", "artist"]] = {
     Kind.TRACK: "track",
@@ -18,23 +22,36 @@ _KINDS: dict[Kind, Literal["track", "album", "artist"]] = {
 _ANY = tuple(_KINDS)
 
 
-def _targets(call: Call) -> dict[Literal["track", "album", "artist"], list[int]]:
+def _decoded(call: Call, raw: str, *, allowed: tuple[Kind, ...] = _ANY) -> tuple[Kind, int] | ExternalRef:
+    """A library item, or an external song the caller may act on (checked before anything is written)."""
+    decoded = ids.decode_or_external(raw, allowed=allowed, bare=Kind.TRACK)
+    return external.require_song(user=call.user, ref=decoded) if isinstance(decoded, ExternalRef) else decoded
+
+
+def _targets(call: Call) -> tuple[dict[Literal["track", "album", "artist"], list[int]], list[ExternalRef]]:
     """`id` may name any kind (its prefix tells which); `albumId` and `artistId` are the ID3-era spellings."""
     targets: dict[Literal["track", "album", "artist"], list[int]] = {"track": [], "album": [], "artist": []}
+    remote: list[ExternalRef] = []
     for raw in call.params.values("id"):
-        kind, pk = ids.decode(raw, allowed=_ANY, bare=Kind.TRACK)
-        targets[_KINDS[kind]].append(pk)
+        decoded = _decoded(call, raw)
+        if isinstance(decoded, ExternalRef):
+            remote.append(decoded)
+        else:
+            targets[_KINDS[decoded[0]]].append(decoded[1])
     targets["album"] += [ids.decode_as(raw, Kind.ALBUM) for raw in call.params.values("albumId")]
     targets["artist"] += [ids.decode_as(raw, Kind.ARTIST) for raw in call.params.values("artistId")]
-    if not any(targets.values()):
+    if not any(targets.values()) and not remote:
         raise missing_parameter("id")
-    return targets
+    return targets, remote
 
 
 def _star(call: Call, starred: bool) -> None:
-    for kind, item_ids in _targets(call).items():
+    targets, remote = _targets(call)
+    for kind, item_ids in targets.items():
         if item_ids:
             services.star_set(user=call.user, kind=kind, ids=item_ids, starred=starred)
+    for ref in remote:
+        (external.star if starred else external.unstar)(user=call.user, ref=ref)
 
 
 def star(call: Call) -> None:
@@ -46,26 +63,37 @@ def unstar(call: Call) -> None:
 
 
 def set_rating(call: Call) -> None:
-    kind, pk = ids.decode(call.params.required("id"), allowed=_ANY, bare=Kind.TRACK)
+    decoded = _decoded(call, call.params.required("id"))
     rating = call.params.int_required("rating")
     if not 0 <= rating <= 5:
         raise invalid_parameter("rating", "must be 0 (remove) to 5")
+    if isinstance(decoded, ExternalRef):
+        external.rate(user=call.user, ref=decoded, rating=rating)
+        return
+    kind, pk = decoded
     services.rating_set(user=call.user, kind=_KINDS[kind], item_id=pk, rating=rating)
 
 
 def scrobble(call: Call) -> None:
     """`submission=true` (default) records plays at the given times (ms, one per id); false reports the song
     that just started playing on the client (`c` names the player)."""
-    track_ids = [ids.decode_as(raw, Kind.TRACK) for raw in call.params.values("id")]
-    if not track_ids:
+    songs = [_decoded(call, raw, allowed=(Kind.TRACK,)) for raw in call.params.values("id")]
+    if not songs:
         raise missing_parameter("id")
     times = call.params.datetimes_ms("time")
-    if times and len(times) != len(track_ids):
+    if times and len(times) != len(songs):
         raise invalid_parameter("time", "give one time per id, or none")
     submission = call.params.flag("submission", True)
-    tracks = [selectors.track_get(track_id=pk) for pk in track_ids]
-    for i, track in enumerate(tracks):
-        if submission:
-            services.play_record(user=call.user, track=track, played_at=times[i] if times else None, client=call.client)
+    # Every id is checked before anything is written.
+    items = [song if isinstance(song, ExternalRef) else selectors.track_get(track_id=song[1]) for song in songs]
+    for i, item in enumerate(items):
+        played_at = times[i] if times else None
+        if isinstance(item, ExternalRef):
+            if submission:
+                external.play(user=call.user, ref=item, played_at=played_at, client=call.client)
+            else:
+                external.now_playing(user=call.user, ref=item)
+        elif submission:
+            services.play_record(user=call.user, track=item, played_at=played_at, client=call.client)
         else:
-            services.now_playing_set(user=call.user, track=track, player=call.client)
+            services.now_playing_set(user=call.user, track=item, player=call.client)

@@ -16,7 +16,7 @@ from library.models import Track
 from library.storage import media_path
 from library.streaming import file_response
 from library.transcoding import transcode_plan, transcode_response
-from subsonic import ids, lyrics
+from subsonic import external, ids, lyrics
 from subsonic.call import Call
 from subsonic.errors import not_found
 from subsonic.ids import Kind
@@ -29,7 +29,12 @@ MAX_BITRATE = 100_000
 
 
 def _present_track(call: Call) -> Track:
-    track = selectors.track_get(track_id=ids.decode_as(call.params.required("id"), Kind.TRACK))
+    """The song's track; an external song is downloaded first (`external.track_for_playback`)."""
+    decoded = ids.decode_or_external(call.params.required("id"), allowed=(Kind.TRACK,), bare=Kind.TRACK)
+    if isinstance(decoded, ids.ExternalRef):
+        track = external.track_for_playback(user=call.user, ref=decoded)
+    else:
+        track = selectors.track_get(track_id=decoded[1])
     if track.is_missing:
         raise not_found("Song file")
     return track
@@ -77,9 +82,14 @@ def download(call: Call) -> HttpResponseBase:
 
 
 def get_cover_art(call: Call) -> HttpResponseBase:
-    kind, pk = ids.decode_cover(call.params.required("id"))
-    relative = selectors.cover_relative_path(kind=_COVER_KINDS[kind], item_id=pk, user=call.user)
-    path, content_type = cover_image(relative_path=relative, size=call.params.integer("size", None, minimum=0))
+    size = call.params.integer("size", None, minimum=0)
+    try:
+        kind, pk = ids.decode_cover(call.params.required("id"))
+    except ids.ExternalNotInLibraryError as missing:
+        path, content_type = external.cover(user=call.user, ref=missing.ref, size=size)
+    else:
+        relative = selectors.cover_relative_path(kind=_COVER_KINDS[kind], item_id=pk, user=call.user)
+        path, content_type = cover_image(relative_path=relative, size=size)
     response = file_response(call.request, path=path, content_type=content_type)
     response["Cache-Control"] = f"private, max-age={COVER_CACHE_SECONDS}"
     return response

@@ -1,14 +1,18 @@
-"""Playlists: songs are `<entry>` elements (DSub and play:Sub show empty playlists otherwise)."""
+"""Playlists: songs are `<entry>` elements (DSub and play:Sub show empty playlists otherwise).
+
+An `ext-` song id (not in the library yet) may be added: its download is requested and the entry appears, at
+the place the player gave it, when the download lands.
+"""
 
 from __future__ import annotations
 
 from accounts.selectors import user_get_by_username
 from library import selectors, services
 from library.models import Playlist
-from subsonic import builders, ids
+from subsonic import builders, external, ids
 from subsonic.call import Call
 from subsonic.errors import missing_parameter
-from subsonic.ids import Kind
+from subsonic.ids import ExternalRef, Kind
 from subsonic.responses import Node
 
 
@@ -39,13 +43,20 @@ def get_playlist(call: Call) -> Node:
     return _with_entries(call, _playlist(call, "id"))
 
 
-def _song_ids(call: Call, param: str) -> list[int]:
-    return [ids.decode_as(raw, Kind.TRACK) for raw in call.params.values(param)]
+def _songs(call: Call, param: str) -> tuple[list[int], list[tuple[int, ExternalRef]]]:
+    return external.songs_split(user=call.user, raw_ids=call.params.values(param))
+
+
+def _external_entries(
+    call: Call, playlist: Playlist, remote: list[tuple[int, ExternalRef]], *, at_end: bool = False
+) -> None:
+    for position, ref in remote:
+        external.playlist_entry(user=call.user, ref=ref, playlist=playlist, position=None if at_end else position)
 
 
 def create_playlist(call: Call) -> Node:
     """With `playlistId` the songs of that playlist are replaced (and `name` renames it); else a new one."""
-    song_ids = _song_ids(call, "songId")
+    song_ids, remote = _songs(call, "songId")
     name = call.params.text("name")
     if call.params.text("playlistId"):
         playlist = _playlist(call, "playlistId")
@@ -56,20 +67,23 @@ def create_playlist(call: Call) -> Node:
         if not name:
             raise missing_parameter("name")
         playlist = services.playlist_create(owner=call.user, name=name, track_ids=song_ids)
+    _external_entries(call, playlist, remote)
     return _with_entries(call, playlist)
 
 
 def update_playlist(call: Call) -> None:
     playlist = _playlist(call, "playlistId")
+    add_ids, remote = _songs(call, "songIdToAdd")
     services.playlist_update(
         playlist=playlist,
         actor=call.user,
         name=call.params.text("name"),
         comment=call.params.text("comment"),
         is_public=call.params.flag_or_none("public"),
-        add_track_ids=_song_ids(call, "songIdToAdd"),
+        add_track_ids=add_ids,
         remove_positions=call.params.integers("songIndexToRemove", minimum=0),
     )
+    _external_entries(call, playlist, remote, at_end=True)
 
 
 def delete_playlist(call: Call) -> None:

@@ -1,9 +1,13 @@
-"""search2 / search3. An empty query (also `""`, `''`, `*`) pages through the whole library: the sync path."""
+"""search2 / search3. An empty query (also `""`, `''`, `*`) pages through the whole library: the sync path.
+
+A non-empty query also brings the external catalogue's hits (`subsonic.external`), after the library's, on the
+first page of each kind only: players page through the library, and the source's first page is all it offers.
+"""
 
 from __future__ import annotations
 
 from library import selectors
-from subsonic import builders
+from subsonic import builders, external
 from subsonic.call import Call
 from subsonic.responses import Node
 
@@ -12,24 +16,38 @@ DEFAULT_COUNT = 20
 MAX_COUNT = 10_000
 
 
-def _search(call: Call) -> selectors.SearchResult:
+def _search(call: Call, element: str, *, id3: bool) -> Node:
     params = call.params
-    return selectors.library_search(
+    query = params.text("query") or ""
+    counts = {
+        kind: params.int_or(f"{kind}Count", DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT)
+        for kind in ("artist", "album", "song")
+    }
+    offsets = {kind: params.int_or(f"{kind}Offset", 0, minimum=0) for kind in ("artist", "album", "song")}
+    source = call.folder_source()
+    library = selectors.library_search(
         user=call.user,
-        query=params.text("query") or "",
-        artist_count=params.int_or("artistCount", DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT),
-        artist_offset=params.int_or("artistOffset", 0, minimum=0),
-        album_count=params.int_or("albumCount", DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT),
-        album_offset=params.int_or("albumOffset", 0, minimum=0),
-        song_count=params.int_or("songCount", DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT),
-        song_offset=params.int_or("songOffset", 0, minimum=0),
-        source=call.folder_source(),
+        query=query,
+        artist_count=counts["artist"],
+        artist_offset=offsets["artist"],
+        album_count=counts["album"],
+        album_offset=offsets["album"],
+        song_count=counts["song"],
+        song_offset=offsets["song"],
+        source=source,
     )
+    hits = external.search_hits(
+        user=call.user,
+        query=selectors.search_query_text(query),
+        source=source,
+        **{f"{kind}_count": counts[kind] if offsets[kind] == 0 else 0 for kind in counts},
+    )
+    return builders.artists_albums_songs(element, library, call.profile, id3=id3, external=hits)
 
 
 def search2(call: Call) -> Node:
-    return builders.artists_albums_songs("searchResult2", _search(call), call.profile, id3=False)
+    return _search(call, "searchResult2", id3=False)
 
 
 def search3(call: Call) -> Node:
-    return builders.artists_albums_songs("searchResult3", _search(call), call.profile, id3=True)
+    return _search(call, "searchResult3", id3=True)

@@ -28,6 +28,7 @@ def test_the_user_page_lists_flags_api_keys_by_prefix_and_app_password_buttons(c
     page = client.get(f"/admin/accounts/user/{listener.pk}/change/").content.decode()
 
     assert "can_request_downloads" in page
+    assert 'name="subsonic_external_search"' in page
     assert key.prefix in page
     assert raw not in page
     assert 'id="subsonic-password"' in page

@@ -153,3 +153,15 @@ def test_the_last_admin_cannot_be_removed(api_client_for: Any) -> None:
         assert response.status_code == 409, method
     other = AdminFactory.create()
     assert client.patch(f"/api/v1/admin/users/{other.pk}", {"is_admin": False}, format="json").status_code == 200
+
+
+def test_a_user_switches_external_search_in_subsonic_off_and_on(api_client_for: Any) -> None:
+    user = UserFactory.create()
+    assert api_client_for(user).get("/api/v1/users/me").json()["subsonic_external_search"] is True
+    response = api_client_for(user).patch("/api/v1/users/me", {"subsonic_external_search": False}, format="json")
+    assert response.status_code == 200
+    assert response.json()["subsonic_external_search"] is False
+    user.refresh_from_db()
+    assert user.subsonic_external_search is False
+    bad = api_client_for(user).patch("/api/v1/users/me", {"subsonic_external_search": "maybe"}, format="json")
+    assert bad.status_code == 400

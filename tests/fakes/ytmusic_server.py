@@ -10,7 +10,7 @@ parsers/watch.py, parsers/albums.py, parsers/playlists.py). Routes:
   GET  /watch?v=<id>                   the song's media, behaving as its `media` says (ok, status:429, slow…)
   GET  /media/<name>, /status/<code>…  see tests.fakes.media_server
 Faults for the next API call are queued with `server.fail_next(kind)`: "429-json", "429-html", "500", "hang",
-"layout".
+"layout"; `server.latency_seconds` delays every API answer.
 """
 
 from __future__ import annotations
@@ -467,6 +467,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         endpoint = url.path.removeprefix("/youtubei/v1/")
         self.server.record("POST " + endpoint)
+        if self.server.latency_seconds:
+            time.sleep(self.server.latency_seconds)
         fault = self.server.take_fault()
         if fault == "429-json":
             self._json(429, {"error": {"code": 429, "message": "Too many requests", "status": "RESOURCE_EXHAUSTED"}})
@@ -514,6 +516,8 @@ class FakeYTMusicServer(ThreadingHTTPServer):
         self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
         self.calls: list[str] = []
         self.hang_seconds = 3.0
+        # Every API answer waits this long first (benchmarks: an origin as slow as the real one).
+        self.latency_seconds = 0.0
         self._faults: list[str] = []
         self._lock = threading.Lock()
 

@@ -14,3 +14,9 @@ def test_migrations_reverse_and_reapply() -> None:
     for app in ("downloads", "sources", "library"):
         call_command("migrate", app, "zero", verbosity=0)
     call_command("migrate", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_external_search_switch_migration_reverses() -> None:
+    call_command("migrate", "accounts", "0001", verbosity=0)
+    call_command("migrate", verbosity=0)

@@ -202,12 +202,25 @@ def test_resolve_album_lists_available_tracks_only(source: YouTubeMusicSource) -
     assert album.title == "Loopback Dreams"
     assert album.year == 2017
     assert album.track_ids == ("vidAAAAAAA1", "vidAAAAAAA2")  # "Greyed Out" is unavailable
+    first, second = album.tracks
+    assert (first.title, first.artists, first.duration_ms, first.track_number) == (
+        "Localhost Blues",
+        ("The Fakes",),
+        2000,
+        1,
+    )
+    assert (second.artists, second.explicit) == (("The Fakes", "Guest Star"), True)
+    assert album.cover_url.startswith(source.base_url)
 
 
 def test_resolve_playlist_and_refuse_other_kinds(source: YouTubeMusicSource) -> None:
     playlist = source.resolve_collection(kind=ResultKind.PLAYLIST, external_id="PLfakeplaylist01")
 
     assert playlist.track_ids == ("vidAAAAAAA1", "vidUGCUGC01")
+    assert [(t.title, t.duration_ms) for t in playlist.tracks] == [
+        ("Localhost Blues", 2000),
+        ("Localhost Blues (cover)", 2000),
+    ]
     with pytest.raises(InvalidInputError):
         source.resolve_collection(kind=ResultKind.ARTIST, external_id="UCband0000000000000000001")
     with pytest.raises(InvalidInputError):

@@ -1,0 +1,349 @@
+"""The external catalogue inside Subsonic (issue 21): who sees it, search hits under a deadline, and the items
+that `ext-` ids name (`subsonic.ids`).
+
+Opt-in twice: `EXTERNAL_SEARCH_IN_SUBSONIC` for the server and `User.subsonic_external_search` per user; and only
+for users who may request downloads (`downloads.selectors.user_may_request_downloads`). Everyone else gets no
+external hits and "not found" for `ext-` ids, exactly as if the catalogue did not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from django.conf import settings
+
+from accounts.models import User
+from downloads.models import JobState
+from downloads.selectors import download_job_state, search_results_mark, sources_search, user_may_request_downloads
+from downloads.services import download_request_referencing
+from library.covers import remote_cover_image
+from library.models import PendingAction, Playlist, Track
+from library.selectors import track_get, track_pk_by_source
+from library.services import pending_reference_add, pending_references_drop
+from mcma.errors import ApplicationError
+from sources.base import ResultKind, SearchResult
+from sources.registry import get_source
+from sources.resolving import CollectionMetadata, Resolvable, SourceRequestError, TrackMetadata
+from subsonic import ids
+from subsonic.errors import ErrorCode, SubsonicError, not_found
+from subsonic.ids import ExternalRef
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Searches run here so a slow source cannot hold the request past its deadline. A search that overruns keeps its
+# worker until the source's own request timeout ends it; with every worker busy, further searches wait in the
+# queue and run out of time at once, so a hung source costs each request at most the deadline.
+_search_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="subsonic-external-search")
+# YouTube Music's first page of an unfiltered search: more would need a second request.
+MAX_SEARCH_HITS = 100
+
+
+def catalogue_open(user: User) -> bool:
+    """Whether `user` sees the external catalogue at all."""
+    return bool(
+        settings.EXTERNAL_SEARCH_IN_SUBSONIC and user.subsonic_external_search and user_may_request_downloads(user=user)
+    )
+
+
+@dataclass(frozen=True)
+class ExternalHits:
+    """Hits of the external catalogue for one search, songs already in the library left out."""
+
+    artists: list[SearchResult] = field(default_factory=list)
+    albums: list[SearchResult] = field(default_factory=list)
+    songs: list[SearchResult] = field(default_factory=list)
+
+
+def search_hits(
+    *, user: User, query: str, source: str | None, artist_count: int, album_count: int, song_count: int
+) -> ExternalHits:
+    """Up to `*_count` hits of each kind (0 skips a kind) from every enabled searchable source players can name
+    (or only `source`, a music folder's). Nothing for an empty query or a closed catalogue; on a timeout or a
+    failing source, what the others found (the caller's library hits are then answered alone)."""
+    wanted = {ResultKind.ARTIST: artist_count, ResultKind.ALBUM: album_count, ResultKind.SONG: song_count}
+    if not query.strip() or not any(wanted.values()) or not catalogue_open(user):
+        return ExternalHits()
+    limit = min(MAX_SEARCH_HITS, sum(wanted.values()))
+    future = _search_pool.submit(sources_search, query=query, kind=None, limit=limit, only=source)
+    try:
+        outcomes = future.result(timeout=settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS)
+    except FutureTimeoutError:
+        logger.warning(
+            "external search for Subsonic gave up after %.1f s; answering library hits only",
+            settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS,
+        )
+        return ExternalHits()
+    found: list[SearchResult] = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            logger.info("external search on %s failed: %s", outcome.source, outcome.error["message"])
+        found += [hit for hit in outcome.results if ids.external_id(hit.source, hit.kind, hit.external_id)]
+    kept: dict[ResultKind, list[SearchResult]] = {kind: [] for kind in wanted}
+    for marked in search_results_mark(results=found):
+        hit = marked.result
+        if hit.kind not in kept or marked.track_id is not None or not hit.extra.get("available", True):
+            continue  # a song the library holds is among the library hits already
+        if len(kept[hit.kind]) < wanted[hit.kind]:
+            kept[hit.kind].append(hit)
+    return ExternalHits(artists=kept[ResultKind.ARTIST], albums=kept[ResultKind.ALBUM], songs=kept[ResultKind.SONG])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Items named by `ext-` ids
+# --------------------------------------------------------------------------------------------------------------
+def _resolvable(user: User, ref: ExternalRef) -> Resolvable:
+    """The source of `ref`, when `user` may reach it; error 70 otherwise (a closed catalogue reveals nothing)."""
+    if not catalogue_open(user):
+        raise not_found("External item")
+    source = get_source(ref.source)
+    if not source.enabled:
+        raise SubsonicError(ErrorCode.NOT_FOUND, f"{ref.source} is disabled on this server: its items are unavailable")
+    if not isinstance(source, Resolvable):
+        raise not_found(f"Items of {ref.source}")
+    return source
+
+
+def _asking(ref: ExternalRef, call: Callable[[], T]) -> T:
+    """A call to the source: an item it does not have is 70, any other failure error 0 with the source's reason."""
+    try:
+        return call()
+    except SourceRequestError as exc:
+        if exc.status == 404:
+            raise not_found(f"{ref.kind.title()} {ref.external_id!r} of {ref.source}") from exc
+        raise SubsonicError(ErrorCode.GENERIC, f"{ref.source} could not answer: {exc.message}") from exc
+    except ApplicationError as exc:  # a malformed id the source refuses, a source that cannot be used now
+        raise SubsonicError(ErrorCode.NOT_FOUND, f"{ref.source}: {exc.message}") from exc
+
+
+def _expect(ref: ExternalRef, kind: ResultKind) -> None:
+    if ref.kind is not kind:
+        raise not_found(f"{kind.title()} {ids.external_id(ref.source, ref.kind, ref.external_id)!r}")
+
+
+def song_hit(*, user: User, ref: ExternalRef) -> SearchResult:
+    """The external song, in the shape of a search hit (what the song builder takes)."""
+    _expect(ref, ResultKind.SONG)
+    source = _resolvable(user, ref)
+    metadata = _asking(ref, lambda: source.resolve_track(external_id=ref.external_id))
+    return _track_hit(ref.source, metadata)
+
+
+def _track_hit(source: str, metadata: TrackMetadata) -> SearchResult:
+    return SearchResult(
+        source=source,
+        kind=ResultKind.SONG,
+        external_id=metadata.external_id,
+        title=metadata.title,
+        artists=metadata.artists,
+        album=metadata.album,
+        album_id=metadata.album_id,
+        duration_ms=metadata.duration_ms,
+        year=metadata.year,
+        explicit=metadata.explicit,
+        thumbnail_url=metadata.cover_url,
+    )
+
+
+@dataclass(frozen=True)
+class ExternalAlbum:
+    album: SearchResult
+    songs: list[SearchResult]
+
+
+def album_with_songs(*, user: User, ref: ExternalRef) -> ExternalAlbum:
+    """The remote album and its available tracks (those the library holds keep their `ext-` id, which resolves)."""
+    _expect(ref, ResultKind.ALBUM)
+    source = _resolvable(user, ref)
+    collection = _asking(ref, lambda: source.resolve_collection(kind=ResultKind.ALBUM, external_id=ref.external_id))
+    return ExternalAlbum(album=_album_hit(ref.source, collection), songs=_album_songs(ref.source, collection))
+
+
+def _album_hit(source: str, collection: CollectionMetadata) -> SearchResult:
+    return SearchResult(
+        source=source,
+        kind=ResultKind.ALBUM,
+        external_id=collection.external_id,
+        title=collection.title,
+        artists=collection.artists,
+        duration_ms=sum(track.duration_ms or 0 for track in collection.tracks),
+        year=collection.year,
+        thumbnail_url=collection.cover_url,
+        extra={"song_count": len(collection.tracks)},
+    )
+
+
+def _album_songs(source: str, collection: CollectionMetadata) -> list[SearchResult]:
+    return [
+        SearchResult(
+            source=source,
+            kind=ResultKind.SONG,
+            external_id=track.external_id,
+            title=track.title,
+            artists=track.artists,
+            album=collection.title,
+            album_id=collection.external_id,
+            duration_ms=track.duration_ms,
+            year=collection.year,
+            explicit=track.explicit,
+            thumbnail_url=collection.cover_url,
+            extra={"track_number": track.track_number},
+        )
+        for track in collection.tracks
+    ]
+
+
+def artist_unavailable(*, user: User, ref: ExternalRef) -> SubsonicError:
+    """getArtist on an external artist: the sources cannot list an artist's albums yet, and the player is told."""
+    _expect(ref, ResultKind.ARTIST)
+    _resolvable(user, ref)
+    return SubsonicError(
+        ErrorCode.GENERIC,
+        f"{ref.source} artists cannot be browsed here yet; search for the artist's albums or songs instead",
+    )
+
+
+def cover(*, user: User, ref: ExternalRef, size: int | None) -> tuple[Path, str]:
+    """The remote thumbnail of an external song or album, fetched once into the cover cache and resized there."""
+    source = _resolvable(user, ref)
+
+    def fetch() -> tuple[bytes, str]:
+        if ref.kind is ResultKind.SONG:
+            url = _asking(ref, lambda: source.resolve_track(external_id=ref.external_id)).cover_url
+        elif ref.kind is ResultKind.ALBUM:
+            url = _asking(
+                ref, lambda: source.resolve_collection(kind=ResultKind.ALBUM, external_id=ref.external_id)
+            ).cover_url
+        else:
+            url = ""
+        if not url:
+            raise not_found(f"Cover of {ref.kind} {ref.external_id!r}")
+        return _asking(ref, lambda: source.fetch_image(url=url))
+
+    key = ids.external_id(ref.source, ref.kind, ref.external_id) or ref.external_id
+    return remote_cover_image(key=key, fetch=fetch, size=size)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Things users do with external songs: each requests the download and is applied to the track when it lands
+# --------------------------------------------------------------------------------------------------------------
+def require_song(*, user: User, ref: ExternalRef) -> ExternalRef:
+    """Check, before anything is written, that `user` may act on the external song `ref` (error 70 otherwise)."""
+    _expect(ref, ResultKind.SONG)
+    _resolvable(user, ref)
+    return ref
+
+
+def _referencing(
+    user: User,
+    ref: ExternalRef,
+    action: PendingAction | None = None,
+    *,
+    rating: int | None = None,
+    played_at: datetime | None = None,
+    client: str = "",
+    playlist: Playlist | None = None,
+    position: int | None = None,
+) -> None:
+    require_song(user=user, ref=ref)
+    record = None
+    if action is not None:
+        record = partial(
+            pending_reference_add,
+            user=user,
+            source=ref.source,
+            external_id=ref.external_id,
+            action=action,
+            rating=rating,
+            played_at=played_at,
+            client=client,
+            playlist=playlist,
+            position=position,
+        )
+    download_request_referencing(user=user, source=ref.source, external_id=ref.external_id, reference=record)
+
+
+def songs_split(*, user: User, raw_ids: list[str]) -> tuple[list[int], list[tuple[int, ExternalRef]]]:
+    """A list of song ids as a player sends it (playlist, play queue): the library tracks' ids, and the external
+    songs with their place in the list; every external one is checked before anything is written."""
+    track_ids: list[int] = []
+    remote: list[tuple[int, ExternalRef]] = []
+    for position, raw in enumerate(raw_ids):
+        decoded = ids.decode_or_external(raw, allowed=(ids.Kind.TRACK,), bare=ids.Kind.TRACK)
+        if isinstance(decoded, ExternalRef):
+            remote.append((position, require_song(user=user, ref=decoded)))
+        else:
+            track_ids.append(decoded[1])
+    return track_ids, remote
+
+
+def star(*, user: User, ref: ExternalRef) -> None:
+    _referencing(user, ref, PendingAction.STAR)
+
+
+def unstar(*, user: User, ref: ExternalRef) -> None:
+    """Takes back a star that is still waiting; the download, once asked for, goes on."""
+    require_song(user=user, ref=ref)
+    pending_references_drop(user=user, source=ref.source, external_id=ref.external_id, action=PendingAction.STAR)
+
+
+def rate(*, user: User, ref: ExternalRef, rating: int) -> None:
+    _referencing(user, ref, PendingAction.RATING, rating=rating)
+
+
+def play(*, user: User, ref: ExternalRef, played_at: datetime | None, client: str) -> None:
+    _referencing(user, ref, PendingAction.PLAY, played_at=played_at, client=client)
+
+
+def now_playing(*, user: User, ref: ExternalRef) -> None:
+    """A player started the song: it is worth having, so its download is requested (nothing else is recorded)."""
+    _referencing(user, ref)
+
+
+def playlist_entry(*, user: User, ref: ExternalRef, playlist: Playlist, position: int | None) -> None:
+    _referencing(user, ref, PendingAction.PLAYLIST_ENTRY, playlist=playlist, position=position)
+
+
+def queue_entry(*, user: User, ref: ExternalRef, position: int) -> None:
+    _referencing(user, ref, PendingAction.QUEUE_ENTRY, position=position)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Playback: the download is the fetch (waited for, bounded); proxying its bytes while it runs is not done yet
+# --------------------------------------------------------------------------------------------------------------
+_POLL_SECONDS = 0.2
+
+
+def track_for_playback(*, user: User, ref: ExternalRef) -> Track:
+    """The library track of the external song, downloading it first: waits up to EXTERNAL_STREAM_WAIT_SECONDS
+    for the job, then answers that it is still downloading (the player retries; the job goes on)."""
+    require_song(user=user, ref=ref)
+    result = download_request_referencing(user=user, source=ref.source, external_id=ref.external_id)
+    deadline = time.monotonic() + settings.EXTERNAL_STREAM_WAIT_SECONDS
+    while True:
+        pk = track_pk_by_source(source=ref.source, source_id=ref.external_id)
+        if pk is not None:
+            return track_get(track_id=pk)
+        if result.job is not None:
+            state, error = download_job_state(job_id=result.job.pk)
+            if state in (JobState.FAILED, JobState.CANCELLED):
+                raise SubsonicError(
+                    ErrorCode.GENERIC, f"The download of this song {state}: {error or 'no reason given'}"
+                )
+            if state == JobState.RETRYING:  # it will not be back within the wait: say why now
+                raise SubsonicError(ErrorCode.GENERIC, f"The download of this song will be retried later: {error}")
+        if time.monotonic() >= deadline:
+            raise SubsonicError(
+                ErrorCode.GENERIC, f"This song is still downloading from {ref.source}; try again in a moment"
+            )
+        time.sleep(_POLL_SECONDS)
