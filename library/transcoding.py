@@ -361,3 +361,33 @@ def transcode_response(
     cache = _CacheWriter(target) if target is not None else None
     encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id), cache=cache)
     return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)
+
+
+def playback_response(
+    request: HttpRequest,
+    *,
+    track: Track,
+    path: Path,
+    user_id: int,
+    user_max_bitrate: int,
+    requested_format: str | None,
+    max_bitrate: int,
+    offset_seconds: float,
+    estimate_length: bool,
+) -> HttpResponseBase:
+    """What a player gets for "play this track" with these wishes: the file itself (Range and all) or a
+    transcode. The one place both APIs' stream endpoints decide it."""
+    plan = transcode_plan(
+        track=track,
+        requested_format=requested_format,
+        max_bitrate=max_bitrate,
+        user_max_bitrate=user_max_bitrate,
+        offset_seconds=offset_seconds,
+    )
+    if plan is not None:
+        return transcode_response(
+            request, track=track, path=path, plan=plan, user_id=user_id, estimate_length=estimate_length
+        )
+    response = file_response(request, path=path, content_type=track.content_type or "application/octet-stream")
+    response["X-Content-Duration"] = f"{track.duration_ms / 1000:.2f}"
+    return response

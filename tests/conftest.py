@@ -75,6 +75,19 @@ def _empty_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Argon2 costs ~100 ms and ~100 MiB per hash by design and the suite hashes thousands of passwords; stored
+    hashes still verify with every configured hasher. Tests about the real hasher use `production_hashing`."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
+@pytest.fixture
+def production_hashing(settings: Any) -> None:
+    """For tests about the real hasher: the configured (argon2-first) list back."""
+    settings.PASSWORD_HASHERS = settings.PASSWORD_HASHERS[1:]
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MCMA_CACHE_DIR = tmp_path / "cache"

@@ -46,7 +46,7 @@ from library.api.serializers import (
 )
 from library.models import Album, Artist, Genre, Play, Playlist, Track
 from library.streaming import file_response
-from library.transcoding import CODECS, RAW, transcode_plan, transcode_response
+from library.transcoding import CODECS, RAW, playback_response
 from mcma.api_errors import error_responses as errors
 from mcma.errors import PermissionDeniedError
 
@@ -215,24 +215,17 @@ class TrackViewSet(viewsets.GenericViewSet[Any]):
         query = StreamQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         track = selectors.track_get(track_id=int(pk))
-        path = selectors.media_file(relative=track.path)
-        plan = transcode_plan(
+        return playback_response(
+            request._request,
             track=track,
+            path=selectors.media_file(relative=track.path),
+            user_id=user.pk,
+            user_max_bitrate=user.max_bitrate,
             requested_format=query.validated_data.get("format"),
             max_bitrate=query.validated_data["max_bitrate"],
-            user_max_bitrate=user.max_bitrate,
             offset_seconds=query.validated_data["time_offset"],
+            estimate_length=query.validated_data["estimate_length"],
         )
-        if plan is not None:
-            return transcode_response(
-                request._request,
-                track=track,
-                path=path,
-                plan=plan,
-                user_id=user.pk,
-                estimate_length=query.validated_data["estimate_length"],
-            )
-        return file_response(request._request, path=path, content_type=track.content_type or "application/octet-stream")
 
     @extend_schema(
         tags=["annotations"],

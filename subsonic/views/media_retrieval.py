@@ -15,7 +15,7 @@ from library.covers import cover_image
 from library.models import Track
 from library.storage import media_path
 from library.streaming import file_response
-from library.transcoding import transcode_plan, transcode_response
+from library.transcoding import playback_response
 from subsonic import external, ids, lyrics
 from subsonic.call import Call
 from subsonic.errors import not_found
@@ -46,27 +46,18 @@ def stream(call: Call) -> HttpResponseBase:
     user = call.user
     call.require_role(user.can_stream, "stream")
     track = _present_track(call)
-    path = media_path(track.path)
     params = call.params
-    plan = transcode_plan(
+    return playback_response(
+        call.request,
         track=track,
+        path=media_path(track.path),
+        user_id=user.pk,
+        user_max_bitrate=user.max_bitrate,
         requested_format=params.text("format"),
         max_bitrate=params.int_or("maxBitRate", 0, minimum=0, maximum=MAX_BITRATE),
-        user_max_bitrate=user.max_bitrate,
         offset_seconds=params.int_or("timeOffset", 0, minimum=0),
+        estimate_length=params.flag("estimateContentLength", False),
     )
-    if plan is not None:
-        return transcode_response(
-            call.request,
-            track=track,
-            path=path,
-            plan=plan,
-            user_id=user.pk,
-            estimate_length=params.flag("estimateContentLength", False),
-        )
-    response = file_response(call.request, path=path, content_type=track.content_type)
-    response["X-Content-Duration"] = f"{track.duration_ms / 1000:.2f}"
-    return response
 
 
 def download(call: Call) -> HttpResponseBase:

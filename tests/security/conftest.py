@@ -3,12 +3,8 @@ and clients for both APIs. Every probe here is marked `security` (`make security
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -33,20 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ]
     if unmarked:
         raise pytest.UsageError(f"mark these @pytest.mark.security: {', '.join(unmarked)}")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_cache() -> Iterator[None]:
-    """Login throttles live in the cache; each probe starts with empty buckets."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """Argon2 costs ~100 ms and ~100 MiB per hash by design; the probes log in hundreds of times."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
 @pytest.fixture
