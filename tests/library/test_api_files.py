@@ -100,7 +100,6 @@ def test_rest_stream_transcodes_on_request(api_client_for: Any, audio_maker: Aud
     assert transcoded.status_code == 200
     assert transcoded["Content-Type"] == "audio/mpeg"
     body = b"".join(transcoded.streaming_content)
-    transcoded.close()
     assert body[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3") or body[0] == 0xFF
 
     raw = client.get(f"/api/v1/tracks/{track.pk}/stream", {"format": "raw"})

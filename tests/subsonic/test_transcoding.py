@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core import signals
+from django.db import close_old_connections
+from django.test import RequestFactory
 
 from accounts.models import User
 from library import transcoding
@@ -63,10 +66,35 @@ def _stream(api: SubsonicClient, track: Track, **params: Any) -> Any:
 
 
 def _body(response: Any) -> bytes:
+    """The whole body; the test client closes a streaming response once it is consumed."""
+    return b"".join(response.streaming_content)
+
+
+def _hang_up(response: Any) -> None:
+    """Close the response as the WSGI server does when the player goes away. `request_finished` would close the
+    test's database connection, so that handler stays off meanwhile, as the test client keeps it."""
+    signals.request_finished.disconnect(close_old_connections)
     try:
-        return b"".join(response.streaming_content)
-    finally:
         response.close()
+    finally:
+        signals.request_finished.connect(close_old_connections)
+
+
+def _transcoding(user_pk: int, track: Track, fmt: str) -> Any:
+    """A transcode response straight from the view helper, as a WSGI server holds it (no test-client wrapper,
+    whose own close would undo `_hang_up`'s care)."""
+    request = RequestFactory().get("/rest/stream")
+    return transcoding.playback_response(
+        request,
+        track=track,
+        path=Path(settings.MEDIA_ROOT) / track.path,
+        user_id=user_pk,
+        user_max_bitrate=0,
+        requested_format=fmt,
+        max_bitrate=0,
+        offset_seconds=0,
+        estimate_length=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -172,18 +200,17 @@ def test_the_arguments_come_only_from_the_plan(flac_song: Track) -> None:
 
 
 def test_a_player_hanging_up_kills_ffmpeg_and_frees_the_slot(api: SubsonicClient, flac_song: Track) -> None:
-    response = _stream(api, flac_song, format="mp3")
-    first = next(iter(response.streaming_content))
-    assert first
+    response = _transcoding(1, flac_song, "mp3")
+    assert next(iter(response.streaming_content))
     assert transcoding.running_transcodes() == 1
-    response.close()  # what the WSGI server does when the client goes away
+    _hang_up(response)
     assert transcoding.running_transcodes() == 0
 
 
 def test_a_response_never_iterated_still_frees_its_slot(api: SubsonicClient, flac_song: Track) -> None:
     response = _stream(api, flac_song, format="opus")
     assert transcoding.running_transcodes() == 1
-    response.close()
+    _hang_up(response)
     assert transcoding.running_transcodes() == 0
 
 
@@ -200,7 +227,7 @@ def test_the_per_user_limit_makes_extra_requests_wait_then_fail(
         assert reply.error_code == 0
         assert "busy" in reply.error_message
     finally:
-        holding.close()
+        _hang_up(holding)
     assert transcoding.running_transcodes() == 0
 
 
@@ -251,9 +278,9 @@ def test_a_whole_transcode_is_cached_and_replayed_with_ranges(api: SubsonicClien
 
 
 def test_a_transcode_cut_short_never_enters_the_cache(api: SubsonicClient, flac_song: Track) -> None:
-    response = _stream(api, flac_song, format="opus")
+    response = _transcoding(1, flac_song, "opus")
     next(iter(response.streaming_content))
-    response.close()  # the player hung up after the first chunk
+    _hang_up(response)  # after the first chunk
     assert _cache_files() == []
     length_cut = _stream(api, flac_song, format="mp3", maxBitRate=64, estimateContentLength="true", timeOffset=0)
     _body(length_cut)
