@@ -123,11 +123,12 @@ def test_worker_killed_with_a_staged_batch(stack: Stack, tmp_path: Path) -> None
     worker = stack.start_worker(fault="sources.scan.pipeline:store_batch:pause", marker=tmp_path / "paused")
     scan_id = _start_scan(stack)
     wait_for((tmp_path / "paused").exists, seconds=30, what="the first batch to be staged", diagnostics=stack.logs)
+    # Checked while the store is paused: once the worker is killed, its scan workers may tidy up before a look.
+    assert stack.media_files(), "nothing was staged: the fault landed too early"
     stack.kill(worker)
     assert stack.track_paths() == []
     debris = _debris(stack)
     print(f"\ninjected: SIGKILL of the worker with its first batch staged, before any row ({debris})")
-    assert stack.media_files(), "nothing was staged: the fault landed too early"
 
     stack.start_worker()
     wait_for(lambda: _scan_state(stack, scan_id) == "failed", seconds=30, what="the sweep", diagnostics=stack.logs)
