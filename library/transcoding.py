@@ -83,8 +83,8 @@ class TranscodePlan:
     duration_seconds: float  # of what is sent: the song's length after the offset
 
 
-def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: Track) -> TranscodePlan:
-    channels = min(track.channels or 2, codec.max_channels)
+def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: Track, max_channels: int = 0) -> TranscodePlan:
+    channels = min(track.channels or 2, codec.max_channels, max_channels or codec.max_channels)
     remaining = max(0.0, track.duration_ms / 1000 - offset_seconds)
     return TranscodePlan(codec, bitrate, offset_seconds, channels, remaining)
 
@@ -114,10 +114,7 @@ def transcode_plan(
         return None
     if fmt is not None and fmt not in CODECS:
         raise InvalidInputError(f"format must be one of {', '.join([*CODECS, RAW])}", details={"format": fmt})
-    if offset_seconds < 0:
-        raise InvalidInputError("timeOffset must not be negative", details={"timeOffset": offset_seconds})
-    if offset_seconds and offset_seconds * 1000 >= track.duration_ms > 0:
-        raise InvalidInputError("timeOffset is past the end of the song", details={"timeOffset": offset_seconds})
+    _check_offset(track, offset_seconds)
     if ffmpeg_path() is None:
         return None
     limits = [limit for limit in (max_bitrate, user_max_bitrate) if limit > 0]
@@ -135,10 +132,32 @@ def transcode_plan(
         if source == codec.name and not offset_seconds:
             return None
         return _plan(codec, 0, offset_seconds, track)
-    bitrate = max(codec.min_bitrate, min(limit or codec.default_bitrate, codec.max_bitrate))
+    bitrate = _bitrate(codec, limit)
     if source == codec.name and track.bitrate and track.bitrate <= bitrate and not offset_seconds:
         return None
     return _plan(codec, bitrate, offset_seconds, track)
+
+
+def _check_offset(track: Track, offset_seconds: float) -> None:
+    if offset_seconds < 0:
+        raise InvalidInputError("timeOffset must not be negative", details={"timeOffset": offset_seconds})
+    if offset_seconds and offset_seconds * 1000 >= track.duration_ms > 0:
+        raise InvalidInputError("timeOffset is past the end of the song", details={"timeOffset": offset_seconds})
+
+
+def chosen_plan(
+    *, track: Track, codec_name: str, bitrate: int, max_channels: int, offset_seconds: float
+) -> TranscodePlan:
+    """The plan for a transcode already decided elsewhere (an OpenSubsonic transcode decision): the same clamps
+    as `transcode_plan` (the codec's bitrate range and channel count), so nothing decided outside can widen them."""
+    _check_offset(track, offset_seconds)
+    codec = CODECS[codec_name]
+    return _plan(codec, 0 if codec.lossless else _bitrate(codec, bitrate), offset_seconds, track, max_channels)
+
+
+def _bitrate(codec: Codec, limit: int) -> int:
+    """The codec's default under no limit; any limit clamped into what the codec can encode."""
+    return max(codec.min_bitrate, min(limit or codec.default_bitrate, codec.max_bitrate))
 
 
 def ffmpeg_arguments(*, path: Path, plan: TranscodePlan) -> list[str]:

@@ -5,8 +5,6 @@ Every transcode is decoded again with ffprobe: codec, bitrate within tolerance, 
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -19,43 +17,8 @@ from library import transcoding
 from library.models import Track
 from library.transcoding import TranscodePlan, transcode_plan
 from mcma.errors import InvalidInputError
-from tests.audio import AudioMaker
-from tests.subsonic.conftest import Library
+from tests.subsonic.conftest import SECONDS, probe
 from tests.subsonic.support import SubsonicClient
-
-SECONDS = 6.0
-
-
-@pytest.fixture
-def flac_song(library: Library, audio_maker: AudioMaker) -> Track:
-    track = library.track("Something")
-    relative = "The Beatles/Abbey Road (1969)/02 Something.flac"
-    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "flac", seconds=SECONDS)
-    Track.objects.filter(pk=track.pk).update(
-        path=relative,
-        suffix="flac",
-        codec="flac",
-        content_type="audio/flac",
-        size_bytes=path.stat().st_size,
-        bitrate=700,
-        channels=1,
-        duration_ms=int(SECONDS * 1000),
-    )
-    track.refresh_from_db()
-    return track
-
-
-def _probe(data: bytes, tmp_path: Path) -> dict[str, Any]:
-    sample = tmp_path / "sample.bin"
-    sample.write_bytes(data)
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(sample)],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    probed: dict[str, Any] = json.loads(result.stdout)
-    return probed
 
 
 def _stream(api: SubsonicClient, track: Track, **params: Any) -> Any:
@@ -80,7 +43,7 @@ def test_stream_transcodes_to_the_asked_format_and_bitrate(
 
     assert response.status_code == 200
     assert response["Content-Type"] == content_type
-    probed = _probe(_body(response), tmp_path)
+    probed = probe(_body(response), tmp_path)
     stream = probed["streams"][0]
     assert stream["codec_name"] == codec_name
     assert abs(float(probed["format"]["duration"]) - SECONDS) < 0.5
@@ -93,20 +56,20 @@ def test_a_bitrate_limit_alone_transcodes_to_the_default_format(
 ) -> None:
     response = _stream(api, flac_song, maxBitRate=128)
     assert response["Content-Type"] == "audio/ogg"
-    assert _probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
+    assert probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
 
 
 def test_the_users_limit_applies_without_any_parameter(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
     User.objects.filter(username=api.username).update(max_bitrate=96)
     response = _stream(api, flac_song)
     assert response["Content-Type"] == "audio/ogg"
-    assert _probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
+    assert probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
 
 
 def test_time_offset_starts_the_transcode_there(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
     response = _stream(api, flac_song, format="mp3", timeOffset=4)
     assert response["X-Content-Duration"] == "2.00"
-    duration = float(_probe(_body(response), tmp_path)["format"]["duration"])
+    duration = float(probe(_body(response), tmp_path)["format"]["duration"])
     assert abs(duration - 2.0) < 0.5
 
 
