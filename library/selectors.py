@@ -40,6 +40,7 @@ from library.models import (
     InternetRadioStation,
     NowPlaying,
     Play,
+    PlayerProfile,
     Playlist,
     PlaylistEntry,
     PlayQueue,
@@ -52,6 +53,7 @@ from library.models import (
 )
 from library.storage import UnsafePathError, media_path
 from library.text import fold
+from library.transcoding import PlaybackLimits
 from mcma.errors import NotFoundError
 
 _M = TypeVar("_M", bound=Model)
@@ -95,6 +97,14 @@ def _get(qs: QuerySet[_M], pk: int, label: str) -> _M:
 
 def track_get(*, track_id: int) -> Track:
     return _get(Track.objects.select_related("album", "artist"), track_id, "Track")
+
+
+def playback_limits(*, user: User, client: str) -> PlaybackLimits:
+    """The admin-set limits for `user` on the player named `client` (its Subsonic `c`; "" for none): the lower
+    bitrate cap of the two, and the player's default format. One query, and none without a client name."""
+    profile = PlayerProfile.objects.filter(client_name__iexact=client).first() if client else None
+    caps = [cap for cap in (user.max_bitrate, profile.max_bitrate if profile else 0) if cap > 0]
+    return PlaybackLimits(min(caps) if caps else 0, profile.default_format if profile else "")
 
 
 def track_pk_by_source(*, source: str, source_id: str) -> int | None:

@@ -75,6 +75,18 @@ class TranscodeBusyError(ServiceUnavailableError):
 
 
 @dataclass(frozen=True)
+class PlaybackLimits:
+    """What an admin set for this listener on this player (`selectors.playback_limits`): a bitrate cap in kbps
+    (0 = none; already the lower of the user's and the player's) and the format sent when a request names none."""
+
+    max_bitrate: int = 0
+    default_format: str = ""
+
+
+NO_LIMITS = PlaybackLimits()
+
+
+@dataclass(frozen=True)
 class TranscodePlan:
     codec: Codec
     bitrate: int  # kbps; 0 for lossless
@@ -100,14 +112,14 @@ def _source_codec(track: Track) -> str:
 
 
 def transcode_plan(
-    *, track: Track, requested_format: str | None, max_bitrate: int, user_max_bitrate: int, offset_seconds: float
+    *, track: Track, requested_format: str | None, max_bitrate: int, limits: PlaybackLimits, offset_seconds: float
 ) -> TranscodePlan | None:
     """The transcode a player gets, or None to send the original file.
 
-    `requested_format` is a codec name, `raw` (always the original) or None (the original unless a bitrate limit
-    or an offset needs a transcode, then `TRANSCODE_DEFAULT_FORMAT`). The limit is the lower of the player's
-    `max_bitrate` and the user's (0 = none). A file already in the asked format at or below the limit is sent as it
-    is; so is everything when ffmpeg is missing.
+    `requested_format` is a codec name, `raw` (always the original) or None (the limits' default format if set,
+    else the original unless a bitrate limit or an offset needs a transcode, then `TRANSCODE_DEFAULT_FORMAT`).
+    The limit is the lower of the request's `max_bitrate` and the admin-set one (0 = none). A file already in the
+    asked format at or below the limit is sent as it is; so is everything when ffmpeg is missing.
     """
     fmt = (requested_format or "").strip().lower() or None
     if fmt == RAW:
@@ -117,8 +129,9 @@ def transcode_plan(
     _check_offset(track, offset_seconds)
     if ffmpeg_path() is None:
         return None
-    limits = [limit for limit in (max_bitrate, user_max_bitrate) if limit > 0]
-    limit = min(limits) if limits else 0
+    bitrate_limits = [limit for limit in (max_bitrate, limits.max_bitrate) if limit > 0]
+    limit = min(bitrate_limits) if bitrate_limits else 0
+    fmt = fmt or limits.default_format or None
     source = _source_codec(track)
     if fmt is None:
         if limit and track.bitrate > limit:
@@ -388,7 +401,7 @@ def playback_response(
     track: Track,
     path: Path,
     user_id: int,
-    user_max_bitrate: int,
+    limits: PlaybackLimits,
     requested_format: str | None,
     max_bitrate: int,
     offset_seconds: float,
@@ -400,7 +413,7 @@ def playback_response(
         track=track,
         requested_format=requested_format,
         max_bitrate=max_bitrate,
-        user_max_bitrate=user_max_bitrate,
+        limits=limits,
         offset_seconds=offset_seconds,
     )
     if plan is not None:

@@ -52,7 +52,7 @@ def stream(call: Call) -> HttpResponseBase:
         track=track,
         path=media_path(track.path),
         user_id=user.pk,
-        user_max_bitrate=user.max_bitrate,
+        limits=selectors.playback_limits(user=user, client=call.client),
         requested_format=params.text("format"),
         max_bitrate=params.int_or("maxBitRate", 0, minimum=0, maximum=MAX_BITRATE),
         offset_seconds=params.int_or("timeOffset", 0, minimum=0),

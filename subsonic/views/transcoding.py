@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http.response import HttpResponseBase
 
-from library import transcode_decisions, transcoding
+from library import selectors, transcode_decisions, transcoding
 from library.storage import media_path
 from library.transcode_decisions import StreamDetails
 from library.transcoding import playback_response
@@ -32,8 +32,9 @@ def get_transcode_decision(call: Call) -> Node:
     _media(call)
     client = client_info_from_request(call.request)
     track = present_track(call, "mediaId")
+    limits = selectors.playback_limits(user=user, client=call.client)
     decision = transcode_decisions.transcode_decide(
-        track=track, client=client, user_id=user.pk, max_bitrate=user.max_bitrate
+        track=track, client=client, user_id=user.pk, max_bitrate=limits.max_bitrate
     )
     node = Node(
         "transcodeDecision",
@@ -82,7 +83,7 @@ def get_transcode_stream(call: Call) -> HttpResponseBase:
             track=track,
             path=path,
             user_id=user.pk,
-            user_max_bitrate=0,
+            limits=transcoding.NO_LIMITS,
             requested_format=None,
             max_bitrate=0,
             offset_seconds=offset,

@@ -15,7 +15,7 @@ from django.conf import settings
 from accounts.models import User
 from library import transcoding
 from library.models import Track
-from library.transcoding import TranscodePlan, transcode_plan
+from library.transcoding import NO_LIMITS, TranscodePlan, transcode_plan
 from mcma.errors import InvalidInputError
 from tests.subsonic.conftest import SECONDS, probe
 from tests.subsonic.support import SubsonicClient
@@ -112,19 +112,17 @@ def test_bad_transcode_parameters_are_subsonic_errors(
 
 def test_absurd_bitrates_are_clamped_to_the_codec(flac_song: Track) -> None:
     plan = transcode_plan(
-        track=flac_song, requested_format="mp3", max_bitrate=99_999, user_max_bitrate=0, offset_seconds=0
+        track=flac_song, requested_format="mp3", max_bitrate=99_999, limits=NO_LIMITS, offset_seconds=0
     )
     assert isinstance(plan, TranscodePlan)
     assert plan.bitrate == 320
-    low = transcode_plan(track=flac_song, requested_format="opus", max_bitrate=1, user_max_bitrate=0, offset_seconds=0)
+    low = transcode_plan(track=flac_song, requested_format="opus", max_bitrate=1, limits=NO_LIMITS, offset_seconds=0)
     assert low is not None
     assert low.bitrate == 16
 
 
 def test_the_arguments_come_only_from_the_plan(flac_song: Track) -> None:
-    plan = transcode_plan(
-        track=flac_song, requested_format="opus", max_bitrate=64, user_max_bitrate=0, offset_seconds=2
-    )
+    plan = transcode_plan(track=flac_song, requested_format="opus", max_bitrate=64, limits=NO_LIMITS, offset_seconds=2)
     assert plan is not None
     args = transcoding.ffmpeg_arguments(path=Path("/music/a.flac"), plan=plan)
     assert args[1:] == [
@@ -185,7 +183,7 @@ def test_transcode_offset_is_offered_with_ffmpeg(api: SubsonicClient) -> None:
 
 def test_a_negative_offset_in_the_plan_is_refused(flac_song: Track) -> None:
     with pytest.raises(InvalidInputError):
-        transcode_plan(track=flac_song, requested_format="mp3", max_bitrate=0, user_max_bitrate=0, offset_seconds=-1)
+        transcode_plan(track=flac_song, requested_format="mp3", max_bitrate=0, limits=NO_LIMITS, offset_seconds=-1)
 
 
 # -- The transcode cache --------------------------------------------------------------------------------------------
