@@ -354,6 +354,7 @@ class TrackRow(_Row):
     sample_rate: int
     bit_depth: int
     channels: int
+    codec: str
     suffix: str
     content_type: str
     path: str
@@ -400,7 +401,7 @@ class AlbumRow(_Row):
 _USER_DATA = ("starred_at", "rating", "play_count")
 _TRACK_ROW_FIELDS = (
     *("id", "title", "artist_id", "artist_display", "album_id", "track_number", "disc_number", "year"),
-    *("duration_ms", "bitrate", "sample_rate", "bit_depth", "channels", "suffix", "content_type", "path"),
+    *("duration_ms", "bitrate", "sample_rate", "bit_depth", "channels", "codec", "suffix", "content_type", "path"),
     *("size_bytes", "created_at", "sort_title", "musicbrainz_recording_id", "isrc", "bpm", "comment", "explicit"),
     *("replaygain_track_gain", "replaygain_track_peak", "replaygain_album_gain", "replaygain_album_peak"),
     *("album__name", "album__year", "album__cover_path", "album__album_artist_id", "album__album_artist__name"),

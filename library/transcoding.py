@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -74,6 +74,21 @@ class TranscodeBusyError(ServiceUnavailableError):
     code = "transcoder_busy"
 
 
+class TrackAudio(Protocol):
+    """What a decision reads of a song: a `Track`, or a song row of a list page (`selectors.TrackRow`)."""
+
+    @property
+    def codec(self) -> str: ...
+    @property
+    def suffix(self) -> str: ...
+    @property
+    def bitrate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def duration_ms(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class PlaybackLimits:
     """What an admin set for this listener on this player (`selectors.playback_limits`): a bitrate cap in kbps
@@ -95,7 +110,7 @@ class TranscodePlan:
     duration_seconds: float  # of what is sent: the song's length after the offset
 
 
-def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: Track, max_channels: int = 0) -> TranscodePlan:
+def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: TrackAudio, max_channels: int = 0) -> TranscodePlan:
     channels = min(track.channels or 2, codec.max_channels, max_channels or codec.max_channels)
     remaining = max(0.0, track.duration_ms / 1000 - offset_seconds)
     return TranscodePlan(codec, bitrate, offset_seconds, channels, remaining)
@@ -107,12 +122,12 @@ def ffmpeg_path() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def _source_codec(track: Track) -> str:
+def _source_codec(track: TrackAudio) -> str:
     return _SOURCE_CODEC.get(track.codec.lower(), _SOURCE_CODEC.get(track.suffix.lower(), ""))
 
 
 def transcode_plan(
-    *, track: Track, requested_format: str | None, max_bitrate: int, limits: PlaybackLimits, offset_seconds: float
+    *, track: TrackAudio, requested_format: str | None, max_bitrate: int, limits: PlaybackLimits, offset_seconds: float
 ) -> TranscodePlan | None:
     """The transcode a player gets, or None to send the original file.
 
@@ -151,7 +166,16 @@ def transcode_plan(
     return _plan(codec, bitrate, offset_seconds, track)
 
 
-def _check_offset(track: Track, offset_seconds: float) -> None:
+def transcoded_codec(*, track: TrackAudio, limits: PlaybackLimits) -> Codec | None:
+    """The codec a plain `stream` of this song sends under these limits, None for the file itself (what song
+    entries announce as transcodedSuffix / transcodedContentType). Pure: no query, no process."""
+    if limits == NO_LIMITS:
+        return None
+    plan = transcode_plan(track=track, requested_format=None, max_bitrate=0, limits=limits, offset_seconds=0)
+    return plan.codec if plan is not None else None
+
+
+def _check_offset(track: TrackAudio, offset_seconds: float) -> None:
     if offset_seconds < 0:
         raise InvalidInputError("timeOffset must not be negative", details={"timeOffset": offset_seconds})
     if offset_seconds and offset_seconds * 1000 >= track.duration_ms > 0:

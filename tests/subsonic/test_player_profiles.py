@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from library import selectors, transcoding
 from library.models import PlayerProfile, Track, TranscodeFormat
+from subsonic import ids
 from tests.subsonic.conftest import probe
 from tests.subsonic.support import SubsonicClient
 
@@ -111,3 +112,39 @@ def test_an_unknown_default_format_is_refused_by_the_database(db: None) -> None:
 
 def test_every_default_format_is_one_the_transcoder_encodes() -> None:
     assert set(TranscodeFormat.values) == set(transcoding.CODECS)
+
+
+# -- Song entries announce the transcode the caller's limits imply ---------------------------------------------------
+@pytest.mark.parametrize("client_name", ["Symfonium", "DSub"])  # the full profile, and the legacy 1.16.1 one
+def test_song_entries_announce_the_transcode_a_cap_implies(
+    api: SubsonicClient, flac_song: Track, fmt: str, client_name: str
+) -> None:
+    PlayerProfile.objects.create(client_name=client_name, max_bitrate=400)
+    # validated against the XSD (strict 1.16.1 for DSub) or the OpenAPI schema
+    songs = api.call("getAlbum", fmt, client_name=client_name, id=ids.album_id(flac_song.album_id)).items(
+        "album", "song"
+    )
+    by_id = {song["id"]: song for song in songs}
+    transcoded = by_id[f"tr-{flac_song.pk}"]
+    assert (transcoded["transcodedSuffix"], transcoded["transcodedContentType"]) == ("opus", "audio/ogg")
+    assert transcoded["suffix"] == "flac"
+    fitting = [song for song in songs if song["id"] != f"tr-{flac_song.pk}"]
+    assert fitting
+    assert all("transcodedSuffix" not in song for song in fitting)  # factory songs are 320 kbps, below the cap
+
+
+def test_song_entries_follow_the_players_default_format(api: SubsonicClient, flac_song: Track) -> None:
+    PlayerProfile.objects.create(client_name="Old Car Stereo", default_format=TranscodeFormat.MP3)
+    song = api.call("getSong", "json", client_name="Old Car Stereo", id=f"tr-{flac_song.pk}").one("song")
+    assert (song["transcodedSuffix"], song["transcodedContentType"]) == ("mp3", "audio/mpeg")
+    plain = api.call("getSong", "json", client_name="Tempo", id=f"tr-{flac_song.pk}").one("song")
+    assert "transcodedSuffix" not in plain
+
+
+def test_song_entries_announce_nothing_without_ffmpeg(
+    api: SubsonicClient, flac_song: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
+    User.objects.filter(username=api.username).update(max_bitrate=96)
+    song = api.call("getSong", "json", id=f"tr-{flac_song.pk}").one("song")
+    assert "transcodedSuffix" not in song
