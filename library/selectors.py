@@ -53,7 +53,7 @@ from library.models import (
 )
 from library.storage import UnsafePathError, media_path
 from library.text import fold
-from library.transcoding import PlaybackLimits
+from library.transcoding import PlaybackLimits, lowest_limit
 from mcma.errors import NotFoundError
 
 _M = TypeVar("_M", bound=Model)
@@ -103,8 +103,9 @@ def playback_limits(*, user: User, client: str) -> PlaybackLimits:
     """The admin-set limits for `user` on the player named `client` (its Subsonic `c`; "" for none): the lower
     bitrate cap of the two, and the player's default format. One query, and none without a client name."""
     profile = PlayerProfile.objects.filter(client_name__iexact=client).first() if client else None
-    caps = [cap for cap in (user.max_bitrate, profile.max_bitrate if profile else 0) if cap > 0]
-    return PlaybackLimits(min(caps) if caps else 0, profile.default_format if profile else "")
+    if profile is None:
+        return PlaybackLimits(user.max_bitrate)
+    return PlaybackLimits(lowest_limit(user.max_bitrate, profile.max_bitrate), profile.default_format)
 
 
 def track_pk_by_source(*, source: str, source_id: str) -> int | None:

@@ -18,6 +18,7 @@ from django.core import signing
 
 from library import transcoding
 from library.models import Track
+from library.transcoding import lowest_limit
 from mcma.errors import InvalidInputError
 
 PARAMS_SALT = "mcma.library.transcode_decisions.params"
@@ -205,8 +206,8 @@ def _target(track: Track, profile: TranscodingProfile, limit: int, client: Clien
         return None
     if container_name(profile.container) != _OUTPUT_CONTAINER[name]:
         return None
-    bitrate = _lowest(limit, kbps(_ceiling(client, name, "audioBitrate")))
-    channels = _lowest(profile.max_channels, _ceiling(client, name, "audioChannels"))
+    bitrate = lowest_limit(limit, kbps(_ceiling(client, name, "audioBitrate")))
+    channels = lowest_limit(profile.max_channels, _ceiling(client, name, "audioChannels"))
     plan = transcoding.chosen_plan(
         track=track,
         codec_name=name,
@@ -227,7 +228,7 @@ def _target(track: Track, profile: TranscodingProfile, limit: int, client: Clien
 
 def _ceiling(client: ClientInfo, codec: str, name: str) -> int:
     """The lowest "at most" the player sets on this codec for this limitation (0 = none)."""
-    return _lowest(
+    return lowest_limit(
         *(
             int(item.values[0])
             for item in client.codec_limitations.get(codec, ())
@@ -240,7 +241,7 @@ def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitr
     """What this player gets for this track. `max_bitrate` is the caller's own limit (kbps, 0 = none), applied
     with the player's; the lower wins."""
     source = source_details(track)
-    direct_limit = _lowest(client.max_bitrate, max_bitrate)
+    direct_limit = lowest_limit(client.max_bitrate, max_bitrate)
     reasons = _direct_play_failures(client, source, direct_limit)
     if not reasons:
         choice = TranscodeChoice(None, 0, 0)
@@ -248,7 +249,7 @@ def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitr
     if transcoding.ffmpeg_path() is None:
         error = "transcoding is unavailable on this server"
         return TranscodeDecision(False, False, tuple(reasons), error, source, None, "")
-    transcode_limit = _lowest(client.max_transcoding_bitrate or client.max_bitrate, max_bitrate)
+    transcode_limit = lowest_limit(client.max_transcoding_bitrate or client.max_bitrate, max_bitrate)
     for profile in client.transcoding:
         target = _target(track, profile, transcode_limit, client)
         if target is None:
@@ -258,11 +259,6 @@ def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitr
         return TranscodeDecision(False, True, tuple(reasons), "", source, target, params)
     error = "no transcoding profile this server can produce (mp3, opus in ogg, aac in adts, flac; over http)"
     return TranscodeDecision(False, False, tuple(reasons), error, source, None, "")
-
-
-def _lowest(*limits: int) -> int:
-    positive = [limit for limit in limits if limit > 0]
-    return min(positive) if positive else 0
 
 
 def _sign(choice: TranscodeChoice, *, track: Track, user_id: int) -> str:

@@ -101,6 +101,12 @@ class PlaybackLimits:
 NO_LIMITS = PlaybackLimits()
 
 
+def lowest_limit(*limits: int) -> int:
+    """The strictest of some limits where 0 means none (so 0 only when none is set)."""
+    positive = [limit for limit in limits if limit > 0]
+    return min(positive) if positive else 0
+
+
 @dataclass(frozen=True)
 class TranscodePlan:
     codec: Codec
@@ -144,8 +150,7 @@ def transcode_plan(
     _check_offset(track, offset_seconds)
     if ffmpeg_path() is None:
         return None
-    bitrate_limits = [limit for limit in (max_bitrate, limits.max_bitrate) if limit > 0]
-    limit = min(bitrate_limits) if bitrate_limits else 0
+    limit = lowest_limit(max_bitrate, limits.max_bitrate)
     fmt = fmt or limits.default_format or None
     source = _source_codec(track)
     if fmt is None:
