@@ -141,3 +141,11 @@ def probe(data: bytes, tmp_path: Path) -> dict[str, Any]:
     )
     probed: dict[str, Any] = json.loads(result.stdout)
     return probed
+
+
+def streamed_body(response: Any) -> bytes:
+    """A streaming response's whole body. The test client closes the response once it is read, as a WSGI server
+    does; closing it again here would fire request_finished with close_old_connections attached, which closes
+    the connection holding the test's transaction (on PostgreSQL every later query then fails). A test that
+    hangs up with `response.close()` must therefore make no query after it."""
+    return b"".join(response.streaming_content)

@@ -16,7 +16,7 @@ from accounts.models import User
 from library import selectors, transcoding
 from library.models import PlayerProfile, Track, TranscodeFormat
 from subsonic import ids
-from tests.subsonic.conftest import probe
+from tests.subsonic.conftest import probe, streamed_body
 from tests.subsonic.support import SubsonicClient
 
 
@@ -24,22 +24,15 @@ def _stream(api: SubsonicClient, track: Track, client: str, **params: Any) -> An
     return api.client.get("/rest/stream.view", {"id": f"tr-{track.pk}", "c": client, **params, **api.auth_params()})
 
 
-def _body(response: Any) -> bytes:
-    try:
-        return b"".join(response.streaming_content)
-    finally:
-        response.close()
-
-
 def test_the_players_cap_transcodes_for_that_player_only(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
     PlayerProfile.objects.create(client_name="Symfonium", max_bitrate=96)
     capped = _stream(api, flac_song, "symfonium")  # matched ignoring case
     assert capped["Content-Type"] == "audio/ogg"
-    probed = probe(_body(capped), tmp_path)
+    probed = probe(streamed_body(capped), tmp_path)
     assert probed["streams"][0]["codec_name"] == "opus"
     other = _stream(api, flac_song, "Tempo")
     assert other["Accept-Ranges"] == "bytes"
-    assert _body(other) == (Path(settings.MEDIA_ROOT) / flac_song.path).read_bytes()
+    assert streamed_body(other) == (Path(settings.MEDIA_ROOT) / flac_song.path).read_bytes()
 
 
 def test_the_players_default_format_is_used_when_the_request_names_none(
@@ -48,13 +41,13 @@ def test_the_players_default_format_is_used_when_the_request_names_none(
     PlayerProfile.objects.create(client_name="Old Car Stereo", default_format=TranscodeFormat.MP3)
     response = _stream(api, flac_song, "Old Car Stereo")
     assert response["Content-Type"] == "audio/mpeg"
-    assert probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "mp3"
+    assert probe(streamed_body(response), tmp_path)["streams"][0]["codec_name"] == "mp3"
     raw = _stream(api, flac_song, "Old Car Stereo", format="raw")
     assert raw["Content-Type"] == "audio/flac"
-    _body(raw)
+    streamed_body(raw)
     asked = _stream(api, flac_song, "Old Car Stereo", format="opus")
     assert asked["Content-Type"] == "audio/ogg"
-    _body(asked)
+    streamed_body(asked)
 
 
 @pytest.mark.parametrize(

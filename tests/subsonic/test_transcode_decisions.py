@@ -14,7 +14,7 @@ from django.conf import settings
 from accounts.models import User
 from library import transcoding
 from library.models import Track
-from tests.subsonic.conftest import SECONDS, probe
+from tests.subsonic.conftest import SECONDS, probe, streamed_body
 from tests.subsonic.support import Reply, SubsonicClient, parse
 
 HTTP = ["http"]
@@ -63,13 +63,6 @@ def _stream(api: SubsonicClient, track: Track, params: str, **extra: Any) -> Any
     return api.client.get("/rest/getTranscodeStream.view", {**query, **api.auth_params()})
 
 
-def _body(response: Any) -> bytes:
-    try:
-        return b"".join(response.streaming_content)
-    finally:
-        response.close()
-
-
 def test_a_player_that_plays_flac_gets_the_file_as_it_is(api: SubsonicClient, flac_song: Track, fmt: str) -> None:
     reply = _decide(api, flac_song, _info(directPlayProfiles=[_direct(["flac"], ["flac"])]), fmt)
     assert reply.ok, reply.error_message
@@ -81,7 +74,7 @@ def test_a_player_that_plays_flac_gets_the_file_as_it_is(api: SubsonicClient, fl
     assert reply.items("transcodeDecision", "transcodeStream") == []
     response = _stream(api, flac_song, decision["transcodeParams"])
     assert response["Accept-Ranges"] == "bytes"
-    assert _body(response) == (Path(settings.MEDIA_ROOT) / flac_song.path).read_bytes()
+    assert streamed_body(response) == (Path(settings.MEDIA_ROOT) / flac_song.path).read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -170,7 +163,7 @@ def test_the_users_limit_refuses_direct_play_and_caps_the_transcode(
     decision = _decision(_decide(api, flac_song, info))
     assert decision["canDirectPlay"] is False
     assert decision["transcodeStream"]["audioBitrate"] == 96
-    probed = probe(_body(_stream(api, flac_song, decision["transcodeParams"])), tmp_path)
+    probed = probe(streamed_body(_stream(api, flac_song, decision["transcodeParams"])), tmp_path)
     assert probed["streams"][0]["codec_name"] == "mp3"
     assert abs(int(probed["format"]["bit_rate"]) / 1000 - 96) < 96 * 0.35
 
@@ -217,7 +210,7 @@ def test_channels_are_clamped_to_the_profile(api: SubsonicClient, flac_song: Tra
     decision = _decision(_decide(api, flac_song, info))
     assert decision["transcodeStream"]["audioChannels"] == 1
     assert "audioBitrate" not in decision["transcodeStream"]  # lossless
-    probed = probe(_body(_stream(api, flac_song, decision["transcodeParams"])), tmp_path)
+    probed = probe(streamed_body(_stream(api, flac_song, decision["transcodeParams"])), tmp_path)
     assert (probed["streams"][0]["codec_name"], probed["streams"][0]["channels"]) == ("flac", 1)
 
 
@@ -247,7 +240,7 @@ def test_an_offset_starts_the_transcode_there(api: SubsonicClient, flac_song: Tr
     response = _stream(api, flac_song, params, offset=4)
     assert response["Content-Type"] == "audio/ogg"
     assert response["X-Content-Duration"] == f"{SECONDS - 4:.2f}"
-    duration = float(probe(_body(response), tmp_path)["format"]["duration"])
+    duration = float(probe(streamed_body(response), tmp_path)["format"]["duration"])
     assert abs(duration - (SECONDS - 4)) < 0.5
     assert transcoding.running_transcodes() == 0
 
@@ -258,7 +251,7 @@ def test_an_offset_on_a_direct_play_seeks_in_the_files_own_codec(
     params = _decision(_decide(api, flac_song, _info(directPlayProfiles=[_direct([], [])])))["transcodeParams"]
     response = _stream(api, flac_song, params, offset=3)
     assert response["X-Content-Duration"] == f"{SECONDS - 3:.2f}"
-    body = _body(response)
+    body = streamed_body(response)
     assert probe(body, tmp_path)["streams"][0]["codec_name"] == "flac"
     # FLAC piped out carries no length in its header: half the song is about half the file
     assert len(body) < 0.75 * flac_song.size_bytes
