@@ -24,6 +24,7 @@ from library.models import (
     NowPlaying,
     PendingReference,
     Play,
+    PlayerProfile,
     Playlist,
     PlaylistEntry,
     PlayQueue,
@@ -261,6 +262,13 @@ class PlayQueueAdmin(admin.ModelAdmin):
 class InternetRadioStationAdmin(admin.ModelAdmin):
     list_display = ("name", "stream_url", "homepage_url")
     search_fields = ("name", "stream_url")
+
+
+@admin.register(PlayerProfile)
+class PlayerProfileAdmin(admin.ModelAdmin):
+    list_display = ("client_name", "max_bitrate", "default_format", "updated_at")
+    list_filter = ("default_format",)
+    search_fields = ("client_name",)
 
 
 class ShareEntryInline(admin.TabularInline):

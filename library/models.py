@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 
 class TimestampedModel(models.Model):
@@ -432,3 +433,45 @@ class PendingReference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of {self.source}:{self.external_id} by user {self.user_id}"
+
+
+class TranscodeFormat(models.TextChoices):
+    """The formats a player can be given by default (`library.transcoding.CODECS` encodes each)."""
+
+    MP3 = "mp3", "MP3"
+    OPUS = "opus", "Opus (Ogg)"
+    AAC = "aac", "AAC (ADTS)"
+    FLAC = "flac", "FLAC"
+
+
+class PlayerProfile(TimestampedModel):
+    """Admin-set playback limits for a Subsonic player, recognised by its client name (`c`), like Navidrome's
+    players: they apply to every user of that player, together with the user's own limit (the lower wins)."""
+
+    client_name = models.CharField(
+        max_length=100, help_text="The player's Subsonic client name (its `c` parameter), matched ignoring case."
+    )
+    max_bitrate = models.PositiveIntegerField(
+        default=0, help_text="Streaming bitrate cap in kbps; 0 = none. The lower of this and the user's cap applies."
+    )
+    default_format = models.CharField(
+        max_length=8,
+        choices=TranscodeFormat.choices,
+        blank=True,
+        default="",
+        help_text="What the player gets when it names no format; blank = the original file unless a cap needs a "
+        "transcode.",
+    )
+
+    class Meta:
+        ordering = ("client_name",)
+        constraints = [
+            models.UniqueConstraint(Lower("client_name"), name="library_playerprofile_client_name_ci_unique"),
+            models.CheckConstraint(
+                condition=Q(default_format__in=["", *TranscodeFormat.values]),
+                name="library_playerprofile_default_format_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.client_name

@@ -40,6 +40,7 @@ from library.models import (
     InternetRadioStation,
     NowPlaying,
     Play,
+    PlayerProfile,
     Playlist,
     PlaylistEntry,
     PlayQueue,
@@ -52,6 +53,7 @@ from library.models import (
 )
 from library.storage import UnsafePathError, media_path
 from library.text import fold
+from library.transcoding import PlaybackLimits, lowest_limit
 from mcma.errors import NotFoundError
 
 _M = TypeVar("_M", bound=Model)
@@ -95,6 +97,15 @@ def _get(qs: QuerySet[_M], pk: int, label: str) -> _M:
 
 def track_get(*, track_id: int) -> Track:
     return _get(Track.objects.select_related("album", "artist"), track_id, "Track")
+
+
+def playback_limits(*, user: User, client: str) -> PlaybackLimits:
+    """The admin-set limits for `user` on the player named `client` (its Subsonic `c`; "" for none): the lower
+    bitrate cap of the two, and the player's default format. One query, and none without a client name."""
+    profile = PlayerProfile.objects.filter(client_name__iexact=client).first() if client else None
+    if profile is None:
+        return PlaybackLimits(user.max_bitrate)
+    return PlaybackLimits(lowest_limit(user.max_bitrate, profile.max_bitrate), profile.default_format)
 
 
 def track_pk_by_source(*, source: str, source_id: str) -> int | None:
@@ -344,6 +355,7 @@ class TrackRow(_Row):
     sample_rate: int
     bit_depth: int
     channels: int
+    codec: str
     suffix: str
     content_type: str
     path: str
@@ -390,7 +402,7 @@ class AlbumRow(_Row):
 _USER_DATA = ("starred_at", "rating", "play_count")
 _TRACK_ROW_FIELDS = (
     *("id", "title", "artist_id", "artist_display", "album_id", "track_number", "disc_number", "year"),
-    *("duration_ms", "bitrate", "sample_rate", "bit_depth", "channels", "suffix", "content_type", "path"),
+    *("duration_ms", "bitrate", "sample_rate", "bit_depth", "channels", "codec", "suffix", "content_type", "path"),
     *("size_bytes", "created_at", "sort_title", "musicbrainz_recording_id", "isrc", "bpm", "comment", "explicit"),
     *("replaygain_track_gain", "replaygain_track_peak", "replaygain_album_gain", "replaygain_album_peak"),
     *("album__name", "album__year", "album__cover_path", "album__album_artist_id", "album__album_artist__name"),

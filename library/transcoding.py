@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -74,6 +74,39 @@ class TranscodeBusyError(ServiceUnavailableError):
     code = "transcoder_busy"
 
 
+class TrackAudio(Protocol):
+    """What a decision reads of a song: a `Track`, or a song row of a list page (`selectors.TrackRow`)."""
+
+    @property
+    def codec(self) -> str: ...
+    @property
+    def suffix(self) -> str: ...
+    @property
+    def bitrate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def duration_ms(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PlaybackLimits:
+    """What an admin set for this listener on this player (`selectors.playback_limits`): a bitrate cap in kbps
+    (0 = none; already the lower of the user's and the player's) and the format sent when a request names none."""
+
+    max_bitrate: int = 0
+    default_format: str = ""
+
+
+NO_LIMITS = PlaybackLimits()
+
+
+def lowest_limit(*limits: int) -> int:
+    """The strictest of some limits where 0 means none (so 0 only when none is set)."""
+    positive = [limit for limit in limits if limit > 0]
+    return min(positive) if positive else 0
+
+
 @dataclass(frozen=True)
 class TranscodePlan:
     codec: Codec
@@ -83,8 +116,8 @@ class TranscodePlan:
     duration_seconds: float  # of what is sent: the song's length after the offset
 
 
-def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: Track) -> TranscodePlan:
-    channels = min(track.channels or 2, codec.max_channels)
+def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: TrackAudio, max_channels: int = 0) -> TranscodePlan:
+    channels = min(track.channels or 2, codec.max_channels, max_channels or codec.max_channels)
     remaining = max(0.0, track.duration_ms / 1000 - offset_seconds)
     return TranscodePlan(codec, bitrate, offset_seconds, channels, remaining)
 
@@ -95,33 +128,30 @@ def ffmpeg_path() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def _source_codec(track: Track) -> str:
+def _source_codec(track: TrackAudio) -> str:
     return _SOURCE_CODEC.get(track.codec.lower(), _SOURCE_CODEC.get(track.suffix.lower(), ""))
 
 
 def transcode_plan(
-    *, track: Track, requested_format: str | None, max_bitrate: int, user_max_bitrate: int, offset_seconds: float
+    *, track: TrackAudio, requested_format: str | None, max_bitrate: int, limits: PlaybackLimits, offset_seconds: float
 ) -> TranscodePlan | None:
     """The transcode a player gets, or None to send the original file.
 
-    `requested_format` is a codec name, `raw` (always the original) or None (the original unless a bitrate limit
-    or an offset needs a transcode, then `TRANSCODE_DEFAULT_FORMAT`). The limit is the lower of the player's
-    `max_bitrate` and the user's (0 = none). A file already in the asked format at or below the limit is sent as it
-    is; so is everything when ffmpeg is missing.
+    `requested_format` is a codec name, `raw` (always the original) or None (the limits' default format if set,
+    else the original unless a bitrate limit or an offset needs a transcode, then `TRANSCODE_DEFAULT_FORMAT`).
+    The limit is the lower of the request's `max_bitrate` and the admin-set one (0 = none). A file already in the
+    asked format at or below the limit is sent as it is; so is everything when ffmpeg is missing.
     """
     fmt = (requested_format or "").strip().lower() or None
     if fmt == RAW:
         return None
     if fmt is not None and fmt not in CODECS:
         raise InvalidInputError(f"format must be one of {', '.join([*CODECS, RAW])}", details={"format": fmt})
-    if offset_seconds < 0:
-        raise InvalidInputError("timeOffset must not be negative", details={"timeOffset": offset_seconds})
-    if offset_seconds and offset_seconds * 1000 >= track.duration_ms > 0:
-        raise InvalidInputError("timeOffset is past the end of the song", details={"timeOffset": offset_seconds})
+    _check_offset(track, offset_seconds)
     if ffmpeg_path() is None:
         return None
-    limits = [limit for limit in (max_bitrate, user_max_bitrate) if limit > 0]
-    limit = min(limits) if limits else 0
+    limit = lowest_limit(max_bitrate, limits.max_bitrate)
+    fmt = fmt or limits.default_format or None
     source = _source_codec(track)
     if fmt is None:
         if limit and track.bitrate > limit:
@@ -135,10 +165,41 @@ def transcode_plan(
         if source == codec.name and not offset_seconds:
             return None
         return _plan(codec, 0, offset_seconds, track)
-    bitrate = max(codec.min_bitrate, min(limit or codec.default_bitrate, codec.max_bitrate))
+    bitrate = _bitrate(codec, limit)
     if source == codec.name and track.bitrate and track.bitrate <= bitrate and not offset_seconds:
         return None
     return _plan(codec, bitrate, offset_seconds, track)
+
+
+def transcoded_codec(*, track: TrackAudio, limits: PlaybackLimits) -> Codec | None:
+    """The codec a plain `stream` of this song sends under these limits, None for the file itself (what song
+    entries announce as transcodedSuffix / transcodedContentType). Pure: no query, no process."""
+    if limits == NO_LIMITS:
+        return None
+    plan = transcode_plan(track=track, requested_format=None, max_bitrate=0, limits=limits, offset_seconds=0)
+    return plan.codec if plan is not None else None
+
+
+def _check_offset(track: TrackAudio, offset_seconds: float) -> None:
+    if offset_seconds < 0:
+        raise InvalidInputError("timeOffset must not be negative", details={"timeOffset": offset_seconds})
+    if offset_seconds and offset_seconds * 1000 >= track.duration_ms > 0:
+        raise InvalidInputError("timeOffset is past the end of the song", details={"timeOffset": offset_seconds})
+
+
+def chosen_plan(
+    *, track: Track, codec_name: str, bitrate: int, max_channels: int, offset_seconds: float
+) -> TranscodePlan:
+    """The plan for a transcode already decided elsewhere (an OpenSubsonic transcode decision): the same clamps
+    as `transcode_plan` (the codec's bitrate range and channel count), so nothing decided outside can widen them."""
+    _check_offset(track, offset_seconds)
+    codec = CODECS[codec_name]
+    return _plan(codec, 0 if codec.lossless else _bitrate(codec, bitrate), offset_seconds, track, max_channels)
+
+
+def _bitrate(codec: Codec, limit: int) -> int:
+    """The codec's default under no limit; any limit clamped into what the codec can encode."""
+    return max(codec.min_bitrate, min(limit or codec.default_bitrate, codec.max_bitrate))
 
 
 def ffmpeg_arguments(*, path: Path, plan: TranscodePlan) -> list[str]:
@@ -369,7 +430,7 @@ def playback_response(
     track: Track,
     path: Path,
     user_id: int,
-    user_max_bitrate: int,
+    limits: PlaybackLimits,
     requested_format: str | None,
     max_bitrate: int,
     offset_seconds: float,
@@ -381,7 +442,7 @@ def playback_response(
         track=track,
         requested_format=requested_format,
         max_bitrate=max_bitrate,
-        user_max_bitrate=user_max_bitrate,
+        limits=limits,
         offset_seconds=offset_seconds,
     )
     if plan is not None:

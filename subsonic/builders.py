@@ -24,6 +24,7 @@ from library.models import (
     Track,
 )
 from library.selectors import AlbumRow, TrackRow
+from library.transcoding import PlaybackLimits, transcoded_codec
 from sources.base import ResultKind, SearchResult
 from subsonic import ids
 from subsonic.responses import Node, Profile, Scalar
@@ -63,7 +64,7 @@ def _genre_names(obj: Track | Album | TrackRow | AlbumRow) -> list[str]:
 # --------------------------------------------------------------------------------------------------------------
 # Songs and directories (Child)
 # --------------------------------------------------------------------------------------------------------------
-def song(track: Track | TrackRow, profile: Profile, element: str = "song") -> Node:
+def song(track: Track | TrackRow, profile: Profile, element: str = "song", *, limits: PlaybackLimits) -> Node:
     track_id = ids.track_id(track.pk)
     album_id = ids.album_id(track.album_id)
     if profile is Profile.MINIMAL:
@@ -100,6 +101,10 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song") -> No
         "artistId": ids.artist_id(track.artist_id),
         "type": "music",
     }
+    transcoded = transcoded_codec(track=track, limits=limits)
+    if transcoded is not None:  # what a plain `stream` of it sends this caller on this player
+        attrs["transcodedContentType"] = transcoded.content_type
+        attrs["transcodedSuffix"] = transcoded.suffix
     if profile is not Profile.FULL:
         return Node(element, attrs)
     attrs.update(
@@ -186,13 +191,13 @@ def artist_directory(artist: Artist, albums: list[AlbumRow], profile: Profile) -
     return node
 
 
-def album_directory(album: Album, tracks: list[TrackRow], profile: Profile) -> Node:
+def album_directory(album: Album, tracks: list[TrackRow], profile: Profile, *, limits: PlaybackLimits) -> Node:
     node = Node("directory", {"id": ids.album_id(album.pk), "parent": ids.artist_id(album.album_artist_id)})
     node.set("name", album.name)
     node.set("starred", _starred(album))
     node.set("userRating", _rating(album))
     node.set("playCount", _plays(album))
-    node.add_list("child", [song(track, profile, "child") for track in tracks])
+    node.add_list("child", [song(track, profile, "child", limits=limits) for track in tracks])
     return node
 
 
@@ -272,9 +277,9 @@ def _item_date(text: str, year: int | None) -> dict[str, int] | None:
     return dict(zip(("year", "month", "day"), parts[:3], strict=False))
 
 
-def album_with_songs(album: Album, tracks: list[TrackRow], profile: Profile) -> Node:
+def album_with_songs(album: Album, tracks: list[TrackRow], profile: Profile, *, limits: PlaybackLimits) -> Node:
     node = album_id3(album, profile)
-    node.add_list("song", [song(track, profile) for track in tracks])
+    node.add_list("song", [song(track, profile, limits=limits) for track in tracks])
     return node
 
 
@@ -290,7 +295,13 @@ class ArtistsAlbumsTracks(Protocol):
 
 
 def artists_albums_songs(
-    element: str, items: ArtistsAlbumsTracks, profile: Profile, *, id3: bool, external: ExternalHits | None = None
+    element: str,
+    items: ArtistsAlbumsTracks,
+    profile: Profile,
+    *,
+    id3: bool,
+    limits: PlaybackLimits,
+    external: ExternalHits | None = None,
 ) -> Node:
     """getStarred/search2 (folder-based entries) and getStarred2/search3 (`id3`): artists, albums, then songs;
     for a search, each kind's library items first, then the external catalogue's."""
@@ -318,7 +329,9 @@ def artists_albums_songs(
             + [external_album(hit, profile, child=True) for hit in albums],
         )
     node.add_list(
-        "song", [song(track, profile) for track in items.tracks] + [external_song(hit, profile) for hit in songs]
+        "song",
+        [song(track, profile, limits=limits) for track in items.tracks]
+        + [external_song(hit, profile) for hit in songs],
     )
     return node
 
@@ -443,14 +456,22 @@ def playlist(item: Playlist, profile: Profile, *, viewer: User) -> Node:
     return node
 
 
-def playlist_with_entries(item: Playlist, tracks: list[Track], profile: Profile, *, viewer: User) -> Node:
+def playlist_with_entries(
+    item: Playlist, tracks: list[Track], profile: Profile, *, viewer: User, limits: PlaybackLimits
+) -> Node:
     node = playlist(item, profile, viewer=viewer)
-    node.add_list("entry", [song(track, profile, "entry") for track in tracks])
+    node.add_list("entry", [song(track, profile, "entry", limits=limits) for track in tracks])
     return node
 
 
 def play_queue(
-    queue: PlayQueue | None, tracks: list[Track], profile: Profile, *, user: User, by_index: bool = False
+    queue: PlayQueue | None,
+    tracks: list[Track],
+    profile: Profile,
+    *,
+    user: User,
+    limits: PlaybackLimits,
+    by_index: bool = False,
 ) -> Node:
     node = Node("playQueueByIndex" if by_index else "playQueue")
     current = queue.current_index if queue is not None else None
@@ -464,21 +485,21 @@ def play_queue(
     node.set("username", user.username)
     node.set("changed", queue.changed_at if queue is not None else EPOCH_FALLBACK)
     node.set("changedBy", queue.changed_by if queue is not None else "")
-    node.add_list("entry", [song(track, profile, "entry") for track in tracks])
+    node.add_list("entry", [song(track, profile, "entry", limits=limits) for track in tracks])
     return node
 
 
-def bookmark(item: Bookmark, profile: Profile) -> Node:
+def bookmark(item: Bookmark, profile: Profile, *, limits: PlaybackLimits) -> Node:
     node = Node("bookmark", {"position": item.position_ms, "username": item.user.username})
     node.set("comment", item.comment or None)
     node.set("created", item.created_at)
     node.set("changed", item.updated_at)
-    node.add(song(item.track, profile, "entry"))
+    node.add(song(item.track, profile, "entry", limits=limits))
     return node
 
 
-def now_playing_entry(item: NowPlaying, profile: Profile, *, now: datetime) -> Node:
-    node = song(item.track, profile, "entry")
+def now_playing_entry(item: NowPlaying, profile: Profile, *, now: datetime, limits: PlaybackLimits) -> Node:
+    node = song(item.track, profile, "entry", limits=limits)
     node.set("username", item.user.username)
     node.set("minutesAgo", max(0, int((now - item.started_at).total_seconds() // 60)))
     node.set("playerId", item.pk)
@@ -486,7 +507,7 @@ def now_playing_entry(item: NowPlaying, profile: Profile, *, now: datetime) -> N
     return node
 
 
-def share(item: Share, tracks: list[Track], profile: Profile, *, url: str) -> Node:
+def share(item: Share, tracks: list[Track], profile: Profile, *, url: str, limits: PlaybackLimits) -> Node:
     node = Node("share", {"id": ids.encode(ids.Kind.SHARE, item.pk), "url": url})
     node.set("description", item.description or None)
     node.set("username", item.owner.username)
@@ -494,7 +515,7 @@ def share(item: Share, tracks: list[Track], profile: Profile, *, url: str) -> No
     node.set("expires", item.expires_at)
     node.set("lastVisited", item.last_visited_at)
     node.set("visitCount", item.visit_count)
-    node.add_list("entry", [song(track, profile, "entry") for track in tracks])
+    node.add_list("entry", [song(track, profile, "entry", limits=limits) for track in tracks])
     return node
 
 

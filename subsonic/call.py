@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from accounts.models import User
+from library import selectors
+from library.transcoding import PlaybackLimits
 from sources.registry import get_source, source_names
 from subsonic.errors import not_authorized, not_found
 from subsonic.params import Params
@@ -33,6 +35,7 @@ class Call:
     profile: Profile
     client: str
     caller: User | None = None
+    _limits: PlaybackLimits | None = field(default=None, init=False, repr=False)
 
     @property
     def user(self) -> User:
@@ -40,6 +43,13 @@ class Call:
         if self.caller is None:
             raise not_authorized("Authentication required")
         return self.caller
+
+    def playback_limits(self) -> PlaybackLimits:
+        """The caller's admin-set limits on this player, read once per request (song entries announce the
+        transcode they imply; stream applies them)."""
+        if self._limits is None:
+            self._limits = selectors.playback_limits(user=self.user, client=self.client)
+        return self._limits
 
     def require_admin(self) -> User:
         user = self.user

@@ -21,6 +21,7 @@ from subsonic.views import (
     searching,
     sharing,
     system,
+    transcoding,
     unsupported,
     users,
 )
@@ -78,6 +79,9 @@ ROUTES: dict[str, Route] = {
     "getLyrics": Route(media_retrieval.get_lyrics),
     "getLyricsBySongId": Route(media_retrieval.get_lyrics_by_song_id),
     "getAvatar": Route(media_retrieval.get_avatar),
+    # Transcoding (OpenSubsonic extension)
+    "getTranscodeDecision": Route(transcoding.get_transcode_decision),
+    "getTranscodeStream": Route(transcoding.get_transcode_stream),
     # Media annotation
     "star": Route(media_annotation.star),
     "unstar": Route(media_annotation.unstar),

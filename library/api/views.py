@@ -220,7 +220,7 @@ class TrackViewSet(viewsets.GenericViewSet[Any]):
             track=track,
             path=selectors.media_file(relative=track.path),
             user_id=user.pk,
-            user_max_bitrate=user.max_bitrate,
+            limits=selectors.playback_limits(user=user, client=""),
             requested_format=query.validated_data.get("format"),
             max_bitrate=query.validated_data["max_bitrate"],
             offset_seconds=query.validated_data["time_offset"],

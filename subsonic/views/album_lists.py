@@ -64,7 +64,8 @@ def get_random_songs(call: Call) -> Node:
         source=call.folder_source(),
     )
     node = Node("randomSongs")
-    node.add_list("song", [builders.song(track, call.profile) for track in tracks])
+    limits = call.playback_limits()
+    node.add_list("song", [builders.song(track, call.profile, limits=limits) for track in tracks])
     return node
 
 
@@ -81,7 +82,8 @@ def get_songs_by_genre(call: Call) -> Node:
         source=call.folder_source(),
     )
     node = Node("songsByGenre")
-    node.add_list("song", [builders.song(track, call.profile) for track in tracks])
+    limits = call.playback_limits()
+    node.add_list("song", [builders.song(track, call.profile, limits=limits) for track in tracks])
     return node
 
 
@@ -89,15 +91,16 @@ def get_now_playing(call: Call) -> Node:
     now = timezone.now()
     node = Node("nowPlaying")
     entries = selectors.now_playing_list(user=call.user)
-    node.add_list("entry", [builders.now_playing_entry(item, call.profile, now=now) for item in entries])
+    limits = call.playback_limits()
+    node.add_list("entry", [builders.now_playing_entry(item, call.profile, now=now, limits=limits) for item in entries])
     return node
 
 
 def get_starred(call: Call) -> Node:
     starred = selectors.starred_items(user=call.user, source=call.folder_source())
-    return builders.artists_albums_songs("starred", starred, call.profile, id3=False)
+    return builders.artists_albums_songs("starred", starred, call.profile, id3=False, limits=call.playback_limits())
 
 
 def get_starred2(call: Call) -> Node:
     starred = selectors.starred_items(user=call.user, source=call.folder_source())
-    return builders.artists_albums_songs("starred2", starred, call.profile, id3=True)
+    return builders.artists_albums_songs("starred2", starred, call.profile, id3=True, limits=call.playback_limits())

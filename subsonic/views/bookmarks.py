@@ -17,7 +17,8 @@ from subsonic.responses import Node
 def get_bookmarks(call: Call) -> Node:
     node = Node("bookmarks")
     items = selectors.bookmarks_of(user=call.user)
-    node.add_list("bookmark", [builders.bookmark(item, call.profile) for item in items])
+    limits = call.playback_limits()
+    node.add_list("bookmark", [builders.bookmark(item, call.profile, limits=limits) for item in items])
     return node
 
 
@@ -37,7 +38,9 @@ def delete_bookmark(call: Call) -> None:
 
 def _queue(call: Call, *, by_index: bool) -> Node:
     queue, tracks = selectors.play_queue_of(user=call.user)
-    return builders.play_queue(queue, tracks, call.profile, user=call.user, by_index=by_index)
+    return builders.play_queue(
+        queue, tracks, call.profile, user=call.user, limits=call.playback_limits(), by_index=by_index
+    )
 
 
 def get_play_queue(call: Call) -> Node:

@@ -80,7 +80,7 @@ def get_music_directory(call: Call) -> Node:
         artist, albums = selectors.artist_with_albums(user=call.user, artist_id=pk)
         return builders.artist_directory(artist, albums, call.profile)
     album, tracks = selectors.album_with_tracks(user=call.user, album_id=pk)
-    return builders.album_directory(album, tracks, call.profile)
+    return builders.album_directory(album, tracks, call.profile, limits=call.playback_limits())
 
 
 def get_genres(call: Call) -> Node:
@@ -107,7 +107,7 @@ def get_album(call: Call) -> Node:
         remote = external.album_with_songs(user=call.user, ref=missing.ref)
         return builders.external_album_with_songs(remote.album, remote.songs, call.profile)
     album, tracks = selectors.album_with_tracks(user=call.user, album_id=album_id)
-    return builders.album_with_songs(album, tracks, call.profile)
+    return builders.album_with_songs(album, tracks, call.profile, limits=call.playback_limits())
 
 
 def get_song(call: Call) -> Node:
@@ -115,7 +115,9 @@ def get_song(call: Call) -> Node:
         track_id = _id(call, Kind.TRACK)
     except ids.ExternalNotInLibraryError as missing:
         return builders.external_song(external.song_hit(user=call.user, ref=missing.ref), call.profile)
-    return builders.song(selectors.subsonic_track_get(user=call.user, track_id=track_id), call.profile)
+    return builders.song(
+        selectors.subsonic_track_get(user=call.user, track_id=track_id), call.profile, limits=call.playback_limits()
+    )
 
 
 def _id(call: Call, kind: Kind) -> int:
@@ -186,7 +188,8 @@ def _similar_songs(call: Call, element: str) -> Node:
     count = call.params.int_or("count", SIMILAR_DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT)
     node = Node(element)
     tracks = selectors.tracks_similar(user=call.user, seed=seed, count=count)
-    node.add_list("song", [builders.song(track, call.profile) for track in tracks])
+    limits = call.playback_limits()
+    node.add_list("song", [builders.song(track, call.profile, limits=limits) for track in tracks])
     return node
 
 
@@ -213,5 +216,6 @@ def get_top_songs(call: Call) -> Node:
         artist = selectors.artist_by_name(name=name)
     node = Node("topSongs")
     tracks = selectors.tracks_top(user=call.user, artist=artist, count=count) if artist is not None else []
-    node.add_list("song", [builders.song(track, call.profile) for track in tracks])
+    limits = call.playback_limits()
+    node.add_list("song", [builders.song(track, call.profile, limits=limits) for track in tracks])
     return node

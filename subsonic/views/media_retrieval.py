@@ -28,9 +28,9 @@ COVER_CACHE_SECONDS = 7 * 24 * 3600
 MAX_BITRATE = 100_000
 
 
-def _present_track(call: Call) -> Track:
+def present_track(call: Call, param: str = "id") -> Track:
     """The song's track; an external song is downloaded first (`external.track_for_playback`)."""
-    decoded = ids.decode_or_external(call.params.required("id"), allowed=(Kind.TRACK,), bare=Kind.TRACK)
+    decoded = ids.decode_or_external(call.params.required(param), allowed=(Kind.TRACK,), bare=Kind.TRACK)
     if isinstance(decoded, ids.ExternalRef):
         track = external.track_for_playback(user=call.user, ref=decoded)
     else:
@@ -45,14 +45,14 @@ def stream(call: Call) -> HttpResponseBase:
     it streams; `estimateContentLength` makes a transcode's Content-Length exact. Not a play."""
     user = call.user
     call.require_role(user.can_stream, "stream")
-    track = _present_track(call)
+    track = present_track(call)
     params = call.params
     return playback_response(
         call.request,
         track=track,
         path=media_path(track.path),
         user_id=user.pk,
-        user_max_bitrate=user.max_bitrate,
+        limits=selectors.playback_limits(user=user, client=call.client),
         requested_format=params.text("format"),
         max_bitrate=params.int_or("maxBitRate", 0, minimum=0, maximum=MAX_BITRATE),
         offset_seconds=params.int_or("timeOffset", 0, minimum=0),
@@ -62,7 +62,7 @@ def stream(call: Call) -> HttpResponseBase:
 
 def download(call: Call) -> HttpResponseBase:
     call.require_role(call.user.can_download, "download")
-    track = _present_track(call)
+    track = present_track(call)
     return file_response(
         call.request,
         path=media_path(track.path),

@@ -36,7 +36,7 @@ def _with_entries(call: Call, playlist: Playlist) -> Node:
     # Re-read through the selector so counts and duration reflect the write that just happened.
     fresh = selectors.playlist_get(user=call.user, playlist_id=playlist.pk)
     tracks = selectors.playlist_tracks(user=call.user, playlist=fresh)
-    return builders.playlist_with_entries(fresh, tracks, call.profile, viewer=call.user)
+    return builders.playlist_with_entries(fresh, tracks, call.profile, viewer=call.user, limits=call.playback_limits())
 
 
 def get_playlist(call: Call) -> Node:

@@ -42,7 +42,9 @@ def _search(call: Call, element: str, *, id3: bool) -> Node:
         source=source,
         **{f"{kind}_count": counts[kind] if offsets[kind] == 0 else 0 for kind in counts},
     )
-    return builders.artists_albums_songs(element, library, call.profile, id3=id3, external=hits)
+    return builders.artists_albums_songs(
+        element, library, call.profile, id3=id3, limits=call.playback_limits(), external=hits
+    )
 
 
 def search2(call: Call) -> Node:

@@ -20,7 +20,7 @@ def share_url(call: Call, share: Share) -> str:
 
 def _node(call: Call, share: Share) -> Node:
     tracks = [entry.track for entry in share.entries.all()]  # prefetched by the selector
-    return builders.share(share, tracks, call.profile, url=share_url(call, share))
+    return builders.share(share, tracks, call.profile, url=share_url(call, share), limits=call.playback_limits())
 
 
 def get_shares(call: Call) -> Node:

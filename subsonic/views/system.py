@@ -24,8 +24,9 @@ def get_license(call: Call) -> Node:
     return Node("license", {"valid": True})
 
 
-# `stream` seeks with `timeOffset` by transcoding from there, which needs ffmpeg on this machine.
-TRANSCODE_EXTENSIONS: dict[str, list[int]] = {"transcodeOffset": [1]}
+# Both need ffmpeg on this machine: `stream` seeks with `timeOffset` by transcoding from there, and
+# getTranscodeDecision / getTranscodeStream transcode for a player's profile.
+TRANSCODE_EXTENSIONS: dict[str, list[int]] = {"transcodeOffset": [1], "transcoding": [1]}
 
 
 def get_open_subsonic_extensions(call: Call) -> NodeList:

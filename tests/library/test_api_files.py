@@ -99,7 +99,8 @@ def test_rest_stream_transcodes_on_request(api_client_for: Any, audio_maker: Aud
     transcoded = client.get(f"/api/v1/tracks/{track.pk}/stream", {"format": "mp3", "max_bitrate": 128})
     assert transcoded.status_code == 200
     assert transcoded["Content-Type"] == "audio/mpeg"
-    body = b"".join(transcoded.streaming_content)
+    body = b"".join(transcoded.streaming_content)  # the test client closes it once read; closing again would
+    # fire request_finished unguarded and close the test's PostgreSQL connection
     assert body[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3") or body[0] == 0xFF
 
     raw = client.get(f"/api/v1/tracks/{track.pk}/stream", {"format": "raw"})

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import json
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from accounts.models import User
 from accounts.services import subsonic_password_reveal
 from library.importing import albums_refresh
 from library.models import Album, Artist, Genre, Track
+from tests.audio import AudioMaker
 from tests.factories.accounts import AdminFactory, UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory
 from tests.subsonic.support import SubsonicClient
@@ -97,3 +102,50 @@ def library(db: None) -> Library:
     for obj in (abbey, help_, debut, beatles, bjork):
         obj.refresh_from_db()
     return Library(beatles, bjork, abbey, help_, debut, rock, pop, tracks)
+
+
+SECONDS = 6.0
+
+
+@pytest.fixture
+def flac_song(library: Library, audio_maker: AudioMaker) -> Track:
+    """ "Something" as a real six-second mono FLAC file under MEDIA_ROOT, for the tests that transcode."""
+    track = library.track("Something")
+    relative = "The Beatles/Abbey Road (1969)/02 Something.flac"
+    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "flac", seconds=SECONDS)
+    Track.objects.filter(pk=track.pk).update(
+        path=relative,
+        suffix="flac",
+        codec="flac",
+        content_type="audio/flac",
+        size_bytes=path.stat().st_size,
+        bitrate=700,
+        channels=1,
+        sample_rate=44100,
+        bit_depth=16,
+        duration_ms=int(SECONDS * 1000),
+    )
+    track.refresh_from_db()
+    return track
+
+
+def probe(data: bytes, tmp_path: Path) -> dict[str, Any]:
+    """ffprobe's view of a response body: streams and format."""
+    sample = tmp_path / "sample.bin"
+    sample.write_bytes(data)
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(sample)],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    probed: dict[str, Any] = json.loads(result.stdout)
+    return probed
+
+
+def streamed_body(response: Any) -> bytes:
+    """A streaming response's whole body. The test client closes the response once it is read, as a WSGI server
+    does; closing it again here would fire request_finished with close_old_connections attached, which closes
+    the connection holding the test's transaction (on PostgreSQL every later query then fails). Hang-up tests
+    close a response taken without the test client (`_hang_up` in test_transcoding.py)."""
+    return b"".join(response.streaming_content)

@@ -66,8 +66,30 @@ def response_validator(method: str) -> Draft202012Validator:
     json_answer = answer["content"].get("application/json")
     if json_answer is None:  # binary endpoints: their (error) documents are plain envelopes
         return response_validator("ping")
+    if "$ref" not in json_answer["schema"]:
+        return _inline_payload_validator(json_answer["schema"], base)
     schema_path = (base / json_answer["schema"]["$ref"]).resolve()
     schema = {"$ref": f"file://{schema_path}"}
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def _inline_payload_validator(payload: dict[str, Any], base: Path) -> Draft202012Validator:
+    """Newer endpoints (getTranscodeDecision) describe only the payload, inline, without the subsonic-response
+    envelope every answer has: validate the envelope and, on success, the payload inside it."""
+    envelope = (OPENAPI / "schemas" / "SubsonicResponse").resolve()
+    inline = {"$id": f"file://{base.resolve()}/inline-payload.json", **payload}
+    schema = {
+        "type": "object",
+        "required": ["subsonic-response"],
+        "properties": {
+            "subsonic-response": {
+                "oneOf": [
+                    {"allOf": [{"$ref": f"file://{envelope}/SubsonicSuccessResponse.json"}, inline]},
+                    {"$ref": f"file://{envelope}/SubsonicFailureResponse.json"},
+                ]
+            }
+        },
+    }
     return Draft202012Validator(schema, registry=_registry())
 
 

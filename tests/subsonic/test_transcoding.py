@@ -5,8 +5,6 @@ Every transcode is decoded again with ffprobe: codec, bitrate within tolerance, 
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -20,54 +18,14 @@ from django.test import RequestFactory
 from accounts.models import User
 from library import transcoding
 from library.models import Track
-from library.transcoding import TranscodePlan, transcode_plan
+from library.transcoding import NO_LIMITS, TranscodePlan, transcode_plan
 from mcma.errors import InvalidInputError
-from tests.audio import AudioMaker
-from tests.subsonic.conftest import Library
+from tests.subsonic.conftest import SECONDS, probe, streamed_body
 from tests.subsonic.support import SubsonicClient
-
-SECONDS = 6.0
-
-
-@pytest.fixture
-def flac_song(library: Library, audio_maker: AudioMaker) -> Track:
-    track = library.track("Something")
-    relative = "The Beatles/Abbey Road (1969)/02 Something.flac"
-    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "flac", seconds=SECONDS)
-    Track.objects.filter(pk=track.pk).update(
-        path=relative,
-        suffix="flac",
-        codec="flac",
-        content_type="audio/flac",
-        size_bytes=path.stat().st_size,
-        bitrate=700,
-        channels=1,
-        duration_ms=int(SECONDS * 1000),
-    )
-    track.refresh_from_db()
-    return track
-
-
-def _probe(data: bytes, tmp_path: Path) -> dict[str, Any]:
-    sample = tmp_path / "sample.bin"
-    sample.write_bytes(data)
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(sample)],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    probed: dict[str, Any] = json.loads(result.stdout)
-    return probed
 
 
 def _stream(api: SubsonicClient, track: Track, **params: Any) -> Any:
     return api.client.get("/rest/stream.view", {"id": f"tr-{track.pk}", **params, **api.auth_params()})
-
-
-def _body(response: Any) -> bytes:
-    """The whole body; the test client closes a streaming response once it is consumed."""
-    return b"".join(response.streaming_content)
 
 
 def _hang_up(response: Any) -> None:
@@ -89,7 +47,7 @@ def _transcoding(user_pk: int, track: Track, fmt: str) -> Any:
         track=track,
         path=Path(settings.MEDIA_ROOT) / track.path,
         user_id=user_pk,
-        user_max_bitrate=0,
+        limits=NO_LIMITS,
         requested_format=fmt,
         max_bitrate=0,
         offset_seconds=0,
@@ -108,7 +66,7 @@ def test_stream_transcodes_to_the_asked_format_and_bitrate(
 
     assert response.status_code == 200
     assert response["Content-Type"] == content_type
-    probed = _probe(_body(response), tmp_path)
+    probed = probe(streamed_body(response), tmp_path)
     stream = probed["streams"][0]
     assert stream["codec_name"] == codec_name
     assert abs(float(probed["format"]["duration"]) - SECONDS) < 0.5
@@ -121,26 +79,26 @@ def test_a_bitrate_limit_alone_transcodes_to_the_default_format(
 ) -> None:
     response = _stream(api, flac_song, maxBitRate=128)
     assert response["Content-Type"] == "audio/ogg"
-    assert _probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
+    assert probe(streamed_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
 
 
 def test_the_users_limit_applies_without_any_parameter(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
     User.objects.filter(username=api.username).update(max_bitrate=96)
     response = _stream(api, flac_song)
     assert response["Content-Type"] == "audio/ogg"
-    assert _probe(_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
+    assert probe(streamed_body(response), tmp_path)["streams"][0]["codec_name"] == "opus"
 
 
 def test_time_offset_starts_the_transcode_there(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
     response = _stream(api, flac_song, format="mp3", timeOffset=4)
     assert response["X-Content-Duration"] == "2.00"
-    duration = float(_probe(_body(response), tmp_path)["format"]["duration"])
+    duration = float(probe(streamed_body(response), tmp_path)["format"]["duration"])
     assert abs(duration - 2.0) < 0.5
 
 
 def test_estimate_content_length_is_exact(api: SubsonicClient, flac_song: Track) -> None:
     response = _stream(api, flac_song, format="mp3", maxBitRate=128, estimateContentLength="true")
-    body = _body(response)
+    body = streamed_body(response)
     assert int(response["Content-Length"]) == len(body) == int(SECONDS * 128_000 / 8)
 
 
@@ -154,7 +112,7 @@ def test_raw_and_already_fitting_files_are_sent_as_they_are(
         params = {**params, "maxBitRate": 192}
     response = _stream(api, flac_song, **params)
     assert response["Accept-Ranges"] == "bytes"
-    assert _body(response) == (Path(settings.MEDIA_ROOT) / flac_song.path).read_bytes()
+    assert streamed_body(response) == (Path(settings.MEDIA_ROOT) / flac_song.path).read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -177,19 +135,17 @@ def test_bad_transcode_parameters_are_subsonic_errors(
 
 def test_absurd_bitrates_are_clamped_to_the_codec(flac_song: Track) -> None:
     plan = transcode_plan(
-        track=flac_song, requested_format="mp3", max_bitrate=99_999, user_max_bitrate=0, offset_seconds=0
+        track=flac_song, requested_format="mp3", max_bitrate=99_999, limits=NO_LIMITS, offset_seconds=0
     )
     assert isinstance(plan, TranscodePlan)
     assert plan.bitrate == 320
-    low = transcode_plan(track=flac_song, requested_format="opus", max_bitrate=1, user_max_bitrate=0, offset_seconds=0)
+    low = transcode_plan(track=flac_song, requested_format="opus", max_bitrate=1, limits=NO_LIMITS, offset_seconds=0)
     assert low is not None
     assert low.bitrate == 16
 
 
 def test_the_arguments_come_only_from_the_plan(flac_song: Track) -> None:
-    plan = transcode_plan(
-        track=flac_song, requested_format="opus", max_bitrate=64, user_max_bitrate=0, offset_seconds=2
-    )
+    plan = transcode_plan(track=flac_song, requested_format="opus", max_bitrate=64, limits=NO_LIMITS, offset_seconds=2)
     assert plan is not None
     args = transcoding.ffmpeg_arguments(path=Path("/music/a.flac"), plan=plan)
     assert args[1:] == [
@@ -237,7 +193,7 @@ def test_without_ffmpeg_originals_are_sent_and_no_offset_is_offered(
     monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
     response = _stream(api, flac_song, format="mp3", maxBitRate=96)
     assert response["Content-Type"] == "audio/flac"
-    _body(response)
+    streamed_body(response)
     names = [e["name"] for e in api.call("getOpenSubsonicExtensions", "json").items("openSubsonicExtensions")]
     assert "transcodeOffset" not in names
 
@@ -249,7 +205,7 @@ def test_transcode_offset_is_offered_with_ffmpeg(api: SubsonicClient) -> None:
 
 def test_a_negative_offset_in_the_plan_is_refused(flac_song: Track) -> None:
     with pytest.raises(InvalidInputError):
-        transcode_plan(track=flac_song, requested_format="mp3", max_bitrate=0, user_max_bitrate=0, offset_seconds=-1)
+        transcode_plan(track=flac_song, requested_format="mp3", max_bitrate=0, limits=NO_LIMITS, offset_seconds=-1)
 
 
 # -- The transcode cache --------------------------------------------------------------------------------------------
@@ -258,7 +214,7 @@ def _cache_files() -> list[Path]:
 
 
 def test_a_whole_transcode_is_cached_and_replayed_with_ranges(api: SubsonicClient, flac_song: Track) -> None:
-    first = _body(_stream(api, flac_song, format="mp3", maxBitRate=128))
+    first = streamed_body(_stream(api, flac_song, format="mp3", maxBitRate=128))
     cached = [path for path in _cache_files() if not path.name.startswith(".part-")]
     assert len(cached) == 1
     assert cached[0].read_bytes() == first
@@ -266,14 +222,14 @@ def test_a_whole_transcode_is_cached_and_replayed_with_ranges(api: SubsonicClien
     replay = _stream(api, flac_song, format="mp3", maxBitRate=128)
     assert replay["Accept-Ranges"] == "bytes"
     assert replay["Content-Length"] == str(len(first))
-    assert _body(replay) == first
+    assert streamed_body(replay) == first
     part = api.client.get(
         "/rest/stream",
         {"id": f"tr-{flac_song.pk}", "format": "mp3", "maxBitRate": "128", **api.auth_params()},
         headers={"Range": "bytes=100-199"},
     )
     assert part.status_code == 206
-    assert _body(part) == first[100:200]
+    assert streamed_body(part) == first[100:200]
     assert transcoding.running_transcodes() == 0
 
 
@@ -282,25 +238,28 @@ def test_a_transcode_cut_short_never_enters_the_cache(api: SubsonicClient, flac_
     next(iter(response.streaming_content))
     _hang_up(response)  # after the first chunk
     assert _cache_files() == []
+
+
+def test_offset_transcodes_never_enter_the_cache(api: SubsonicClient, flac_song: Track) -> None:
     length_cut = _stream(api, flac_song, format="mp3", maxBitRate=64, estimateContentLength="true", timeOffset=0)
-    _body(length_cut)
+    streamed_body(length_cut)
     # Offsets are never cached; a whole transcode with an exact length promise is (cut or padded only on the wire).
     offset = _stream(api, flac_song, format="mp3", timeOffset=2)
-    _body(offset)
+    streamed_body(offset)
     assert all(not path.name.startswith(".part-") for path in _cache_files())
 
 
 def test_the_cache_drops_the_least_recently_used(api: SubsonicClient, flac_song: Track, settings: Any) -> None:
-    _body(_stream(api, flac_song, format="mp3", maxBitRate=96))
+    streamed_body(_stream(api, flac_song, format="mp3", maxBitRate=96))
     older = _cache_files()[0]
     settings.TRANSCODE_CACHE_SIZE = int(older.stat().st_size * 1.6)  # room for the newer one (128k), not both
     time.sleep(0.05)
-    _body(_stream(api, flac_song, format="mp3", maxBitRate=128))
+    streamed_body(_stream(api, flac_song, format="mp3", maxBitRate=128))
     assert not older.exists()
     assert len(_cache_files()) == 1
 
 
 def test_no_cache_when_its_size_is_zero(api: SubsonicClient, flac_song: Track, settings: Any) -> None:
     settings.TRANSCODE_CACHE_SIZE = 0
-    _body(_stream(api, flac_song, format="mp3"))
+    streamed_body(_stream(api, flac_song, format="mp3"))
     assert _cache_files() == []
