@@ -708,8 +708,13 @@ def now_playing_list(*, user: User) -> list[NowPlaying]:
         .order_by("-started_at", "pk")
     )
     with_genre_names(row.track for row in rows)
+    # A paused or reporting player stays listed past the song's nominal end, until its last report goes stale.
     return [
-        row for row in rows if row.started_at + timedelta(milliseconds=row.track.duration_ms) + NOW_PLAYING_GRACE >= now
+        row
+        for row in rows
+        if max(row.started_at + timedelta(milliseconds=row.track.duration_ms), row.reported_at or row.started_at)
+        + NOW_PLAYING_GRACE
+        >= now
     ]
 
 

@@ -18,6 +18,7 @@ from library.models import (
     Genre,
     InternetRadioStation,
     NowPlaying,
+    PlaybackState,
     Playlist,
     PlayQueue,
     Share,
@@ -483,7 +484,21 @@ def now_playing_entry(item: NowPlaying, profile: Profile, *, now: datetime) -> N
     node.set("minutesAgo", max(0, int((now - item.started_at).total_seconds() // 60)))
     node.set("playerId", item.pk)
     node.set("playerName", item.player or None)
+    if profile is Profile.FULL and item.reported_at is not None:
+        node.set("state", item.state)
+        node.set("positionMs", now_playing_position_ms(item, now=now))
+        node.set("playbackRate", item.playback_rate)
     return node
+
+
+def now_playing_position_ms(item: NowPlaying, *, now: datetime) -> int:
+    """Where the player is now: the reported position, moved on by the time since while playing (at the
+    player's rate), never past the end of the song."""
+    position = item.position_ms
+    if item.state == PlaybackState.PLAYING and item.reported_at is not None:
+        elapsed_ms = max(0.0, (now - item.reported_at).total_seconds() * 1000)
+        position += int(elapsed_ms * item.playback_rate)
+    return min(position, item.track.duration_ms) if item.track.duration_ms else position
 
 
 def share(item: Share, tracks: list[Track], profile: Profile, *, url: str) -> Node:

@@ -17,4 +17,5 @@ def test_license_is_valid_without_a_far_future_date(api: SubsonicClient, any_fmt
 def test_extensions_advertise_only_what_works(api: SubsonicClient, fmt: str) -> None:
     names = {item["name"] for item in api.call("getOpenSubsonicExtensions", fmt).items("openSubsonicExtensions")}
     basics = {"formPost", "apiKeyAuthentication", "songLyrics", "indexBasedQueue", "topSongsByArtistId"}
+    basics |= {"playbackReport"}
     assert names == basics | {"transcodeOffset"}  # stream seeks with timeOffset by transcoding (ffmpeg is here)
