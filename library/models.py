@@ -272,6 +272,19 @@ class Play(models.Model):
         return f"user {self.user_id} played track {self.track_id} at {self.played_at:%Y-%m-%d %H:%M}"
 
 
+class PendingListen(models.Model):
+    """A play waiting to reach the user's ListenBrainz account; deleted once ListenBrainz took it. Kept while the
+    service is down or the token is refused, so no listen is lost (the sweep resends)."""
+
+    play = models.OneToOneField(Play, on_delete=models.CASCADE, related_name="pending_listen")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"listen of play {self.play_id} ({self.attempts} attempts)"
+
+
 class PlaybackState(models.TextChoices):
     """The OpenSubsonic `playbackReport` states."""
 

@@ -14,6 +14,7 @@ from django.db.models import Case, F, Model, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from library import scrobbling
 from library.models import (
     Album,
     AlbumAnnotation,
@@ -108,6 +109,7 @@ def play_record(
     """Record a completed play and bump the play counts of the track, its album and its primary artist."""
     played_at = played_at or timezone.now()
     play = Play.objects.create(user=user, track=track, played_at=played_at, client=client[:100], source=source)
+    scrobbling.listen_queue(play=play)
     for kind, item_id in (("track", track.pk), ("album", track.album_id), ("artist", track.artist_id)):
         _, annotation = _ANNOTATED[kind]
         manager = annotation._default_manager
@@ -248,6 +250,7 @@ SHARE_MAX_ENTRIES = 1_000
 
 def now_playing_set(*, user: User, track: Track, player: str = "") -> None:
     """Remember what a player of `user` started just now (one row per user and player name)."""
+    scrobbling.playing_now_notify(user=user, track=track, player=player)
     now = timezone.now()
     NowPlaying.objects.update_or_create(
         user=user,
@@ -326,6 +329,8 @@ def playback_report(
         session = NowPlaying(user=user, player=player, pk=session.pk if session else None, started_at=now)
         session.track = track
         session.play_counted = False
+        if state != PlaybackState.STOPPED:
+            scrobbling.playing_now_notify(user=user, track=track, player=player)
     session.state = state
     session.position_ms = position_ms
     session.playback_rate = playback_rate
