@@ -221,7 +221,11 @@ def artist_entry(artist: Artist) -> Node:
     return node
 
 
-def album_id3(album: Album | AlbumRow, profile: Profile, element: str = "album") -> Node:
+def album_id3(
+    album: Album | AlbumRow, profile: Profile, element: str = "album", *, songs: list[Node] | None = None
+) -> Node:
+    """`songs` (getAlbum) come first among the children: clients that take the first child element for the first
+    song break on the OpenSubsonic `genres`/`artists`/`releaseDate` children otherwise."""
     album_id = ids.album_id(album.pk)
     artist_id = ids.artist_id(album.album_artist_id)
     artist_name = album.album_artist.name
@@ -240,18 +244,22 @@ def album_id3(album: Album | AlbumRow, profile: Profile, element: str = "album")
         "year": album.year,
         "genre": genres[0] if genres else None,
     }
-    if profile is not Profile.FULL:
-        return Node(element, attrs)
-    attrs.update(
-        {
-            "userRating": _rating(album),
-            "musicBrainzId": album.musicbrainz_release_id or None,
-            "displayArtist": artist_name,
-            "sortName": album.sort_name,
-            "isCompilation": album.is_compilation,
-        }
-    )
+    full = profile is Profile.FULL
+    if full:
+        attrs.update(
+            {
+                "userRating": _rating(album),
+                "musicBrainzId": album.musicbrainz_release_id or None,
+                "displayArtist": artist_name,
+                "sortName": album.sort_name,
+                "isCompilation": album.is_compilation,
+            }
+        )
     node = Node(element, attrs)
+    if songs is not None:
+        node.add_list("song", songs)
+    if not full:
+        return node
     node.add_list("genres", [Node("genres", {"name": name}) for name in genres])
     node.add_list("artists", [Node("artists", {"id": artist_id, "name": artist_name})])
     release = _item_date(album.release_date, album.year)
@@ -274,9 +282,7 @@ def _item_date(text: str, year: int | None) -> dict[str, int] | None:
 
 
 def album_with_songs(album: Album, tracks: list[TrackRow], profile: Profile) -> Node:
-    node = album_id3(album, profile)
-    node.add_list("song", [song(track, profile) for track in tracks])
-    return node
+    return album_id3(album, profile, songs=[song(track, profile) for track in tracks])
 
 
 class ArtistsAlbumsTracks(Protocol):
@@ -439,8 +445,9 @@ def playlist(item: Playlist, profile: Profile, *, viewer: User) -> Node:
     node.set("created", item.created_at)
     node.set("changed", item.updated_at)
     node.set("coverArt", ids.playlist_id(item.pk))
-    if profile is Profile.FULL:
-        node.set("readonly", item.owner_id != viewer.pk)
+    # Only when true: the spec makes it optional, and knuckles (the disopy bot's client) fails on readonly=false.
+    if profile is Profile.FULL and item.owner_id != viewer.pk:
+        node.set("readonly", True)
     return node
 
 
