@@ -25,6 +25,7 @@ from library.models import (
     Track,
 )
 from library.selectors import AlbumRow, TrackRow
+from library.text import display_sort_name
 from sources.base import ResultKind, SearchResult
 from subsonic import ids
 from subsonic.responses import Node, Profile, Scalar
@@ -107,7 +108,7 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song") -> No
         {
             "bpm": track.bpm,
             "comment": track.comment or None,
-            "sortName": track.sort_title or None,
+            "sortName": display_sort_name(track.title),
             "mediaType": "song",
             "musicBrainzId": track.musicbrainz_recording_id or None,
             "channelCount": track.channels or None,
@@ -169,7 +170,7 @@ def album_child(album: Album | AlbumRow, profile: Profile, element: str = "album
             "name": album.name,  # lenient clients read `name` on getAlbumList too
             "songCount": album.track_count,
             "mediaType": "album",
-            "sortName": album.sort_name,
+            "sortName": display_sort_name(album.name),
             "musicBrainzId": album.musicbrainz_release_id or None,
         }
     )
@@ -208,7 +209,7 @@ def artist_id3(artist: Artist, profile: Profile, element: str = "artist") -> Nod
     if profile is Profile.FULL:
         node.set("userRating", _rating(artist))
         node.set("musicBrainzId", artist.musicbrainz_id or None)
-        node.set("sortName", artist.sort_name)
+        node.set("sortName", display_sort_name(artist.name))
         node.add_values("roles", ["albumartist"] if artist.album_count else ["artist"])
     return node
 
@@ -251,7 +252,7 @@ def album_id3(
                 "userRating": _rating(album),
                 "musicBrainzId": album.musicbrainz_release_id or None,
                 "displayArtist": artist_name,
-                "sortName": album.sort_name,
+                "sortName": display_sort_name(album.name),
                 "isCompilation": album.is_compilation,
             }
         )

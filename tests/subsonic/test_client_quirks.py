@@ -31,3 +31,15 @@ def test_get_indexes_last_modified_is_integer_milliseconds(api: SubsonicClient, 
     last_modified = api.call("getIndexes", fmt).one("indexes")["lastModified"]
     assert last_modified.isdigit()
     assert int(last_modified) > 1_600_000_000_000  # milliseconds, not seconds
+
+
+def test_sort_name_is_the_display_sort_name(api: SubsonicClient, library: Library, fmt: str) -> None:
+    """Not the folded key ("beatles"): the name as people file it."""
+    artists = {a["name"]: a["sortName"] for a in api.call("getArtists", fmt).items("artists", "index", "artist")}
+    assert artists == {"The Beatles": "Beatles, The", "Björk": "Björk"}
+    assert api.call("getArtist", fmt, id=f"ar-{library.beatles.pk}").one("artist")["sortName"] == "Beatles, The"
+    album = api.call("getAlbum", fmt, id=f"al-{library.debut.pk}")
+    assert album.one("album")["sortName"] == "Début"
+    assert [s["sortName"] for s in album.items("album", "song")] == ["Human Behaviour", "Venus as a Boy"]
+    listed = api.call("getAlbumList", fmt, type="alphabeticalByName").items("albumList", "album")
+    assert {a["title"]: a["sortName"] for a in listed}["Help!"] == "Help!"
