@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import timedelta
 
@@ -39,6 +40,7 @@ USER_FIELDS = frozenset(
     {"email", "first_name", "last_name", "is_active", "is_admin", "max_bitrate", "subsonic_external_search"}
 )
 MAX_API_KEYS_PER_USER = 50
+LISTENBRAINZ_TOKEN_FORM = re.compile(r"[!-~]{1,200}")
 APP_PASSWORD_BYTES = 24  # 32 URL-safe characters
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -250,6 +252,12 @@ def listenbrainz_token_set(*, user: User, token: str | None) -> ListenBrainzLink
         ListenBrainzLink.objects.filter(user=user).delete()
         logger.info("listenbrainz disconnected: user=%s", user.pk)
         return None
+    if not LISTENBRAINZ_TOKEN_FORM.fullmatch(token):
+        # It travels in an HTTP header: anything else could never be a token, so ListenBrainz is not asked.
+        raise ListenBrainzTokenInvalidError(
+            "A ListenBrainz token is printable ASCII without spaces (at most 200 characters).",
+            details={"field": "listenbrainz_token"},
+        )
     try:
         owner = listenbrainz.token_validate(token)
     except listenbrainz.ListenBrainzTokenRejectedError as exc:

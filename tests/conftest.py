@@ -132,6 +132,12 @@ def _celery_broker_for_tests() -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _listenbrainz_offline(settings: Any) -> None:
+    """No test reaches the real ListenBrainz: by default its URL is a closed local port (the discard port)."""
+    settings.LISTENBRAINZ_URL = "http://127.0.0.1:9"
+
+
 @pytest.fixture
 def fake_listenbrainz(settings: Any) -> Iterator[FakeListenBrainz]:
     """A fake ListenBrainz on 127.0.0.1 that LISTENBRAINZ_URL points at; the token "good-token" is "alice-lb"'s."""

@@ -98,3 +98,14 @@ def test_a_token_unreadable_after_a_key_change_counts_as_refused(
 def test_a_too_long_token_is_a_400(api_client_for: Any) -> None:
     response = _patch(api_client_for(UserFactory.create()), "x" * 201)
     assert response.status_code == 400
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("token", ["a\nb", "€uro", "two words", "nul\x00"])
+def test_a_token_that_cannot_be_a_header_is_a_400_without_asking(
+    api_client_for: Any, fake_listenbrainz: FakeListenBrainz, token: str
+) -> None:
+    response = _patch(api_client_for(UserFactory.create()), token)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] in {"listenbrainz_token_invalid", "invalid"}
+    assert fake_listenbrainz.calls == 0
