@@ -72,7 +72,8 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song") -> No
         return Node(element, {"id": track_id, "parent": album_id, "isDir": False, "title": track.title})
     album = track.album
     genres = _genre_names(track)
-    # coverArt is the album's id (when it has art), so clients fetch each cover once, not once per song.
+    # coverArt is the album's id, so clients fetch each cover once, not once per song; always set, as players
+    # (castme and others) fetch it unconditionally and getCoverArt answers a placeholder when there is no art.
     artist_name = track.artist_display or track.artist.name
     # One mapping in output order (None = omitted): this runs once per song of every list, so no per-attribute calls.
     attrs: dict[str, Scalar | None] = {
@@ -85,7 +86,7 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song") -> No
         "track": track.track_number,
         "year": track.year or album.year,
         "genre": genres[0] if genres else None,
-        "coverArt": album_id if album.cover_path else None,
+        "coverArt": album_id,
         "size": track.size_bytes,
         "contentType": track.content_type,
         "suffix": track.suffix,
@@ -154,7 +155,7 @@ def album_child(album: Album | AlbumRow, profile: Profile, element: str = "album
         "artist": album.album_artist.name,
         "year": album.year,
         "genre": genres[0] if genres else None,
-        "coverArt": album_id if album.cover_path else None,
+        "coverArt": album_id,
         "duration": album.duration_ms // 1000,
         "userRating": _rating(album),
         "playCount": _plays(album),
@@ -236,7 +237,7 @@ def album_id3(
         "name": album.name,
         "artist": artist_name,
         "artistId": artist_id,
-        "coverArt": album_id if album.cover_path else None,
+        "coverArt": album_id,
         "songCount": album.track_count,
         "duration": album.duration_ms // 1000,
         "playCount": _plays(album),
