@@ -324,10 +324,13 @@ def playback_report(
         raise InvalidInputError("A playback rate is above 0 and at most 16.", details={"playbackRate": playback_rate})
     now = timezone.now()
     player = player[:100]
-    session = NowPlaying.objects.select_for_update().filter(user=user, player=player).first()
-    if session is None or session.track_id != track.pk or state == PlaybackState.STARTING:
-        session = NowPlaying(user=user, player=player, pk=session.pk if session else None, started_at=now)
+    # get_or_create: two first reports of one player at once meet on the unique constraint, not in a 500.
+    session, created = NowPlaying.objects.select_for_update().get_or_create(
+        user=user, player=player, defaults={"track": track, "started_at": now}
+    )
+    if created or session.track_id != track.pk or state == PlaybackState.STARTING:
         session.track = track
+        session.started_at = now
         session.play_counted = False
         if state != PlaybackState.STOPPED:
             scrobbling.playing_now_notify(user=user, track=track, player=player)
