@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from accounts import services
-from accounts.models import ApiKey, SubsonicCredential, User
+from accounts.models import ApiKey, ListenBrainzLink, SubsonicCredential, User
 from mcma.errors import ApplicationError
 
 _SUBSONIC_FLAGS = (
@@ -154,4 +154,14 @@ class SubsonicCredentialAdmin(_ReadOnlySecretAdmin):
     list_select_related = ("user",)
     search_fields = ("user__username",)
     fields = ("user", "created_at", "rotated_at", "last_used_at")
+    readonly_fields = fields
+
+
+@admin.register(ListenBrainzLink)
+class ListenBrainzLinkAdmin(_ReadOnlySecretAdmin):
+    list_display = ("user", "listenbrainz_username", "created_at", "rejected_at")
+    list_select_related = ("user",)
+    list_filter = ("rejected_at",)
+    search_fields = ("user__username", "listenbrainz_username")
+    fields = ("user", "listenbrainz_username", "created_at", "rejected_at")
     readonly_fields = fields

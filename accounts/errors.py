@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcma.errors import ConflictError, InvalidInputError
+from mcma.errors import ConflictError, InvalidInputError, ServiceUnavailableError
 
 
 class SubsonicPasswordUnavailableError(ConflictError):
@@ -23,3 +23,15 @@ class PasswordRejectedError(InvalidInputError):
     """A new login password failed validation, or the old password given was wrong."""
 
     code = "password_rejected"
+
+
+class ListenBrainzTokenInvalidError(InvalidInputError):
+    """ListenBrainz does not know the token given."""
+
+    code = "listenbrainz_token_invalid"
+
+
+class ListenBrainzUnreachableError(ServiceUnavailableError):
+    """ListenBrainz could not be asked whether the token is valid; nothing was changed."""
+
+    code = "listenbrainz_unavailable"

@@ -1,4 +1,4 @@
-"""Users, their Subsonic app-passwords and API keys."""
+"""Users, their Subsonic app-passwords, API keys and ListenBrainz tokens."""
 
 from __future__ import annotations
 
@@ -42,6 +42,21 @@ class SubsonicCredential(models.Model):
 
     def __str__(self) -> str:
         return f"Subsonic password of {self.user_id}"
+
+
+class ListenBrainzLink(models.Model):
+    """A user's ListenBrainz user token (recoverable: every submission sends it, so stored encrypted)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listenbrainz")
+    ciphertext = models.BinaryField(editable=False)
+    listenbrainz_username = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when ListenBrainz refused the token (401): nothing is sent until the user gives a new one; the listens
+    # made meanwhile wait in the queue.
+    rejected_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"ListenBrainz link of {self.user_id}"
 
 
 class ApiKey(models.Model):

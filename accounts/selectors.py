@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from accounts.crypto import SecretUnreadableError, secret_decrypt
 from accounts.errors import SubsonicPasswordUnavailableError
-from accounts.models import ApiKey, SubsonicCredential, User
+from accounts.models import ApiKey, ListenBrainzLink, SubsonicCredential, User
 from mcma.errors import NotFoundError
 
 API_KEY_PREFIX = "mcma_"
@@ -86,3 +86,13 @@ def users_list() -> QuerySet[User]:
 
 def api_keys_of(*, user: User) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def listenbrainz_status(*, user: User) -> dict[str, object]:
+    """What the profile shows about the ListenBrainz link (never the token)."""
+    link = ListenBrainzLink.objects.filter(user=user).first()
+    return {
+        "connected": link is not None,
+        "username": (link.listenbrainz_username or None) if link else None,
+        "token_valid": link is not None and link.rejected_at is None,
+    }

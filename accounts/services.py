@@ -1,8 +1,9 @@
-"""Writes of the accounts app: users, login passwords, Subsonic app-passwords and API keys."""
+"""Writes of the accounts app: users, login passwords, Subsonic app-passwords, API keys and ListenBrainz tokens."""
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import timedelta
 
@@ -16,9 +17,15 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.crypto import SecretUnreadableError, secret_decrypt, secret_encrypt
-from accounts.errors import PasswordRejectedError, SubsonicPasswordUnavailableError
-from accounts.models import ApiKey, SubsonicCredential, User
+from accounts import listenbrainz
+from accounts.crypto import LISTENBRAINZ_TOKEN_INFO, SecretUnreadableError, secret_decrypt, secret_encrypt
+from accounts.errors import (
+    ListenBrainzTokenInvalidError,
+    ListenBrainzUnreachableError,
+    PasswordRejectedError,
+    SubsonicPasswordUnavailableError,
+)
+from accounts.models import ApiKey, ListenBrainzLink, SubsonicCredential, User
 from accounts.selectors import API_KEY_PREFIX, api_key_hash
 from mcma.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
@@ -33,6 +40,7 @@ USER_FIELDS = frozenset(
     {"email", "first_name", "last_name", "is_active", "is_admin", "max_bitrate", "subsonic_external_search"}
 )
 MAX_API_KEYS_PER_USER = 50
+LISTENBRAINZ_TOKEN_FORM = re.compile(r"[!-~]{1,200}")
 APP_PASSWORD_BYTES = 24  # 32 URL-safe characters
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -231,3 +239,62 @@ def api_key_revoke(*, user: User, key_id: int) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ListenBrainz tokens
+# ---------------------------------------------------------------------------------------------------------------
+def listenbrainz_token_set(*, user: User, token: str | None) -> ListenBrainzLink | None:
+    """Connect `user` to ListenBrainz with `token` after asking ListenBrainz whether it is valid; an empty token
+    disconnects. Listens waiting for a valid token are sent by the next sweep."""
+    token = (token or "").strip()
+    if not token:
+        ListenBrainzLink.objects.filter(user=user).delete()
+        logger.info("listenbrainz disconnected: user=%s", user.pk)
+        return None
+    if not LISTENBRAINZ_TOKEN_FORM.fullmatch(token):
+        # It travels in an HTTP header: anything else could never be a token, so ListenBrainz is not asked.
+        raise ListenBrainzTokenInvalidError(
+            "A ListenBrainz token is printable ASCII without spaces (at most 200 characters).",
+            details={"field": "listenbrainz_token"},
+        )
+    try:
+        owner = listenbrainz.token_validate(token)
+    except listenbrainz.ListenBrainzTokenRejectedError as exc:
+        raise ListenBrainzTokenInvalidError(
+            "ListenBrainz does not accept this token; copy the user token from your ListenBrainz settings page.",
+            details={"field": "listenbrainz_token"},
+        ) from exc
+    except (listenbrainz.ListenBrainzUnavailableError, listenbrainz.ListenBrainzRefusedError) as exc:
+        raise ListenBrainzUnreachableError(
+            "ListenBrainz can't check the token right now; nothing was changed, try again later."
+        ) from exc
+    link, _ = ListenBrainzLink.objects.update_or_create(
+        user=user,
+        defaults={
+            "ciphertext": secret_encrypt(token, purpose=LISTENBRAINZ_TOKEN_INFO),
+            "listenbrainz_username": owner.username,
+            "rejected_at": None,
+        },
+    )
+    logger.info("listenbrainz connected: user=%s", user.pk)
+    return link
+
+
+def listenbrainz_token_reject(*, user_id: int) -> None:
+    """ListenBrainz refused the stored token: stop sending until the user gives a new one (the profile says so)."""
+    ListenBrainzLink.objects.filter(user_id=user_id, rejected_at__isnull=True).update(rejected_at=timezone.now())
+    logger.warning("listenbrainz token rejected: user=%s", user_id)
+
+
+def listenbrainz_token_for(*, user_id: int) -> str | None:
+    """The token to send with, or None: not connected, refused, or unreadable after a key change (which counts
+    as refused, so the user is told to set it again)."""
+    link = ListenBrainzLink.objects.filter(user_id=user_id, rejected_at__isnull=True).first()
+    if link is None:
+        return None
+    try:
+        return secret_decrypt(link.ciphertext, purpose=LISTENBRAINZ_TOKEN_INFO)
+    except SecretUnreadableError:
+        listenbrainz_token_reject(user_id=user_id)
+        return None

@@ -22,6 +22,7 @@ from library.models import (
     Genre,
     InternetRadioStation,
     NowPlaying,
+    PendingListen,
     PendingReference,
     Play,
     PlayerProfile,
@@ -213,9 +214,25 @@ class PlayAdmin(admin.ModelAdmin):
     date_hierarchy = "played_at"
 
 
+@admin.register(PendingListen)
+class PendingListenAdmin(admin.ModelAdmin):
+    """Read-only: plays waiting for ListenBrainz; a row goes once sent."""
+
+    list_display = ("play", "attempts", "next_attempt_at", "last_error")
+    list_select_related = ("play__user", "play__track")
+    search_fields = ("play__user__username", "play__track__title")
+    raw_id_fields = ("play",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(NowPlaying)
 class NowPlayingAdmin(admin.ModelAdmin):
-    list_display = ("user", "player", "track", "started_at")
+    list_display = ("user", "player", "track", "state", "started_at", "reported_at")
     list_select_related = ("user", "track")
     raw_id_fields = ("user", "track")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from library.storage import media_path
 from mcma.errors import NotFoundError
@@ -79,6 +79,33 @@ def cover_image(*, relative_path: str, size: int | None) -> tuple[Path, str]:
     or 0 means the original. Images are never upscaled. NotFoundError when the file is gone or not an image,
     CoverTooLargeError (a NotFoundError) when it has too many pixels to resize."""
     return _sized(media_path(relative_path), relative_path, size)
+
+
+# The placeholder's default side when no size is asked for (the Subsonic web clients' 2x size).
+PLACEHOLDER_SIZE = 600
+_PLACEHOLDER_BACKGROUND = (58, 63, 71)
+_PLACEHOLDER_DISC = (92, 99, 110)
+_PLACEHOLDER_LABEL = (140, 148, 160)
+
+
+def placeholder_image(*, size: int | None) -> tuple[Path, str]:
+    """A generated "no cover" square (a record on a dark ground) for items with no art, so players that fetch
+    every `coverArt` id get a picture; drawn once per size bucket, then served from the cache."""
+    bucket = size_bucket(size) if size else PLACEHOLDER_SIZE
+    target = _cache_dir() / "placeholder" / f"{bucket}.png"
+    if not target.exists():
+        image = Image.new("RGB", (bucket, bucket), _PLACEHOLDER_BACKGROUND)
+        draw = ImageDraw.Draw(image)
+        for fraction, colour in (
+            (0.38, _PLACEHOLDER_DISC),
+            (0.13, _PLACEHOLDER_LABEL),
+            (0.02, _PLACEHOLDER_BACKGROUND),
+        ):
+            radius = bucket * fraction
+            centre = bucket / 2
+            draw.ellipse((centre - radius, centre - radius, centre + radius, centre + radius), fill=colour)
+        _write_atomically(target, lambda out: image.save(out, "PNG", optimize=True))
+    return target, "image/png"
 
 
 def remote_cover_image(*, key: str, fetch: Callable[[], tuple[bytes, str]], size: int | None) -> tuple[Path, str]:

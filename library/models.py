@@ -249,13 +249,21 @@ class ArtistAnnotation(AnnotationBase):
         return f"user {self.user_id} on artist {self.artist_id}"
 
 
+class PlaySource(models.TextChoices):
+    """How a play was reported: the double-count rule pairs a scrobble with a reportPlayback session."""
+
+    SCROBBLE = "scrobble"
+    PLAYBACK_REPORT = "playback_report"
+
+
 class Play(models.Model):
-    """One completed play (scrobble submission); the history behind play counts."""
+    """One completed play (scrobble submission or a finished reportPlayback); the history behind play counts."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plays")
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="plays")
     played_at = models.DateTimeField(db_index=True)
     client = models.CharField(max_length=100, blank=True, default="")
+    source = models.CharField(max_length=16, choices=PlaySource.choices, default=PlaySource.SCROBBLE)
 
     class Meta:
         ordering = ("-played_at",)
@@ -265,13 +273,45 @@ class Play(models.Model):
         return f"user {self.user_id} played track {self.track_id} at {self.played_at:%Y-%m-%d %H:%M}"
 
 
+class PendingListen(models.Model):
+    """A play waiting to reach the user's ListenBrainz account; deleted once ListenBrainz took it. Kept while the
+    service is down or the token is refused, so no listen is lost (the sweep resends)."""
+
+    play = models.OneToOneField(Play, on_delete=models.CASCADE, related_name="pending_listen")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"listen of play {self.play_id} ({self.attempts} attempts)"
+
+
+class PlaybackState(models.TextChoices):
+    """The OpenSubsonic `playbackReport` states."""
+
+    STARTING = "starting"
+    PLAYING = "playing"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
 class NowPlaying(models.Model):
-    """What each user's player reported last (scrobble submission=false), for getNowPlaying."""
+    """What each user's player reported last (scrobble submission=false or reportPlayback), for getNowPlaying.
+
+    One row is one listening session of `track` on `player`: `play_counted` says whether this session has already
+    become a `Play`, so a player that reports through both reportPlayback and scrobble counts once.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="now_playing")
     player = models.CharField(max_length=100, default="")
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="+")
     started_at = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=PlaybackState.choices, default=PlaybackState.PLAYING)
+    position_ms = models.PositiveBigIntegerField(default=0)
+    playback_rate = models.FloatField(default=1.0)
+    # When `position_ms` was reported: the origin of the extrapolated position while playing.
+    reported_at = models.DateTimeField(null=True, blank=True)
+    play_counted = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "player"], name="now_playing_unique")]

@@ -720,8 +720,13 @@ def now_playing_list(*, user: User) -> list[NowPlaying]:
         .order_by("-started_at", "pk")
     )
     with_genre_names(row.track for row in rows)
+    # A paused or reporting player stays listed past the song's nominal end, until its last report goes stale.
     return [
-        row for row in rows if row.started_at + timedelta(milliseconds=row.track.duration_ms) + NOW_PLAYING_GRACE >= now
+        row
+        for row in rows
+        if max(row.started_at + timedelta(milliseconds=row.track.duration_ms), row.reported_at or row.started_at)
+        + NOW_PLAYING_GRACE
+        >= now
     ]
 
 
@@ -842,29 +847,31 @@ def playlist_tracks(*, user: User, playlist: Playlist) -> list[Track]:
 
 
 def cover_relative_path(*, kind: str, item_id: int, user: User) -> str:
-    """The stored cover (relative to MEDIA_ROOT) for an album, artist, track or playlist id.
+    """The stored cover (relative to MEDIA_ROOT) for an album, artist, track or playlist id; "" when the item has
+    no art (the caller serves a placeholder).
 
     Artists without an image and playlists borrow the cover of one of their albums, as players expect a picture
-    for every id they were given. NotFoundError when nothing has art."""
-    path = ""
+    for every id they were given. NotFoundError when there is no such item (or the playlist is not visible)."""
+    found: str | None = None
     if kind == "album":
-        path = Album.objects.filter(pk=item_id).values_list("cover_path", flat=True).first() or ""
+        found = Album.objects.filter(pk=item_id).values_list("cover_path", flat=True).first()
     elif kind == "track":
-        path = Track.objects.filter(pk=item_id).values_list("album__cover_path", flat=True).first() or ""
+        found = Track.objects.filter(pk=item_id).values_list("album__cover_path", flat=True).first()
     elif kind == "artist":
         image = Artist.objects.filter(pk=item_id).values_list("image_path", flat=True).first()
-        path = image or (
-            Album.objects.filter(album_artist_id=item_id)
-            .exclude(cover_path="")
-            .order_by("year", "sort_name", "pk")
-            .values_list("cover_path", flat=True)
-            .first()
-            or ""
-        )
+        if image is not None:  # the artist exists
+            found = image or (
+                Album.objects.filter(album_artist_id=item_id)
+                .exclude(cover_path="")
+                .order_by("year", "sort_name", "pk")
+                .values_list("cover_path", flat=True)
+                .first()
+                or ""
+            )
     elif kind == "playlist":
         playlist = playlists_visible(user=user).filter(pk=item_id).first()
         if playlist is not None:
-            path = (
+            found = (
                 PlaylistEntry.objects.filter(playlist=playlist)
                 .exclude(track__album__cover_path="")
                 .order_by("position", "pk")
@@ -872,9 +879,9 @@ def cover_relative_path(*, kind: str, item_id: int, user: User) -> str:
                 .first()
                 or ""
             )
-    if not path:
+    if found is None:
         raise NotFoundError("Cover art not found.", details={"kind": kind, "id": item_id})
-    return path
+    return found
 
 
 def tracks_count() -> int:

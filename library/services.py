@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
@@ -14,6 +14,7 @@ from django.db.models import Case, F, Model, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from library import scrobbling
 from library.models import (
     Album,
     AlbumAnnotation,
@@ -25,10 +26,12 @@ from library.models import (
     PendingAction,
     PendingReference,
     Play,
+    PlaybackState,
     Playlist,
     PlaylistEntry,
     PlayQueue,
     PlayQueueEntry,
+    PlaySource,
     Share,
     ShareEntry,
     Track,
@@ -95,10 +98,18 @@ def rating_set(*, user: User, kind: AnnotatedKind, item_id: int, rating: int) ->
 
 
 @transaction.atomic
-def play_record(*, user: User, track: Track, played_at: datetime | None = None, client: str = "") -> Play:
+def play_record(
+    *,
+    user: User,
+    track: Track,
+    played_at: datetime | None = None,
+    client: str = "",
+    source: PlaySource = PlaySource.SCROBBLE,
+) -> Play:
     """Record a completed play and bump the play counts of the track, its album and its primary artist."""
     played_at = played_at or timezone.now()
-    play = Play.objects.create(user=user, track=track, played_at=played_at, client=client[:100])
+    play = Play.objects.create(user=user, track=track, played_at=played_at, client=client[:100], source=source)
+    scrobbling.listen_queue(play=play)
     for kind, item_id in (("track", track.pk), ("album", track.album_id), ("artist", track.artist_id)):
         _, annotation = _ANNOTATED[kind]
         manager = annotation._default_manager
@@ -239,9 +250,116 @@ SHARE_MAX_ENTRIES = 1_000
 
 def now_playing_set(*, user: User, track: Track, player: str = "") -> None:
     """Remember what a player of `user` started just now (one row per user and player name)."""
+    scrobbling.playing_now_notify(user=user, track=track, player=player)
+    now = timezone.now()
     NowPlaying.objects.update_or_create(
-        user=user, player=player[:100], defaults={"track": track, "started_at": timezone.now()}
+        user=user,
+        player=player[:100],
+        defaults={
+            "track": track,
+            "started_at": now,
+            "state": PlaybackState.PLAYING,
+            "position_ms": 0,
+            "playback_rate": 1.0,
+            "reported_at": now,
+            "play_counted": False,
+        },
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One play, reported twice. A player may send both reportPlayback and scrobble for the same listening; it counts
+# once. The rule: a reportPlayback session (one `NowPlaying` row of a track on a player, from its first report
+# until another track or a new `starting`) and a scrobble submission of the same track by the same player are the
+# same play when the scrobble's time falls inside the session (from its start to one track length plus
+# SAME_PLAY_SLACK after it). Scrobbles alone are never merged with each other, as before.
+# ---------------------------------------------------------------------------------------------------------------
+SAME_PLAY_SLACK = timedelta(minutes=1)
+# A session becomes a play when it stops at least half-way through, or after four minutes (the rule of
+# ListenBrainz and Last.fm, so what is counted here is what is forwarded there).
+PLAY_THRESHOLD_MS = 240_000
+
+
+def _session_span(track: Track) -> timedelta:
+    return timedelta(milliseconds=track.duration_ms) + SAME_PLAY_SLACK
+
+
+def _reached_play_threshold(track: Track, position_ms: int) -> bool:
+    half = track.duration_ms // 2 if track.duration_ms else PLAY_THRESHOLD_MS
+    return position_ms >= min(half, PLAY_THRESHOLD_MS)
+
+
+def play_submit(*, user: User, track: Track, played_at: datetime | None = None, client: str = "") -> Play | None:
+    """A scrobble submission: recorded unless it is the play a reportPlayback session of `client` already
+    counted (None then)."""
+    at = played_at or timezone.now()
+    session_play = Play.objects.filter(
+        user=user,
+        track=track,
+        client=client[:100],
+        source=PlaySource.PLAYBACK_REPORT,
+        played_at__gte=at - _session_span(track),
+        played_at__lte=at + SAME_PLAY_SLACK,
+    )
+    if session_play.exists():
+        return None
+    return play_record(user=user, track=track, played_at=played_at, client=client)
+
+
+@transaction.atomic
+def playback_report(
+    *,
+    user: User,
+    track: Track,
+    player: str,
+    state: PlaybackState,
+    position_ms: int,
+    playback_rate: float = 1.0,
+    ignore_scrobble: bool = False,
+) -> Play | None:
+    """Apply one OpenSubsonic reportPlayback; returns the play it completed, if any."""
+    if position_ms < 0:
+        raise InvalidInputError("A playback position can't be negative.", details={"positionMs": position_ms})
+    if not 0 < playback_rate <= 16:
+        raise InvalidInputError("A playback rate is above 0 and at most 16.", details={"playbackRate": playback_rate})
+    now = timezone.now()
+    player = player[:100]
+    # get_or_create: two first reports of one player at once meet on the unique constraint, not in a 500.
+    session, created = NowPlaying.objects.select_for_update().get_or_create(
+        user=user, player=player, defaults={"track": track, "started_at": now}
+    )
+    if created or session.track_id != track.pk or state == PlaybackState.STARTING:
+        session.track = track
+        session.started_at = now
+        session.play_counted = False
+        if state != PlaybackState.STOPPED:
+            scrobbling.playing_now_notify(user=user, track=track, player=player)
+    session.state = state
+    session.position_ms = position_ms
+    session.playback_rate = playback_rate
+    session.reported_at = now
+    play = None
+    if (
+        state == PlaybackState.STOPPED
+        and not ignore_scrobble
+        and not session.play_counted
+        and _reached_play_threshold(track, position_ms)
+    ):
+        scrobbled = Play.objects.filter(
+            user=user,
+            track=track,
+            client=player,
+            source=PlaySource.SCROBBLE,
+            played_at__gte=session.started_at - SAME_PLAY_SLACK,
+            played_at__lte=now + SAME_PLAY_SLACK,
+        ).exists()
+        if not scrobbled:
+            play = play_record(
+                user=user, track=track, played_at=session.started_at, client=player, source=PlaySource.PLAYBACK_REPORT
+            )
+        session.play_counted = True
+    session.save()
+    return play
 
 
 @transaction.atomic

@@ -31,3 +31,19 @@ def sort_name(name: str) -> str:
         if folded.startswith(article) and len(folded) > len(article):
             return folded[len(article) :]
     return folded
+
+
+def display_sort_name(name: str) -> str:
+    """How a name sorts, written for people (Subsonic `sortName`): 'The Beatles' -> 'Beatles, The'. Case and
+    accents are kept; a name without a leading article is itself."""
+    return _display_sort_name(name, tuple(settings.LIBRARY_IGNORED_ARTICLES))
+
+
+@lru_cache(maxsize=16_384)
+def _display_sort_name(name: str, articles: tuple[str, ...]) -> str:
+    spaced = " ".join(name.split())
+    for article in sorted(articles, key=len, reverse=True):
+        prefix = article + " "
+        if len(spaced) > len(prefix) and spaced[: len(prefix)].casefold() == prefix.casefold():
+            return f"{spaced[len(prefix) :]}, {spaced[: len(article)]}"
+    return spaced

@@ -399,9 +399,19 @@ DOWNLOAD_PLAYLIST_MAX_TRACKS = env.int("DOWNLOAD_PLAYLIST_MAX_TRACKS", default=5
 # A download task running longer is killed (prefork pool); the sweep then hands the job to another attempt.
 DOWNLOAD_TASK_TIME_LIMIT = env.int("DOWNLOAD_TASK_TIME_LIMIT", default=1800)
 DOWNLOAD_SWEEP_SECONDS = env.float("DOWNLOAD_SWEEP_SECONDS", default=60.0)
+# ---------------------------------------------------------------------------------------------------------------
+# Scrobble forwarding: ListenBrainz (each user sets their own token in their profile)
+# ---------------------------------------------------------------------------------------------------------------
+# The API root; point it at a mirror or a self-hosted ListenBrainz (or a test double).
+LISTENBRAINZ_URL = env.str("LISTENBRAINZ_URL", default="https://api.listenbrainz.org")
+LISTENBRAINZ_TIMEOUT_SECONDS = env.float("LISTENBRAINZ_TIMEOUT_SECONDS", default=10.0)
+# Listens not sent yet (service down, worker lost) are resent by this periodic sweep.
+LISTENBRAINZ_SWEEP_SECONDS = env.float("LISTENBRAINZ_SWEEP_SECONDS", default=300.0)
+
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "downloads.sweep": {"task": "downloads.sweep", "schedule": DOWNLOAD_SWEEP_SECONDS},
     "sources.sweep": {"task": "sources.sweep", "schedule": SCAN_SWEEP_SECONDS},
+    "library.listens_sweep": {"task": "library.listens_sweep", "schedule": LISTENBRAINZ_SWEEP_SECONDS},
 }
 
 # ---------------------------------------------------------------------------------------------------------------

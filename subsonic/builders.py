@@ -18,12 +18,14 @@ from library.models import (
     Genre,
     InternetRadioStation,
     NowPlaying,
+    PlaybackState,
     Playlist,
     PlayQueue,
     Share,
     Track,
 )
 from library.selectors import AlbumRow, TrackRow
+from library.text import display_sort_name
 from library.transcoding import PlaybackLimits, transcoded_codec
 from sources.base import ResultKind, SearchResult
 from subsonic import ids
@@ -71,7 +73,8 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song", *, li
         return Node(element, {"id": track_id, "parent": album_id, "isDir": False, "title": track.title})
     album = track.album
     genres = _genre_names(track)
-    # coverArt is the album's id (when it has art), so clients fetch each cover once, not once per song.
+    # coverArt is the album's id, so clients fetch each cover once, not once per song; always set, as players
+    # (castme and others) fetch it unconditionally and getCoverArt answers a placeholder when there is no art.
     artist_name = track.artist_display or track.artist.name
     # One mapping in output order (None = omitted): this runs once per song of every list, so no per-attribute calls.
     attrs: dict[str, Scalar | None] = {
@@ -84,7 +87,7 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song", *, li
         "track": track.track_number,
         "year": track.year or album.year,
         "genre": genres[0] if genres else None,
-        "coverArt": album_id if album.cover_path else None,
+        "coverArt": album_id,
         "size": track.size_bytes,
         "contentType": track.content_type,
         "suffix": track.suffix,
@@ -111,7 +114,7 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song", *, li
         {
             "bpm": track.bpm,
             "comment": track.comment or None,
-            "sortName": track.sort_title or None,
+            "sortName": display_sort_name(track.title),
             "mediaType": "song",
             "musicBrainzId": track.musicbrainz_recording_id or None,
             "channelCount": track.channels or None,
@@ -157,7 +160,7 @@ def album_child(album: Album | AlbumRow, profile: Profile, element: str = "album
         "artist": album.album_artist.name,
         "year": album.year,
         "genre": genres[0] if genres else None,
-        "coverArt": album_id if album.cover_path else None,
+        "coverArt": album_id,
         "duration": album.duration_ms // 1000,
         "userRating": _rating(album),
         "playCount": _plays(album),
@@ -173,7 +176,7 @@ def album_child(album: Album | AlbumRow, profile: Profile, element: str = "album
             "name": album.name,  # lenient clients read `name` on getAlbumList too
             "songCount": album.track_count,
             "mediaType": "album",
-            "sortName": album.sort_name,
+            "sortName": display_sort_name(album.name),
             "musicBrainzId": album.musicbrainz_release_id or None,
         }
     )
@@ -212,7 +215,7 @@ def artist_id3(artist: Artist, profile: Profile, element: str = "artist") -> Nod
     if profile is Profile.FULL:
         node.set("userRating", _rating(artist))
         node.set("musicBrainzId", artist.musicbrainz_id or None)
-        node.set("sortName", artist.sort_name)
+        node.set("sortName", display_sort_name(artist.name))
         node.add_values("roles", ["albumartist"] if artist.album_count else ["artist"])
     return node
 
@@ -225,7 +228,11 @@ def artist_entry(artist: Artist) -> Node:
     return node
 
 
-def album_id3(album: Album | AlbumRow, profile: Profile, element: str = "album") -> Node:
+def album_id3(
+    album: Album | AlbumRow, profile: Profile, element: str = "album", *, songs: list[Node] | None = None
+) -> Node:
+    """`songs` (getAlbum) come first among the children: clients that take the first child element for the first
+    song break on the OpenSubsonic `genres`/`artists`/`releaseDate` children otherwise."""
     album_id = ids.album_id(album.pk)
     artist_id = ids.artist_id(album.album_artist_id)
     artist_name = album.album_artist.name
@@ -235,7 +242,7 @@ def album_id3(album: Album | AlbumRow, profile: Profile, element: str = "album")
         "name": album.name,
         "artist": artist_name,
         "artistId": artist_id,
-        "coverArt": album_id if album.cover_path else None,
+        "coverArt": album_id,
         "songCount": album.track_count,
         "duration": album.duration_ms // 1000,
         "playCount": _plays(album),
@@ -244,18 +251,22 @@ def album_id3(album: Album | AlbumRow, profile: Profile, element: str = "album")
         "year": album.year,
         "genre": genres[0] if genres else None,
     }
-    if profile is not Profile.FULL:
-        return Node(element, attrs)
-    attrs.update(
-        {
-            "userRating": _rating(album),
-            "musicBrainzId": album.musicbrainz_release_id or None,
-            "displayArtist": artist_name,
-            "sortName": album.sort_name,
-            "isCompilation": album.is_compilation,
-        }
-    )
+    full = profile is Profile.FULL
+    if full:
+        attrs.update(
+            {
+                "userRating": _rating(album),
+                "musicBrainzId": album.musicbrainz_release_id or None,
+                "displayArtist": artist_name,
+                "sortName": display_sort_name(album.name),
+                "isCompilation": album.is_compilation,
+            }
+        )
     node = Node(element, attrs)
+    if songs is not None:
+        node.add_list("song", songs)
+    if not full:
+        return node
     node.add_list("genres", [Node("genres", {"name": name}) for name in genres])
     node.add_list("artists", [Node("artists", {"id": artist_id, "name": artist_name})])
     release = _item_date(album.release_date, album.year)
@@ -278,9 +289,7 @@ def _item_date(text: str, year: int | None) -> dict[str, int] | None:
 
 
 def album_with_songs(album: Album, tracks: list[TrackRow], profile: Profile, *, limits: PlaybackLimits) -> Node:
-    node = album_id3(album, profile)
-    node.add_list("song", [song(track, profile, limits=limits) for track in tracks])
-    return node
+    return album_id3(album, profile, songs=[song(track, profile, limits=limits) for track in tracks])
 
 
 class ArtistsAlbumsTracks(Protocol):
@@ -451,8 +460,9 @@ def playlist(item: Playlist, profile: Profile, *, viewer: User) -> Node:
     node.set("created", item.created_at)
     node.set("changed", item.updated_at)
     node.set("coverArt", ids.playlist_id(item.pk))
-    if profile is Profile.FULL:
-        node.set("readonly", item.owner_id != viewer.pk)
+    # Only when true: the spec makes it optional, and knuckles (the disopy bot's client) fails on readonly=false.
+    if profile is Profile.FULL and item.owner_id != viewer.pk:
+        node.set("readonly", True)
     return node
 
 
@@ -504,7 +514,21 @@ def now_playing_entry(item: NowPlaying, profile: Profile, *, now: datetime, limi
     node.set("minutesAgo", max(0, int((now - item.started_at).total_seconds() // 60)))
     node.set("playerId", item.pk)
     node.set("playerName", item.player or None)
+    if profile is Profile.FULL and item.reported_at is not None:
+        node.set("state", item.state)
+        node.set("positionMs", now_playing_position_ms(item, now=now))
+        node.set("playbackRate", item.playback_rate)
     return node
+
+
+def now_playing_position_ms(item: NowPlaying, *, now: datetime) -> int:
+    """Where the player is now: the reported position, moved on by the time since while playing (at the
+    player's rate), never past the end of the song."""
+    position = item.position_ms
+    if item.state == PlaybackState.PLAYING and item.reported_at is not None:
+        elapsed_ms = max(0.0, (now - item.reported_at).total_seconds() * 1000)
+        position += int(elapsed_ms * item.playback_rate)
+    return min(position, item.track.duration_ms) if item.track.duration_ms else position
 
 
 def share(item: Share, tracks: list[Track], profile: Profile, *, url: str, limits: PlaybackLimits) -> Node:

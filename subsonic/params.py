@@ -6,7 +6,9 @@ read goes through `_values`, which refuses control characters (error 10, naming 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -91,6 +93,26 @@ class Params:
 
     def int_required(self, name: str, *, minimum: int | None = None) -> int:
         return _parse_int(name, self.required(name), minimum)
+
+    def number(self, name: str, default: float) -> float:
+        """A finite decimal number (`playbackRate=1.5`)."""
+        raw = self.text(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError as exc:
+            raise invalid_parameter(name, "expected a number") from exc
+        if not math.isfinite(value):
+            raise invalid_parameter(name, "expected a finite number")
+        return value
+
+    def choice(self, name: str, allowed: Sequence[str]) -> str:
+        """A required value from a fixed list (the list is named in the error)."""
+        value = self.required(name)
+        if value not in allowed:
+            raise invalid_parameter(name, f"expected one of {', '.join(allowed)}")
+        return value
 
     def integers(self, name: str, *, minimum: int | None = None) -> list[int]:
         return [_parse_int(name, raw, minimum) for raw in self.values(name)]

@@ -87,6 +87,7 @@ ROUTES: dict[str, Route] = {
     "unstar": Route(media_annotation.unstar),
     "setRating": Route(media_annotation.set_rating),
     "scrobble": Route(media_annotation.scrobble),
+    "reportPlayback": Route(media_annotation.report_playback),
     # Bookmarks and play queue
     "getBookmarks": Route(bookmarks.get_bookmarks),
     "createBookmark": Route(bookmarks.create_bookmark),

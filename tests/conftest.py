@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.audio import AudioMaker
+from tests.fakes.listenbrainz_server import FakeListenBrainz, listenbrainz_server
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -129,3 +130,19 @@ def _celery_broker_for_tests() -> None:
         app.conf.update(
             broker_url="memory://", broker_write_url=None, broker_read_url=None, broker_transport_options={}
         )
+
+
+@pytest.fixture(autouse=True)
+def _listenbrainz_offline(settings: Any) -> None:
+    """No test reaches the real ListenBrainz: by default its URL is a closed local port (the discard port)."""
+    settings.LISTENBRAINZ_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def fake_listenbrainz(settings: Any) -> Iterator[FakeListenBrainz]:
+    """A fake ListenBrainz on 127.0.0.1 that LISTENBRAINZ_URL points at; the token "good-token" is "alice-lb"'s."""
+    with listenbrainz_server() as fake:
+        fake.tokens["good-token"] = "alice-lb"
+        settings.LISTENBRAINZ_URL = fake.base_url
+        settings.LISTENBRAINZ_TIMEOUT_SECONDS = 5.0
+        yield fake

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
+from accounts import selectors
 from accounts.models import ApiKey, User
 from accounts.services import USER_FLAGS
 
@@ -68,7 +70,37 @@ class UserSerializer(serializers.ModelSerializer[User]):
         read_only_fields = fields
 
 
+class ListenBrainzStatusSerializer(serializers.Serializer[Any]):
+    connected = serializers.BooleanField(help_text="A token is stored.")
+    username = serializers.CharField(allow_null=True, help_text="The ListenBrainz user the token belongs to.")
+    token_valid = serializers.BooleanField(
+        help_text="False once ListenBrainz refused the token: plays wait until a new token is set."
+    )
+
+
+class MeSerializer(UserSerializer):
+    """The current user, with what only they may see."""
+
+    listenbrainz = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = (*UserSerializer.Meta.fields, "listenbrainz")
+        read_only_fields = fields
+
+    @extend_schema_field(ListenBrainzStatusSerializer)
+    def get_listenbrainz(self, user: User) -> dict[str, object]:
+        return selectors.listenbrainz_status(user=user)
+
+
 class MeUpdateSerializer(serializers.Serializer[Any]):
+    listenbrainz_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=200,
+        write_only=True,
+        help_text="Your ListenBrainz user token (checked with ListenBrainz); empty or null disconnects.",
+    )
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)

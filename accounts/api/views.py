@@ -27,6 +27,7 @@ from accounts.api.serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
     LoginSerializer,
+    MeSerializer,
     MeUpdateSerializer,
     PasswordChangeSerializer,
     RefreshSerializer,
@@ -125,21 +126,27 @@ class LogoutView(APIView):
 # The current user
 # ---------------------------------------------------------------------------------------------------------------
 class MeView(APIView):
-    @extend_schema(tags=["users"], summary="The current user", responses={200: UserSerializer, **errors(401)})
+    @extend_schema(tags=["users"], summary="The current user", responses={200: MeSerializer, **errors(401)})
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(_user(request)).data)
+        return Response(MeSerializer(_user(request)).data)
 
     @extend_schema(
         tags=["users"],
         summary="Change the current user's profile (roles are changed by admins only)",
+        description="`listenbrainz_token` is checked with ListenBrainz before it is stored (400 if refused, 503 if "
+        "ListenBrainz can't be reached; then nothing is changed).",
         request=MeUpdateSerializer,
-        responses={200: UserSerializer, **errors(400, 401)},
+        responses={200: MeSerializer, **errors(400, 401, 503)},
     )
     def patch(self, request: Request) -> Response:
         serializer = MeUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=_user(request), **serializer.validated_data)
-        return Response(UserSerializer(user).data)
+        fields = dict(serializer.validated_data)
+        user = _user(request)
+        if "listenbrainz_token" in fields:
+            services.listenbrainz_token_set(user=user, token=fields.pop("listenbrainz_token"))
+        user = services.user_update(user=user, **fields)
+        return Response(MeSerializer(user).data)
 
 
 class MePasswordView(APIView):

@@ -1,4 +1,5 @@
-"""star, unstar, setRating, scrobble. `stream` never counts a play; only a scrobble submission does.
+"""star, unstar, setRating, scrobble, reportPlayback. `stream` never counts a play; a scrobble submission or a
+finished reportPlayback does (once, if a player sends both: `library.services.play_submit`).
 
 An `ext-` song id (not in the library yet) is accepted by all four: its download is requested and what the
 player did is applied to the track when it lands (`subsonic.external`).
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from library import selectors, services
+from library.models import PlaybackState
 from subsonic import external, ids
 from subsonic.call import Call
 from subsonic.errors import invalid_parameter, missing_parameter
@@ -94,6 +96,30 @@ def scrobble(call: Call) -> None:
             else:
                 external.now_playing(user=call.user, ref=item)
         elif submission:
-            services.play_record(user=call.user, track=item, played_at=played_at, client=call.client)
+            services.play_submit(user=call.user, track=item, played_at=played_at, client=call.client)
         else:
             services.now_playing_set(user=call.user, track=item, player=call.client)
+
+
+def report_playback(call: Call) -> None:
+    """OpenSubsonic `playbackReport`: the player's timeline state (`c` names the player)."""
+    params = call.params
+    song = _decoded(call, params.required("mediaId"), allowed=(Kind.TRACK,))
+    if params.choice("mediaType", ("song", "podcast")) != "song":
+        raise invalid_parameter("mediaType", "this server has no podcasts")
+    position_ms = params.int_required("positionMs", minimum=0)
+    state = PlaybackState(params.choice("state", PlaybackState.values))
+    playback_rate = params.number("playbackRate", 1.0)
+    ignore_scrobble = params.flag("ignoreScrobble", False)
+    if isinstance(song, ExternalRef):
+        external.now_playing(user=call.user, ref=song)
+        return
+    services.playback_report(
+        user=call.user,
+        track=selectors.track_get(track_id=song[1]),
+        player=call.client,
+        state=state,
+        position_ms=position_ms,
+        playback_rate=playback_rate,
+        ignore_scrobble=ignore_scrobble,
+    )

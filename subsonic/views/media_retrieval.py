@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from django.http.response import HttpResponseBase
 
 from library import selectors
-from library.covers import cover_image
+from library.covers import cover_image, placeholder_image
 from library.models import Track
 from library.storage import media_path
 from library.streaming import file_response
@@ -80,7 +80,10 @@ def get_cover_art(call: Call) -> HttpResponseBase:
         path, content_type = external.cover(user=call.user, ref=missing.ref, size=size)
     else:
         relative = selectors.cover_relative_path(kind=_COVER_KINDS[kind], item_id=pk, user=call.user)
-        path, content_type = cover_image(relative_path=relative, size=size)
+        if relative:
+            path, content_type = cover_image(relative_path=relative, size=size)
+        else:
+            path, content_type = placeholder_image(size=size)
     response = file_response(call.request, path=path, content_type=content_type)
     response["Cache-Control"] = f"private, max-age={COVER_CACHE_SECONDS}"
     return response

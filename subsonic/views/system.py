@@ -13,6 +13,7 @@ EXTENSIONS: dict[str, list[int]] = {
     "songLyrics": [1],
     "indexBasedQueue": [1],
     "topSongsByArtistId": [1],
+    "playbackReport": [1],
 }
 
 

@@ -15,6 +15,7 @@ from schemathesis.generation import GenerationMode
 from library.models import PlaylistEntry
 from tests.factories.accounts import AdminFactory, UserFactory
 from tests.factories.library import AlbumFactory, PlaylistFactory, TrackFactory
+from tests.fakes.listenbrainz_server import FakeListenBrainz
 
 
 @pytest.mark.django_db
@@ -167,7 +168,7 @@ EXAMPLES_PER_OPERATION = 4
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_schemathesis_finds_no_server_errors(live_server: Any) -> None:
+def test_schemathesis_finds_no_server_errors(live_server: Any, fake_listenbrainz: FakeListenBrainz) -> None:
     user = UserFactory.create(username="fuzz")
     AdminFactory.create(username="fuzz-admin")
     tracks = TrackFactory.create_batch(3, album=AlbumFactory.create())

@@ -114,7 +114,8 @@ def test_now_playing(api: SubsonicClient, user: User, library: Library, fmt: str
     services.now_playing_set(user=user, track=song, player="Symfonium")
     stale = UserFactory.create()
     services.now_playing_set(user=stale, track=song, player="old")
-    NowPlaying.objects.filter(user=stale).update(started_at=timezone.now() - timedelta(hours=1))
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    NowPlaying.objects.filter(user=stale).update(started_at=an_hour_ago, reported_at=an_hour_ago)
     entries = api.call("getNowPlaying", fmt).items("nowPlaying", "entry")
     assert len(entries) == 1
     assert entries[0]["username"] == "alice"

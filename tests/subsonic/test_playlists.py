@@ -54,11 +54,19 @@ def test_list_and_get(api: SubsonicClient, user: User, library: Library, fmt: st
     assert api.call("getPlaylist", fmt).error_code == 10
 
 
-def test_readonly_flag_for_other_peoples_playlists(api: SubsonicClient, library: Library) -> None:
+def test_readonly_flag_for_other_peoples_playlists(api: SubsonicClient, library: Library, fmt: str) -> None:
     other = UserFactory.create(username="bob")
     public = services.playlist_create(owner=other, name="Bob's public", is_public=True)
-    reply = api.call("getPlaylist", "json", id=f"pl-{public.pk}")
-    assert reply.body["playlist"]["readonly"] is True
+    reply = api.call("getPlaylist", fmt, id=f"pl-{public.pk}")
+    assert reply.one("playlist")["readonly"] == "true"
+
+
+def test_readonly_is_left_out_of_your_own_playlists(api: SubsonicClient, library: Library, fmt: str) -> None:
+    """knuckles (the disopy Discord bot) fails on createPlaylist's `readonly=false`; the field is optional."""
+    created = api.call("createPlaylist", fmt, http="post", name="Mine", songId=_song_ids(library, "Yesterday"))
+    assert "readonly" not in created.one("playlist")
+    listed = api.call("getPlaylists", fmt).items("playlists", "playlist")
+    assert [item.get("readonly") for item in listed] == [None]
 
 
 def test_other_users_playlists_need_admin(

@@ -17,5 +17,6 @@ def test_license_is_valid_without_a_far_future_date(api: SubsonicClient, any_fmt
 def test_extensions_advertise_only_what_works(api: SubsonicClient, fmt: str) -> None:
     names = {item["name"] for item in api.call("getOpenSubsonicExtensions", fmt).items("openSubsonicExtensions")}
     basics = {"formPost", "apiKeyAuthentication", "songLyrics", "indexBasedQueue", "topSongsByArtistId"}
+    basics |= {"playbackReport"}
     # stream seeks with timeOffset by transcoding, and players ask for transcode decisions (ffmpeg is here)
     assert names == basics | {"transcodeOffset", "transcoding"}

@@ -1,0 +1,31 @@
+"""Celery entry points of the library app (ListenBrainz forwarding): ids in, one service call, outcome out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from library import scrobbling
+
+
+@shared_task(
+    name="library.listen_submit", bind=True, acks_late=True, ignore_result=True, max_retries=scrobbling.TASK_RETRIES
+)
+def listen_submit_task(self: Any, pending_id: int) -> bool:
+    """Send one queued listen; the service says when to try again, and past TASK_RETRIES the sweep resends it."""
+    outcome = scrobbling.listen_submit(pending_id=pending_id)
+    if outcome.retry_in is not None and self.request.retries < self.max_retries:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.sent
+
+
+@shared_task(name="library.playing_now_submit", acks_late=True, ignore_result=True)
+def playing_now_task(user_id: int, track_id: int, player: str) -> bool:
+    return scrobbling.playing_now_submit(user_id=user_id, track_id=track_id, player=player).sent
+
+
+@shared_task(name="library.listens_sweep", ignore_result=True)
+def listens_sweep_task() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): resend the listens that are due."""
+    return scrobbling.listens_sweep()
