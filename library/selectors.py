@@ -11,6 +11,8 @@ from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db.models import (
+    Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -25,8 +27,9 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from accounts.models import User
@@ -181,16 +184,40 @@ def _match_all(qs: QuerySet[_M], terms: list[str], fields: tuple[str, ...]) -> Q
     return qs
 
 
+def _ranked(qs: QuerySet[_M], *, query: str, key: str, name: str) -> QuerySet[_M]:
+    """Best match first, for players that play the first hit: the whole `key` equal to the query, then starting
+    with it, then holding it as whole words, then anything else that matched (a fragment inside a word, or a
+    match in another field). Ties: the user's most played, then starred, then by `name`. `qs` carries the user's
+    `play_count` and `starred_at` (every list queryset here does)."""
+    phrase = fold(query)
+    padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
+    rank = Case(
+        When(**{key: phrase}, then=Value(0)),
+        When(**{f"{key}__startswith": phrase}, then=Value(1)),
+        When(search_padded__contains=f" {phrase} ", then=Value(2)),
+        default=Value(3),
+    )
+    starred = Case(When(starred_at__isnull=False, then=Value(1)), default=Value(0))
+    return (
+        qs.alias(search_padded=padded)
+        .alias(search_rank=rank, search_starred=starred)
+        .order_by("search_rank", "-play_count", "-search_starred", name, "pk")
+    )
+
+
 def artists_search(qs: QuerySet[Artist], *, query: str) -> QuerySet[Artist]:
-    return _match_all(qs, search_terms(query), ("name_key",))
+    matched = _match_all(qs, search_terms(query), ("name_key",))
+    return _ranked(matched, query=query, key="name_key", name="sort_name")
 
 
 def albums_search(qs: QuerySet[Album], *, query: str) -> QuerySet[Album]:
-    return _match_all(qs, search_terms(query), ("name_key", "album_artist__name_key"))
+    matched = _match_all(qs, search_terms(query), ("name_key", "album_artist__name_key"))
+    return _ranked(matched, query=query, key="name_key", name="sort_name")
 
 
 def tracks_search(qs: QuerySet[Track], *, query: str) -> QuerySet[Track]:
-    return _match_all(qs, search_terms(query), ("title_key", "artist__name_key", "album__name_key"))
+    matched = _match_all(qs, search_terms(query), ("title_key", "artist__name_key", "album__name_key"))
+    return _ranked(matched, query=query, key="title_key", name="title_key")
 
 
 def genres_search(qs: QuerySet[Genre], *, query: str) -> QuerySet[Genre]:
@@ -608,9 +635,10 @@ def library_search(
     song_offset: int,
     source: str | None = None,
 ) -> SearchResult:
-    """search2/search3. Accent- and case-insensitive word match; an empty query (also `""`, `''` or `*`) pages
-    through the whole library by primary key, the stable order offline-sync clients rely on. A count of 0 skips
-    that kind. Query count is fixed: one query (+ one for genres) per kind asked for."""
+    """search2/search3. Accent- and case-insensitive word match, best match first (`_ranked`); an empty query
+    (also `""`, `''` or `*`) pages through the whole library by primary key, the stable order offline-sync
+    clients rely on. A count of 0 skips that kind. Query count is fixed: one query (+ one for genres) per kind
+    asked for."""
     text = search_query_text(query)
     everything = not text
     artists = subsonic_artists(user=user, source=source, album_artists_only=False)
@@ -619,9 +647,9 @@ def library_search(
     if everything:
         artists, albums, tracks = artists.order_by("pk"), albums.order_by("pk"), tracks.order_by("pk")
     else:
-        artists = artists_search(artists, query=text).order_by("sort_name", "pk")
-        albums = albums_search(albums, query=text).order_by("sort_name", "pk")
-        tracks = tracks_search(tracks, query=text).order_by("title_key", "pk")
+        artists = artists_search(artists, query=text)
+        albums = albums_search(albums, query=text)
+        tracks = tracks_search(tracks, query=text)
     return SearchResult(
         artists=list(artists[artist_offset : artist_offset + artist_count]) if artist_count > 0 else [],
         albums=album_rows(albums[album_offset : album_offset + album_count]) if album_count > 0 else [],
