@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
+from django.db import connections
 from django.db.models import (
     Case,
     CharField,
@@ -29,6 +30,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
@@ -167,7 +169,9 @@ def plays_of(*, user: User) -> QuerySet[Play]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Text search over the stored folded keys: the same `fold()` on both sides, so SQLite and PostgreSQL agree
+# Text search over the stored folded keys: the same `fold()` on both sides, so SQLite and PostgreSQL agree.
+# Artists, albums and tracks are matched through the search index of migration 0006 (`library_<kind>_search`,
+# kept in sync by triggers), genres (a short table) directly.
 # ---------------------------------------------------------------------------------------------------------------
 def search_terms(query: str) -> list[str]:
     """The folded words of a query; every word must occur in the item (AND), in any order."""
@@ -182,6 +186,36 @@ def _match_all(qs: QuerySet[_M], terms: list[str], fields: tuple[str, ...]) -> Q
             condition |= Q(**{f"{field}__contains": term})
         qs = qs.filter(condition)
     return qs
+
+
+# The SQLite trigram tokenizer indexes 3-character windows: shorter words are looked for in the index rows.
+_TRIGRAM = 3
+
+
+def _like_literal(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _indexed_match(qs: QuerySet[_M], terms: list[str]) -> QuerySet[_M]:
+    """The items whose index row (their folded name, plus artist and album names) holds every term."""
+    if not terms:
+        return qs
+    table = f"{qs.model._meta.db_table}_search"
+    if connections[qs.db].vendor == "sqlite":
+        indexed = [term for term in terms if len(term) >= _TRIGRAM]
+        clauses = [f"{table} MATCH %s"] if indexed else []
+        params = [" AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)] if indexed else []
+        for term in terms:
+            if len(term) < _TRIGRAM:
+                clauses.append("instr(body, %s) > 0")
+                params.append(term)
+        where = " AND ".join(clauses)
+        ids = RawSQL(f"SELECT rowid FROM {table} WHERE {where}", params)  # noqa: S608, S611 - values are params
+    else:
+        likes = " AND ".join("body LIKE %s" for _ in terms)
+        literals = [_like_literal(term) for term in terms]
+        ids = RawSQL(f"SELECT item_id FROM {table} WHERE {likes}", literals)  # noqa: S608, S611 - values are params
+    return qs.filter(pk__in=ids)
 
 
 def _ranked(qs: QuerySet[_M], *, query: str, key: str, name: str) -> QuerySet[_M]:
@@ -206,17 +240,17 @@ def _ranked(qs: QuerySet[_M], *, query: str, key: str, name: str) -> QuerySet[_M
 
 
 def artists_search(qs: QuerySet[Artist], *, query: str) -> QuerySet[Artist]:
-    matched = _match_all(qs, search_terms(query), ("name_key",))
+    matched = _indexed_match(qs, search_terms(query))
     return _ranked(matched, query=query, key="name_key", name="sort_name")
 
 
 def albums_search(qs: QuerySet[Album], *, query: str) -> QuerySet[Album]:
-    matched = _match_all(qs, search_terms(query), ("name_key", "album_artist__name_key"))
+    matched = _indexed_match(qs, search_terms(query))
     return _ranked(matched, query=query, key="name_key", name="sort_name")
 
 
 def tracks_search(qs: QuerySet[Track], *, query: str) -> QuerySet[Track]:
-    matched = _match_all(qs, search_terms(query), ("title_key", "artist__name_key", "album__name_key"))
+    matched = _indexed_match(qs, search_terms(query))
     return _ranked(matched, query=query, key="title_key", name="title_key")
 
 
