@@ -589,7 +589,7 @@ def album_list(
 
 
 # Random picks probe random primary keys instead of `ORDER BY RANDOM()`, which reads and sorts the whole table
-# (118 ms p95 at 100k songs). Each round draws this many times the shortfall; a sparse match (a rare genre, a
+# on every call. Each round draws this many times the shortfall; a sparse match (a rare genre, a
 # narrow year range) falls back to sampling the matching ids after a few rounds.
 _PROBE_FACTOR = 4
 _PROBE_ROUNDS = 3

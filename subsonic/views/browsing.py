@@ -41,9 +41,9 @@ def index_letter(sort_name: str) -> str:
     return first if first in string.ascii_uppercase else "#"
 
 
-# The artist index is the same for every user but for the few artists a user starred or rated, and building it
-# was most of getIndexes/getArtists (133 ms p95 at 100k songs): each process keeps, per music folder and
-# element shape, the index letters with their user-independent artist nodes, for as long as the library's
+# The artist index is the same for every user but for the few artists a user starred or rated, and building its
+# nodes was most of getIndexes/getArtists on a large library: each process keeps, per music folder and element
+# shape, the index letters with their user-independent artist nodes, for as long as the library's
 # change token (migration 0007) stays the same. Shared nodes are never mutated: an artist the user annotated gets
 # a node of its own.
 _IndexKey = tuple[str | None, str, Profile]
