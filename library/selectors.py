@@ -689,9 +689,17 @@ class LibraryChange:
     changed_ms: int
 
 
+# PostgreSQL bumps the row at commit (see migration 0007): a transaction's own pending notes count as changes.
+_CHANGE_SQL = {
+    "sqlite": "SELECT token, changed_ms FROM library_change WHERE id = 1",
+    "postgresql": "SELECT c.token || ':' || coalesce(max(p.id), 0), greatest(c.changed_ms, max(p.changed_ms)) "
+    "FROM library_change c LEFT JOIN library_change_pending p ON true WHERE c.id = 1 GROUP BY c.token, c.changed_ms",
+}
+
+
 def library_change() -> LibraryChange:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT token, changed_ms FROM library_change WHERE id = 1")
+        cursor.execute(_CHANGE_SQL[connection.vendor])
         row = cursor.fetchone()
     return LibraryChange(token=row[0], changed_ms=int(row[1])) if row else LibraryChange(token="", changed_ms=0)
 

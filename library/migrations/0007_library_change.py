@@ -33,14 +33,23 @@ def forward(vendor: str) -> list[str]:
             for event in ("INSERT", "UPDATE", "DELETE")
         ]
     else:
-        # One bump per statement: a 1,000-row batch insert touches the row once.
-        sql.append(
-            "CREATE FUNCTION library_change_bump() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN {_bump(vendor)}; RETURN NULL; END $$"
-        )
+        # A bump takes the one row's lock until commit. Taken in the middle of a transaction it would invert lock
+        # order with the artist/album rows two concurrent writers share (a deadlock); so each statement only
+        # notes a pending row (inserts never wait for each other), and a deferred trigger turns the notes into
+        # the bump at commit, the transaction's last step. Until then the writer's own notes are visible to it
+        # alone, and `library.selectors.library_change` reads them too.
+        sql += [
+            "CREATE TABLE library_change_pending (id bigserial PRIMARY KEY, changed_ms bigint NOT NULL)",
+            "CREATE FUNCTION library_change_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"INSERT INTO library_change_pending (changed_ms) VALUES ({NOW_MS[vendor]}); RETURN NULL; END $$",
+            "CREATE FUNCTION library_change_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"DELETE FROM library_change_pending WHERE id = NEW.id; {_bump(vendor)}; RETURN NULL; END $$",
+            "CREATE CONSTRAINT TRIGGER library_change_pending_bump AFTER INSERT ON library_change_pending "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION library_change_bump()",
+        ]
         sql += [
             f"CREATE TRIGGER {table}_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION library_change_bump()"
+            "FOR EACH STATEMENT EXECUTE FUNCTION library_change_note()"
             for table in TABLES
         ]
     return [*sql, _bump(vendor)]
@@ -51,7 +60,11 @@ def backward(vendor: str) -> list[str]:
         drops = [f"DROP TRIGGER IF EXISTS {t}_change_{e}" for t in TABLES for e in ("insert", "update", "delete")]
     else:
         drops = [f"DROP TRIGGER IF EXISTS {table}_change ON {table}" for table in TABLES]
-        drops.append("DROP FUNCTION IF EXISTS library_change_bump()")
+        drops += [
+            "DROP TABLE IF EXISTS library_change_pending",
+            "DROP FUNCTION IF EXISTS library_change_bump()",
+            "DROP FUNCTION IF EXISTS library_change_note()",
+        ]
     return [*drops, "DROP TABLE IF EXISTS library_change"]
 
 

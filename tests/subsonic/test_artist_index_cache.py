@@ -4,6 +4,7 @@ user's stars and ratings never show in another user's index."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from accounts.models import User
 from library import selectors, services
@@ -71,3 +72,16 @@ def test_the_change_token_follows_insert_update_delete() -> None:
     tokens.append(selectors.library_change().token)
     assert len(set(tokens)) == len(tokens)
     assert selectors.library_change().changed_ms > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_changes_move_the_token_and_leave_no_pending_notes() -> None:
+    before = selectors.library_change()
+    ArtistFactory.create()  # autocommit: committed at once
+    after = selectors.library_change()
+    assert after.token != before.token
+    assert after.changed_ms >= before.changed_ms
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM library_change_pending")
+            assert cursor.fetchone() == (0,)
