@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,13 +11,17 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
+from django.db import connection, connections
 from django.db.models import (
+    Case,
+    CharField,
     Count,
     Exists,
     F,
     FilteredRelation,
     IntegerField,
     Max,
+    Min,
     Model,
     OuterRef,
     Prefetch,
@@ -25,8 +30,10 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from accounts.models import User
@@ -57,6 +64,8 @@ from library.transcoding import PlaybackLimits, lowest_limit
 from mcma.errors import NotFoundError
 
 _M = TypeVar("_M", bound=Model)
+_Item = TypeVar("_Item", bound="Model | _Row")
+_random = random.SystemRandom()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -175,7 +184,9 @@ def plays_of(*, user: User) -> QuerySet[Play]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Text search over the stored folded keys: the same `fold()` on both sides, so SQLite and PostgreSQL agree
+# Text search over the stored folded keys: the same `fold()` on both sides, so SQLite and PostgreSQL agree.
+# Artists, albums and tracks are matched through the search index of migration 0006 (`library_<kind>_search`,
+# kept in sync by triggers), genres (a short table) directly.
 # ---------------------------------------------------------------------------------------------------------------
 def search_terms(query: str) -> list[str]:
     """The folded words of a query; every word must occur in the item (AND), in any order."""
@@ -192,16 +203,70 @@ def _match_all(qs: QuerySet[_M], terms: list[str], fields: tuple[str, ...]) -> Q
     return qs
 
 
+# The SQLite trigram tokenizer indexes 3-character windows: shorter words are looked for in the index rows.
+_TRIGRAM = 3
+
+
+def _like_literal(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _indexed_match(qs: QuerySet[_M], terms: list[str]) -> QuerySet[_M]:
+    """The items whose index row (their folded name, plus artist and album names) holds every term."""
+    if not terms:
+        return qs
+    table = f"{qs.model._meta.db_table}_search"
+    if connections[qs.db].vendor == "sqlite":
+        indexed = [term for term in terms if len(term) >= _TRIGRAM]
+        clauses = [f"{table} MATCH %s"] if indexed else []
+        params = [" AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)] if indexed else []
+        for term in terms:
+            if len(term) < _TRIGRAM:
+                clauses.append("instr(body, %s) > 0")
+                params.append(term)
+        where = " AND ".join(clauses)
+        ids = RawSQL(f"SELECT rowid FROM {table} WHERE {where}", params)  # noqa: S608, S611 - values are params
+    else:
+        likes = " AND ".join("body LIKE %s" for _ in terms)
+        literals = [_like_literal(term) for term in terms]
+        ids = RawSQL(f"SELECT item_id FROM {table} WHERE {likes}", literals)  # noqa: S608, S611 - values are params
+    return qs.filter(pk__in=ids)
+
+
+def _ranked(qs: QuerySet[_M], *, query: str, key: str, name: str) -> QuerySet[_M]:
+    """Best match first, for players that play the first hit: the whole `key` equal to the query, then starting
+    with it, then holding it as whole words, then anything else that matched (a fragment inside a word, or a
+    match in another field). Ties: the user's most played, then starred, then by `name`. `qs` carries the user's
+    `play_count` and `starred_at` (every list queryset here does)."""
+    phrase = fold(query)
+    padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
+    rank = Case(
+        When(**{key: phrase}, then=Value(0)),
+        When(**{f"{key}__startswith": phrase}, then=Value(1)),
+        When(search_padded__contains=f" {phrase} ", then=Value(2)),
+        default=Value(3),
+    )
+    starred = Case(When(starred_at__isnull=False, then=Value(1)), default=Value(0))
+    return (
+        qs.alias(search_padded=padded)
+        .alias(search_rank=rank, search_starred=starred)
+        .order_by("search_rank", "-play_count", "-search_starred", name, "pk")
+    )
+
+
 def artists_search(qs: QuerySet[Artist], *, query: str) -> QuerySet[Artist]:
-    return _match_all(qs, search_terms(query), ("name_key",))
+    matched = _indexed_match(qs, search_terms(query))
+    return _ranked(matched, query=query, key="name_key", name="sort_name")
 
 
 def albums_search(qs: QuerySet[Album], *, query: str) -> QuerySet[Album]:
-    return _match_all(qs, search_terms(query), ("name_key", "album_artist__name_key"))
+    matched = _indexed_match(qs, search_terms(query))
+    return _ranked(matched, query=query, key="name_key", name="sort_name")
 
 
 def tracks_search(qs: QuerySet[Track], *, query: str) -> QuerySet[Track]:
-    return _match_all(qs, search_terms(query), ("title_key", "artist__name_key", "album__name_key"))
+    matched = _indexed_match(qs, search_terms(query))
+    return _ranked(matched, query=query, key="title_key", name="title_key")
 
 
 def genres_search(qs: QuerySet[Genre], *, query: str) -> QuerySet[Genre]:
@@ -260,6 +325,12 @@ _EVERYTHING_QUERIES = frozenset({"", '""', "''", "*"})
 
 def _present_tracks() -> QuerySet[Track]:
     return Track.objects.filter(is_missing=False)
+
+
+def _present_track_keys() -> QuerySet[Track]:
+    """`_present_tracks()` written as `is_missing IN (false)`: Django renders `is_missing=False` as `NOT
+    is_missing`, which SQLite's planner never serves from `track_present_idx` (PostgreSQL does either way)."""
+    return Track.objects.filter(is_missing__in=[False])
 
 
 def _album_has_source(source: str) -> Exists:
@@ -529,6 +600,39 @@ def album_list(
     return album_rows(qs.order_by(*order)[offset : offset + size])
 
 
+# Random picks probe random primary keys instead of `ORDER BY RANDOM()`, which reads and sorts the whole table
+# on every call. Each round draws this many times the shortfall; a sparse match (a rare genre, a
+# narrow year range) falls back to sampling the matching ids after a few rounds.
+_PROBE_FACTOR = 4
+_PROBE_ROUNDS = 3
+
+
+def _random_pks(qs: QuerySet[_M], size: int) -> list[int]:
+    """Up to `size` distinct primary keys of `qs`, uniformly at random, in random order."""
+    # Two aggregates: each is one index seek, while MIN and MAX in one query read the whole table (SQLite).
+    low = qs.model._default_manager.aggregate(low=Min("pk"))["low"]
+    high = qs.model._default_manager.aggregate(high=Max("pk"))["high"]
+    if low is None or high is None or size <= 0:
+        return []
+    span = range(low, high + 1)
+    picked: set[int] = set()
+    for _ in range(_PROBE_ROUNDS):
+        draw = min(len(span), (size - len(picked)) * _PROBE_FACTOR)
+        candidates = _random.sample(span, draw)
+        picked.update(qs.filter(pk__in=candidates).values_list("pk", flat=True))
+        if len(picked) >= size or draw == len(span):
+            break
+    else:
+        picked = set(qs.values_list("pk", flat=True))
+    chosen = _random.sample(sorted(picked), min(size, len(picked)))
+    return chosen
+
+
+def _in_order(items: list[_Item], pks: list[int]) -> list[_Item]:
+    position = {pk: index for index, pk in enumerate(pks)}
+    return sorted(items, key=lambda item: position[item.pk])
+
+
 def tracks_random(
     *,
     user: User,
@@ -545,7 +649,8 @@ def tracks_random(
         qs = qs.filter(year__gte=from_year)
     if to_year is not None:
         qs = qs.filter(year__lte=to_year)
-    return track_rows(qs.order_by("?")[:size])
+    pks = _random_pks(qs, size)
+    return _in_order(track_rows(qs.filter(pk__in=pks)), pks)
 
 
 def tracks_by_genre(
@@ -587,11 +692,55 @@ def starred_items(*, user: User, source: str | None = None) -> Starred:
     )
 
 
-def library_last_modified() -> datetime | None:
-    """When artists, albums or tracks last changed (getIndexes' `lastModified` / `ifModifiedSince`)."""
-    stamps = [model._default_manager.aggregate(latest=Max("updated_at"))["latest"] for model in (Artist, Album, Track)]
-    present = [stamp for stamp in stamps if stamp is not None]
-    return max(present) if present else None
+@dataclass(frozen=True)
+class LibraryChange:
+    """When artists, albums or tracks last changed (ms since the epoch) and a token naming that state, kept by
+    the triggers of migration 0007: getIndexes' `lastModified` and the key of caches of library-wide answers."""
+
+    token: str
+    changed_ms: int
+
+
+# PostgreSQL bumps the row at commit (see migration 0007): a transaction's own pending notes count as changes.
+_CHANGE_SQL = {
+    "sqlite": "SELECT token, changed_ms FROM library_change WHERE id = 1",
+    "postgresql": "SELECT c.token || ':' || coalesce(max(p.id), 0), greatest(c.changed_ms, max(p.changed_ms)) "
+    "FROM library_change c LEFT JOIN library_change_pending p ON true WHERE c.id = 1 GROUP BY c.token, c.changed_ms",
+}
+
+
+def library_change() -> LibraryChange:
+    with connection.cursor() as cursor:
+        cursor.execute(_CHANGE_SQL[connection.vendor])
+        row = cursor.fetchone()
+    return LibraryChange(token=row[0], changed_ms=int(row[1])) if row else LibraryChange(token="", changed_ms=0)
+
+
+class ArtistIndexRow(_Row):
+    """An artist of the Subsonic artist index, without user data (shared by every user)."""
+
+    name: str
+    sort_name: str
+    album_count: int
+    musicbrainz_id: str
+
+
+def artist_index(*, source: str | None = None) -> list[ArtistIndexRow]:
+    """The artists of getIndexes/getArtists (album artists; of one music folder if `source`), by sort name."""
+    qs = Artist.objects.filter(Exists(Album.objects.filter(album_artist=OuterRef("pk"))))
+    if source:
+        qs = qs.filter(_artist_has_source(source))
+    rows = qs.order_by("sort_name", "pk").values("name", "sort_name", "album_count", "musicbrainz_id", pk=F("id"))
+    return [ArtistIndexRow(dict(values)) for values in rows]
+
+
+def artist_user_data(*, user: User) -> dict[int, tuple[datetime | None, int]]:
+    """(starred_at, rating) of every artist `user` starred or rated: the user's part of the artist index."""
+    rows = ArtistAnnotation.objects.filter(Q(starred_at__isnull=False) | Q(rating__gt=0), user=user)
+    return {
+        artist_id: (starred, rating)
+        for artist_id, starred, rating in rows.values_list("artist_id", "starred_at", "rating")
+    }
 
 
 @dataclass(frozen=True)
@@ -620,25 +769,36 @@ def library_search(
     song_offset: int,
     source: str | None = None,
 ) -> SearchResult:
-    """search2/search3. Accent- and case-insensitive word match; an empty query (also `""`, `''` or `*`) pages
-    through the whole library by primary key, the stable order offline-sync clients rely on. A count of 0 skips
-    that kind. Query count is fixed: one query (+ one for genres) per kind asked for."""
+    """search2/search3. Accent- and case-insensitive word match, best match first (`_ranked`); an empty query
+    (also `""`, `''` or `*`) pages through the whole library by primary key, the stable order offline-sync
+    clients rely on. A count of 0 skips that kind. Query count is fixed: two queries (+ one for genres) per
+    kind asked for."""
     text = search_query_text(query)
-    everything = not text
     artists = subsonic_artists(user=user, source=source, album_artists_only=False)
     albums = _albums_base(user=user, source=source)
     tracks = subsonic_tracks(user=user, source=source)
-    if everything:
-        artists, albums, tracks = artists.order_by("pk"), albums.order_by("pk"), tracks.order_by("pk")
+    if text:
+        ordered_artists, ordered_albums = artists_search(artists, query=text), albums_search(albums, query=text)
+        ordered_tracks = tracks_search(tracks, query=text)
     else:
-        artists = artists_search(artists, query=text).order_by("sort_name", "pk")
-        albums = albums_search(albums, query=text).order_by("sort_name", "pk")
-        tracks = tracks_search(tracks, query=text).order_by("title_key", "pk")
+        # Keys only from the track table (and its present-track index), not the joins a song element needs.
+        present = _present_track_keys().filter(source=source) if source else _present_track_keys()
+        ordered_artists, ordered_albums = artists.order_by("pk"), albums.order_by("pk")
+        ordered_tracks = present.order_by("pk")
+    artist_pks = _page_pks(ordered_artists, artist_offset, artist_count)
+    album_pks = _page_pks(ordered_albums, album_offset, album_count)
+    track_pks = _page_pks(ordered_tracks, song_offset, song_count)
     return SearchResult(
-        artists=list(artists[artist_offset : artist_offset + artist_count]) if artist_count > 0 else [],
-        albums=album_rows(albums[album_offset : album_offset + album_count]) if album_count > 0 else [],
-        tracks=track_rows(tracks[song_offset : song_offset + song_count]) if song_count > 0 else [],
+        artists=_in_order(list(artists.filter(pk__in=artist_pks)), artist_pks) if artist_pks else [],
+        albums=_in_order(album_rows(albums.filter(pk__in=album_pks)), album_pks) if album_pks else [],
+        tracks=_in_order(track_rows(tracks.filter(pk__in=track_pks)), track_pks) if track_pks else [],
     )
+
+
+def _page_pks(ordered: QuerySet[_M], offset: int, count: int) -> list[int]:
+    """One page's primary keys. Ranking and deep offsets (a full sync pages to 100k) walk many rows: walking
+    them as bare keys, then loading only the page's rows, keeps a page from costing the rows it skips."""
+    return list(ordered.values_list("pk", flat=True)[offset : offset + count]) if count > 0 else []
 
 
 def _genre_ids_of(tracks: QuerySet[Track]) -> list[int]:

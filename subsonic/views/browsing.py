@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 
@@ -14,7 +15,7 @@ from subsonic import builders, external, ids
 from subsonic.call import Call, music_folders
 from subsonic.errors import missing_parameter
 from subsonic.ids import Kind
-from subsonic.responses import Node
+from subsonic.responses import Node, Profile
 
 INFO_DEFAULT_COUNT = 20
 SIMILAR_DEFAULT_COUNT = 50
@@ -40,37 +41,63 @@ def index_letter(sort_name: str) -> str:
     return first if first in string.ascii_uppercase else "#"
 
 
-def _indexed(artists: Iterable[Artist], build: Callable[[Artist], Node], index_element: str) -> list[Node]:
-    buckets: dict[str, list[Node]] = {}
-    for artist in artists:
-        buckets.setdefault(index_letter(artist.sort_name), []).append(build(artist))
+# The artist index is the same for every user but for the few artists a user starred or rated, and building its
+# nodes was most of getIndexes/getArtists on a large library: each process keeps, per music folder and element
+# shape, the index letters with their user-independent artist nodes, for as long as the library's
+# change token (migration 0007) stays the same. Shared nodes are never mutated: an artist the user annotated gets
+# a node of its own.
+_IndexKey = tuple[str | None, str, Profile]
+_Letters = list[tuple[str, list[tuple[selectors.ArtistIndexRow, Node]]]]
+_index_cache: dict[_IndexKey, tuple[str, _Letters]] = {}
+
+
+def _letters(source: str | None, build: Callable[[selectors.ArtistIndexRow], Node]) -> _Letters:
+    buckets: dict[str, list[tuple[selectors.ArtistIndexRow, Node]]] = {}
+    for artist in selectors.artist_index(source=source):
+        buckets.setdefault(index_letter(artist.sort_name), []).append((artist, build(artist)))
+    return sorted(buckets.items())
+
+
+def _artist_index(call: Call, token: str, shape: str, build: Callable[[Any], Node]) -> list[Node]:
+    source = call.folder_source()
+    key = (source, shape, call.profile)
+    cached = _index_cache.get(key)
+    if cached is None or cached[0] != token:
+        cached = (token, _letters(source, build))
+        _index_cache[key] = cached
+    mine = selectors.artist_user_data(user=call.user)
     nodes = []
-    for letter in sorted(buckets):
-        node = Node(index_element, {"name": letter})
-        node.add_list("artist", buckets[letter])
+    for letter, artists in cached[1]:
+        node = Node("index", {"name": letter})
+        node.add_list(
+            "artist",
+            [
+                build(_with_user_data(artist, *mine[artist.pk])) if artist.pk in mine else shared
+                for artist, shared in artists
+            ],
+        )
         nodes.append(node)
     return nodes
 
 
-def _ms(moment: datetime | None) -> int:
-    return int(moment.timestamp() * 1000) if moment is not None else 0
+def _with_user_data(artist: selectors.ArtistIndexRow, starred_at: datetime | None, rating: int) -> Any:
+    return selectors.ArtistIndexRow({**vars(artist), "starred_at": starred_at, "rating": rating})
 
 
 def get_indexes(call: Call) -> Node:
-    last_modified = _ms(selectors.library_last_modified())
+    change = selectors.library_change()
     since = call.params.integer("ifModifiedSince", 0, minimum=0) or 0
-    node = Node("indexes", {"lastModified": last_modified, "ignoredArticles": _ignored_articles()})
-    if since and since >= last_modified:
+    node = Node("indexes", {"lastModified": change.changed_ms, "ignoredArticles": _ignored_articles()})
+    if since and since >= change.changed_ms:
         return node  # unchanged: the client keeps its copy
-    artists = selectors.subsonic_artists(user=call.user, source=call.folder_source()).order_by("sort_name", "pk")
-    node.add_list("index", _indexed(artists, builders.artist_entry, "index"))
+    node.add_list("index", _artist_index(call, change.token, "entry", builders.artist_entry))
     return node
 
 
 def get_artists(call: Call) -> Node:
-    artists = selectors.subsonic_artists(user=call.user, source=call.folder_source()).order_by("sort_name", "pk")
+    token = selectors.library_change().token
     node = Node("artists", {"ignoredArticles": _ignored_articles()})
-    node.add_list("index", _indexed(artists, lambda a: builders.artist_id3(a, call.profile), "index"))
+    node.add_list("index", _artist_index(call, token, "id3", lambda a: builders.artist_id3(a, call.profile)))
     return node
 
 

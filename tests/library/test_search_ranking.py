@@ -1,0 +1,93 @@
+"""Search ranking: the order a fixed set of titles comes back in, shared by search2/search3 and the REST search."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import User
+from library import selectors, services
+from tests.factories.accounts import UserFactory
+from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
+
+pytestmark = pytest.mark.django_db
+
+TITLES = ["Lovely Day", "Love", "Glove Box", "Love Song", "Endless Love", "I Love You", "Beloved", "Day"]
+
+
+def _search(user: User, query: str, count: int = 20) -> list[str]:
+    result = selectors.library_search(
+        user=user,
+        query=query,
+        artist_count=0,
+        artist_offset=0,
+        album_count=0,
+        album_offset=0,
+        song_count=count,
+        song_offset=0,
+    )
+    return [track.title for track in result.tracks]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # Exact, then starting with (alphabetical among equals), then whole word, then fragments inside words.
+        ("love", ["Love", "Love Song", "Lovely Day", "Endless Love", "I Love You", "Beloved", "Glove Box"]),
+        ("LÖVE", ["Love", "Love Song", "Lovely Day", "Endless Love", "I Love You", "Beloved", "Glove Box"]),
+        ("day", ["Day", "Lovely Day"]),
+        ("love song", ["Love Song"]),
+        ("ove", ["Beloved", "Endless Love", "Glove Box", "I Love You", "Love", "Love Song", "Lovely Day"]),
+    ],
+)
+def test_title_ranking_table(query: str, expected: list[str]) -> None:
+    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
+    for title in TITLES:
+        TrackFactory.create(title=title, album=album)
+    assert _search(UserFactory.create(), query) == expected
+
+
+def test_ties_go_to_the_most_played_then_the_starred() -> None:
+    user = UserFactory.create()
+    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
+    TrackFactory.create(title="Love A", album=album)
+    starred, played = (TrackFactory.create(title=title, album=album) for title in ("Love B", "Love C"))
+    services.star_set(user=user, kind="track", ids=[starred.pk], starred=True)
+    services.play_record(user=user, track=played)
+    assert _search(user, "love") == ["Love C", "Love B", "Love A"]
+    assert _search(UserFactory.create(), "love") == ["Love A", "Love B", "Love C"]  # popularity is per user
+
+
+def test_words_match_across_artist_and_title() -> None:
+    beatles = ArtistFactory.create(name="The Beatles")
+    TrackFactory.create(title="Yesterday", album=AlbumFactory.create(album_artist=beatles, name="Help!"))
+    TrackFactory.create(title="Yesterday Once More", album=AlbumFactory.create(name="Now & Then"))
+    assert _search(UserFactory.create(), "beatles yesterday") == ["Yesterday"]
+    assert _search(UserFactory.create(), "yesterday") == ["Yesterday", "Yesterday Once More"]
+
+
+def test_artists_and_albums_rank_the_same_way() -> None:
+    for name in ("Blue Lagoon", "Blue", "Deep Blue", "Bluer"):
+        TrackFactory.create(album=AlbumFactory.create(name=name, album_artist=ArtistFactory.create(name=name)))
+    user = UserFactory.create()
+    result = selectors.library_search(
+        user=user,
+        query="blue",
+        artist_count=10,
+        artist_offset=0,
+        album_count=10,
+        album_offset=0,
+        song_count=0,
+        song_offset=0,
+    )
+    expected = ["Blue", "Blue Lagoon", "Bluer", "Deep Blue"]
+    assert [artist.name for artist in result.artists] == expected
+    assert [album.name for album in result.albums] == expected
+
+
+def test_rest_search_ranks_too() -> None:
+    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
+    for title in TITLES:
+        TrackFactory.create(title=title, album=album)
+    user = UserFactory.create()
+    ranked = selectors.tracks_search(selectors.tracks_list(user=user), query="day")
+    assert [track.title for track in ranked] == ["Day", "Lovely Day"]
