@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("library", "0007_library_change"),
+        ("library", "0010_library_change"),
     ]
 
     operations = [

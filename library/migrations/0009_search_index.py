@@ -151,6 +151,6 @@ def forward(vendor: str) -> list[str]:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("library", "0005_pending_reference")]
+    dependencies = [("library", "0008_pending_listen")]
 
     operations = [migrations.RunPython(_run(forward), _run(_backward))]

@@ -78,6 +78,6 @@ def _run(statements_for):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("library", "0006_search_index")]
+    dependencies = [("library", "0009_search_index")]
 
     operations = [migrations.RunPython(_run(forward), _run(backward))]
