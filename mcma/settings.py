@@ -425,6 +425,9 @@ EXTERNAL_SEARCH_TIMEOUT_SECONDS = env.float("EXTERNAL_SEARCH_TIMEOUT_SECONDS", d
 # stream/download of an external song requests its download and waits this long for it (polling the job) before
 # answering "still downloading"; the player's retry then streams the library copy.
 EXTERNAL_STREAM_WAIT_SECONDS = env.float("EXTERNAL_STREAM_WAIT_SECONDS", default=25.0)
+# At most this many requests of one web process wait like that at once (the rest are told "still downloading" at
+# once, their downloads requested all the same), so players cannot tie up every thread of the web server.
+EXTERNAL_STREAM_MAX_WAITING = env.int("EXTERNAL_STREAM_MAX_WAITING", default=2)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Logging: one line per event to stderr; never a secret (credentials in URLs are masked, mcma.access_log)

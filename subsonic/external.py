@@ -8,16 +8,18 @@ external hits and "not found" for `ext-` ids, exactly as if the catalogue did no
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -324,18 +326,50 @@ def queue_entry(*, user: User, ref: ExternalRef, position: int) -> None:
 _POLL_SECONDS = 0.2
 
 
+_waiting_lock = threading.Lock()
+_waiting = 0
+
+
+@contextlib.contextmanager
+def _waiting_slot(ref: ExternalRef) -> Iterator[None]:
+    """One of the EXTERNAL_STREAM_MAX_WAITING places to wait in; none free: "still downloading" at once."""
+    global _waiting
+    with _waiting_lock:
+        if _waiting >= settings.EXTERNAL_STREAM_MAX_WAITING:
+            raise _still_downloading(ref)
+        _waiting += 1
+    try:
+        yield
+    finally:
+        with _waiting_lock:
+            _waiting -= 1
+
+
+def _still_downloading(ref: ExternalRef) -> SubsonicError:
+    return SubsonicError(ErrorCode.GENERIC, f"This song is still downloading from {ref.source}; try again in a moment")
+
+
 def track_for_playback(*, user: User, ref: ExternalRef) -> Track:
     """The library track of the external song, downloading it first: waits up to EXTERNAL_STREAM_WAIT_SECONDS
-    for the job, then answers that it is still downloading (the player retries; the job goes on)."""
+    for the job (in one of a few waiting places per process), then answers that it is still downloading (the
+    player retries; the job goes on)."""
     require_song(user=user, ref=ref)
     result = download_request_referencing(user=user, source=ref.source, external_id=ref.external_id)
+    pk = track_pk_by_source(source=ref.source, source_id=ref.external_id)
+    if pk is not None:
+        return track_get(track_id=pk)
+    with _waiting_slot(ref):
+        return _wait_for_track(ref, result.job.pk if result.job is not None else None)
+
+
+def _wait_for_track(ref: ExternalRef, job_id: Any) -> Track:
     deadline = time.monotonic() + settings.EXTERNAL_STREAM_WAIT_SECONDS
     while True:
         pk = track_pk_by_source(source=ref.source, source_id=ref.external_id)
         if pk is not None:
             return track_get(track_id=pk)
-        if result.job is not None:
-            state, error = download_job_state(job_id=result.job.pk)
+        if job_id is not None:
+            state, error = download_job_state(job_id=job_id)
             if state in (JobState.FAILED, JobState.CANCELLED):
                 raise SubsonicError(
                     ErrorCode.GENERIC, f"The download of this song {state}: {error or 'no reason given'}"
@@ -343,7 +377,5 @@ def track_for_playback(*, user: User, ref: ExternalRef) -> Track:
             if state == JobState.RETRYING:  # it will not be back within the wait: say why now
                 raise SubsonicError(ErrorCode.GENERIC, f"The download of this song will be retried later: {error}")
         if time.monotonic() >= deadline:
-            raise SubsonicError(
-                ErrorCode.GENERIC, f"This song is still downloading from {ref.source}; try again in a moment"
-            )
+            raise _still_downloading(ref)
         time.sleep(_POLL_SECONDS)

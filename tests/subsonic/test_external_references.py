@@ -258,6 +258,17 @@ def test_when_the_wait_runs_out_the_player_is_told_it_is_still_downloading(
     assert DownloadJob.objects.get().state == JobState.QUEUED
 
 
+def test_with_every_waiting_place_taken_the_player_is_told_at_once(
+    api: SubsonicClient, hybrid: FakeYouTube, settings: Any
+) -> None:
+    settings.EXTERNAL_STREAM_MAX_WAITING = 0  # as if other players already held every place
+    started = time.monotonic()
+    reply = api.call("stream", id=BLUES)
+    assert time.monotonic() - started < settings.EXTERNAL_STREAM_WAIT_SECONDS
+    assert "still downloading" in reply.error_message
+    assert DownloadJob.objects.get().state == JobState.QUEUED  # requested all the same
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("media", "said"), [("status:403", "will be retried later"), ("status:404", "failed")])
 def test_a_download_that_cannot_finish_now_says_why_at_once(
