@@ -212,12 +212,8 @@ def _send(job_ids: list[str], *, countdown: float | None = None) -> None:
     sent: list[str] = []
     for job_id in job_ids:
         try:
-            download_task.apply_async(
-                args=(job_id,),
-                retry=True,
-                retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
-                countdown=countdown or 0,
-            )
+            # Publish retries follow CELERY_TASK_PUBLISH_RETRY_POLICY (one quick retry), like every other send.
+            download_task.apply_async(args=(job_id,), countdown=countdown or 0)
         except (KombuOperationalError, OSError) as exc:
             logger.warning("broker unavailable, %d download job(s) stay queued for the sweep: %s", len(job_ids), exc)
             break

@@ -11,10 +11,12 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from library.importing import albums_refresh
 from library.models import Track
-from tests.factories.accounts import AdminFactory, UserFactory
+from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
-from tests.subsonic.conftest import client_for
+from tests.subsonic.conftest import admin, client_for
 from tests.subsonic.support import SubsonicClient
+
+__all__ = ["admin"]  # the Subsonic suite's admin fixture, shared here rather than written twice
 
 # Some probes only fail where the database refuses input SQLite takes (NUL in text): their xfails say so.
 ON_POSTGRESQL = "postgresql" in settings.DATABASES["default"]["ENGINE"]
@@ -39,11 +41,6 @@ def owner(db: None) -> User:
 @pytest.fixture
 def intruder(db: None) -> User:
     return UserFactory.create(username="mallory", can_share=True)
-
-
-@pytest.fixture
-def admin(db: None) -> User:
-    return AdminFactory.create(username="root")
 
 
 @pytest.fixture
