@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
@@ -21,10 +21,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
 from downloads import selectors, services
 from downloads.models import JobKind, JobState
 from library import selectors as library_selectors
+from mcma.admin_pages import admin_page, page_user
 from mcma.errors import ApplicationError
 from sources.base import ResultKind
 
@@ -36,22 +36,13 @@ POLL_SECONDS = 2
 JOB_ACTIONS = {"cancel": services.download_job_cancel, "retry": services.download_job_retry}
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # admin_view lets only signed-in users through
-    return request.user
-
-
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _page(request: HttpRequest, template: str, title: str, context: dict[str, Any]) -> TemplateResponse:
-    return TemplateResponse(request, template, {**admin.site.each_context(request), "title": title, **context})
-
-
 # -- Search --------------------------------------------------------------------------------------------------------
 def search(request: HttpRequest) -> TemplateResponse:
-    user = _user(request)
+    user = page_user(request)
     query = request.GET.get("q", "").strip()
     kind_value = request.GET.get("kind", "")
     kind = ResultKind(kind_value) if kind_value in set(ResultKind) else None
@@ -77,13 +68,13 @@ def search(request: HttpRequest) -> TemplateResponse:
             context["external"] = selectors.external_search(query=query, kind=kind, limit=EXTERNAL_HITS)
         else:
             context["downloads_not_allowed"] = True
-    return _page(request, "admin/downloads/search.html", "Search", context)
+    return admin_page(request, "admin/downloads/search.html", "Search", context)
 
 
 @require_POST
 def search_download(request: HttpRequest) -> HttpResponseBase:
     """One click on Download: enqueue, then say what happened (in place for htmx, as a message otherwise)."""
-    user = _user(request)
+    user = page_user(request)
     kind = request.POST.get("kind", "")
     try:
         result = services.download_request(
@@ -116,7 +107,7 @@ def search_download(request: HttpRequest) -> HttpResponseBase:
 # -- Downloads -----------------------------------------------------------------------------------------------------
 def downloads(request: HttpRequest) -> TemplateResponse:
     """The user's downloads (an admin's: everyone's), newest first, albums and playlists with their tracks."""
-    user = _user(request)
+    user = page_user(request)
     state = request.GET.get("state", "")
     if state not in JobState.values:
         state = ""
@@ -137,7 +128,7 @@ def downloads(request: HttpRequest) -> TemplateResponse:
     }
     if _is_htmx(request):
         return TemplateResponse(request, "admin/downloads/_job_rows.html", context)
-    return _page(request, "admin/downloads/downloads.html", "Downloads", context)
+    return admin_page(request, "admin/downloads/downloads.html", "Downloads", context)
 
 
 def _back_to_downloads(request: HttpRequest) -> HttpResponse:
@@ -150,7 +141,7 @@ def _back_to_downloads(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def job_action(request: HttpRequest, job_id: Any, action: str) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     perform = JOB_ACTIONS.get(action)
     if perform is None:
         messages.error(request, f"Unknown action {action[:40]!r}.")
@@ -169,7 +160,7 @@ def job_action(request: HttpRequest, job_id: Any, action: str) -> HttpResponse:
 @require_POST
 def retry_failed(request: HttpRequest) -> HttpResponse:
     try:
-        count = services.download_jobs_retry_failed(actor=_user(request))
+        count = services.download_jobs_retry_failed(actor=page_user(request))
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

@@ -9,32 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
 from library import selectors, services
 from library.models import Album, Artist, Track
 from library.services import AnnotatedKind
+from mcma.admin_pages import admin_page, page_user
 from mcma.errors import ApplicationError, NotFoundError
 
 STARRABLE: dict[str, AnnotatedKind] = {"track": "track", "album": "album", "artist": "artist"}
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # admin_view lets only signed-in users through
-    return request.user
-
-
-def _page(request: HttpRequest, template: str, title: str, context: dict[str, Any]) -> TemplateResponse:
-    return TemplateResponse(request, template, {**admin.site.each_context(request), "title": title, **context})
-
-
 def _missing(request: HttpRequest, exc: NotFoundError) -> TemplateResponse:
-    response = _page(request, "admin/library/not_found.html", "Not found", {"message": exc.message})
+    response = admin_page(request, "admin/library/not_found.html", "Not found", {"message": exc.message})
     response.status_code = 404
     return response
 
@@ -46,21 +37,21 @@ def _detail(
         item = fetch()
     except NotFoundError as exc:
         return _missing(request, exc)
-    return _page(request, f"admin/library/{kind}_page.html", title(item), {kind: item, "kind": kind})
+    return admin_page(request, f"admin/library/{kind}_page.html", title(item), {kind: item, "kind": kind})
 
 
 def track_page(request: HttpRequest, track_id: int) -> TemplateResponse:
-    user = _user(request)
+    user = page_user(request)
     return _detail(request, "track", lambda: selectors.track_detail(user=user, track_id=track_id), lambda t: t.title)
 
 
 def album_page(request: HttpRequest, album_id: int) -> TemplateResponse:
-    user = _user(request)
+    user = page_user(request)
     return _detail(request, "album", lambda: selectors.album_detail(user=user, album_id=album_id), lambda a: a.name)
 
 
 def artist_page(request: HttpRequest, artist_id: int) -> TemplateResponse:
-    user = _user(request)
+    user = page_user(request)
     return _detail(request, "artist", lambda: selectors.artist_detail(user=user, artist_id=artist_id), lambda a: a.name)
 
 
@@ -73,7 +64,7 @@ def star(request: HttpRequest, kind: str, item_id: int) -> HttpResponse:
         return redirect("admin:index")
     try:
         services.star_set(
-            user=_user(request), kind=annotated, ids=[item_id], starred=request.POST.get("starred") == "true"
+            user=page_user(request), kind=annotated, ids=[item_id], starred=request.POST.get("starred") == "true"
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
