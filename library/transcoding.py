@@ -53,18 +53,43 @@ class Codec:
     min_bitrate: int  # kbps; 0 for lossless
     max_bitrate: int
     default_bitrate: int
+    sample_rates: tuple[int, ...]  # Hz the encoder takes; empty = any
+    bit_depths: tuple[int, ...]  # lossless only: the sample sizes it writes
 
     @property
     def lossless(self) -> bool:
         return self.max_bitrate == 0
 
+    def sample_rate_for(self, wanted: int) -> int:
+        """The rate sent for a source (or a player's ceiling) of `wanted` Hz: the highest the encoder takes at or
+        below it, else its lowest. 0 (unknown source, no ceiling) leaves the source's rate to ffmpeg, except for
+        an encoder with one rate only (opus: 48 kHz whatever goes in)."""
+        if not self.sample_rates:
+            return wanted
+        if not wanted:
+            return self.sample_rates[0] if len(self.sample_rates) == 1 else 0
+        fitting = [rate for rate in self.sample_rates if rate <= wanted]
+        return max(fitting) if fitting else min(self.sample_rates)
 
+    def bit_depth_for(self, wanted: int) -> int:
+        """The sample size sent for a source (or a ceiling) of `wanted` bits: the largest the encoder writes at or
+        below it, else its smallest; 0 for lossy codecs (no sample size) and unknown sources."""
+        if not self.bit_depths or not wanted:
+            return 0
+        fitting = [depth for depth in self.bit_depths if depth <= wanted]
+        return max(fitting) if fitting else min(self.bit_depths)
+
+
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+_AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 CODECS: dict[str, Codec] = {
-    "mp3": Codec("mp3", "libmp3lame", "mp3", "audio/mpeg", "mp3", 2, 32, 320, 192),
-    "opus": Codec("opus", "libopus", "ogg", "audio/ogg", "opus", 2, 16, 256, 128),
-    "aac": Codec("aac", "aac", "adts", "audio/aac", "aac", 2, 32, 320, 192),
-    "flac": Codec("flac", "flac", "flac", "audio/flac", "flac", 8, 0, 0, 0),
+    "mp3": Codec("mp3", "libmp3lame", "mp3", "audio/mpeg", "mp3", 2, 32, 320, 192, _MP3_RATES, ()),
+    "opus": Codec("opus", "libopus", "ogg", "audio/ogg", "opus", 2, 16, 256, 128, (48000,), ()),
+    "aac": Codec("aac", "aac", "adts", "audio/aac", "aac", 2, 32, 320, 192, _AAC_RATES, ()),
+    "flac": Codec("flac", "flac", "flac", "audio/flac", "flac", 8, 0, 0, 0, (), (16, 24)),
 }
+# ffmpeg's FLAC encoder takes 16-bit samples as s16 and writes 24-bit ones from s32.
+_SAMPLE_FORMATS = {16: "s16", 24: "s32"}
 # What a stored file already is, by its codec or suffix, so "already at or below the asked bitrate in that
 # format" can be sent as it is.
 _SOURCE_CODEC = {"mp3": "mp3", "opus": "opus", "aac": "aac", "m4a": "aac", "flac": "flac"}
@@ -87,6 +112,10 @@ class TrackAudio(Protocol):
     def channels(self) -> int: ...
     @property
     def duration_ms(self) -> int: ...
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def bit_depth(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -108,18 +137,37 @@ def lowest_limit(*limits: int) -> int:
 
 
 @dataclass(frozen=True)
+class AudioCeiling:
+    """The most a player takes of each (0 = no limit), as a transcode decision read it from the player's codec
+    limitations; every transcode also stays within what the source has and the codec can write."""
+
+    channels: int = 0
+    sample_rate: int = 0  # Hz
+    bit_depth: int = 0
+
+
+NO_CEILING = AudioCeiling()
+
+
+@dataclass(frozen=True)
 class TranscodePlan:
     codec: Codec
     bitrate: int  # kbps; 0 for lossless
     offset_seconds: float
     channels: int
+    sample_rate: int  # Hz; 0 = the source's (unknown here)
+    bit_depth: int  # lossless only; 0 = the source's, or lossy
     duration_seconds: float  # of what is sent: the song's length after the offset
 
 
-def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: TrackAudio, max_channels: int = 0) -> TranscodePlan:
-    channels = min(track.channels or 2, codec.max_channels, max_channels or codec.max_channels)
+def _plan(
+    codec: Codec, bitrate: int, offset_seconds: float, track: TrackAudio, ceiling: AudioCeiling = NO_CEILING
+) -> TranscodePlan:
+    channels = min(track.channels or 2, codec.max_channels, ceiling.channels or codec.max_channels)
+    sample_rate = codec.sample_rate_for(lowest_limit(track.sample_rate, ceiling.sample_rate))
+    bit_depth = codec.bit_depth_for(lowest_limit(track.bit_depth or 0, ceiling.bit_depth))
     remaining = max(0.0, track.duration_ms / 1000 - offset_seconds)
-    return TranscodePlan(codec, bitrate, offset_seconds, channels, remaining)
+    return TranscodePlan(codec, bitrate, offset_seconds, channels, sample_rate, bit_depth, remaining)
 
 
 @lru_cache(maxsize=1)
@@ -188,13 +236,14 @@ def _check_offset(track: TrackAudio, offset_seconds: float) -> None:
 
 
 def chosen_plan(
-    *, track: Track, codec_name: str, bitrate: int, max_channels: int, offset_seconds: float
+    *, track: TrackAudio, codec_name: str, bitrate: int, ceiling: AudioCeiling, offset_seconds: float
 ) -> TranscodePlan:
-    """The plan for a transcode already decided elsewhere (an OpenSubsonic transcode decision): the same clamps
-    as `transcode_plan` (the codec's bitrate range and channel count), so nothing decided outside can widen them."""
+    """The plan for a transcode decided elsewhere (an OpenSubsonic transcode decision): the same clamps as
+    `transcode_plan` (the codec's bitrate range, channels, sample rates and sizes, never above the source's), so
+    nothing decided outside can widen them."""
     _check_offset(track, offset_seconds)
     codec = CODECS[codec_name]
-    return _plan(codec, 0 if codec.lossless else _bitrate(codec, bitrate), offset_seconds, track, max_channels)
+    return _plan(codec, 0 if codec.lossless else _bitrate(codec, bitrate), offset_seconds, track, ceiling)
 
 
 def _bitrate(codec: Codec, limit: int) -> int:
@@ -209,6 +258,10 @@ def ffmpeg_arguments(*, path: Path, plan: TranscodePlan) -> list[str]:
     if plan.offset_seconds:
         args += ["-ss", f"{plan.offset_seconds:.3f}"]  # before -i: ffmpeg's fast input seek
     args += ["-i", str(path), "-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", str(plan.channels)]
+    if plan.sample_rate:
+        args += ["-ar", str(plan.sample_rate)]
+    if plan.bit_depth:
+        args += ["-sample_fmt", _SAMPLE_FORMATS[plan.bit_depth]]
     args += ["-c:a", plan.codec.encoder]
     if plan.bitrate:
         args += ["-b:a", f"{plan.bitrate}k"]
@@ -268,12 +321,17 @@ def _cache_dir() -> Path:
     return Path(settings.MCMA_CACHE_DIR) / "transcodes"
 
 
+def file_identity(track: Track) -> str:
+    """What changes when the song's file does: its checksum, or its path and size before it has one."""
+    return track.checksum or f"{track.path}\0{track.size_bytes}"
+
+
 def _cache_path(track: Track, plan: TranscodePlan) -> Path | None:
     """Where this transcode is kept, or None when it cannot be (an offset start, or the cache is off)."""
     if plan.offset_seconds or not settings.TRANSCODE_CACHE_SIZE:
         return None
-    identity = track.checksum or f"{track.path}\0{track.size_bytes}"
-    key = hashlib.sha256(f"{identity}\0{plan.codec.name}\0{plan.bitrate}\0{plan.channels}".encode()).hexdigest()
+    profile = (plan.codec.name, plan.bitrate, plan.channels, plan.sample_rate, plan.bit_depth)
+    key = hashlib.sha256("\0".join(map(str, (file_identity(track), *profile))).encode()).hexdigest()
     return _cache_dir() / key[:2] / f"{key}.{plan.codec.suffix}"
 
 

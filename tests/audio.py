@@ -12,6 +12,7 @@ from pathlib import Path
 FORMATS: dict[str, list[str]] = {
     "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],
     "flac": ["-c:a", "flac"],
+    "hires.flac": ["-ac", "2", "-ar", "96000", "-c:a", "flac", "-sample_fmt", "s32"],  # 96 kHz, 24-bit, stereo
     "ogg": ["-c:a", "libvorbis", "-q:a", "2"],
     "opus": ["-c:a", "libopus", "-b:a", "64k"],
     "m4a": ["-c:a", "aac", "-b:a", "128k"],

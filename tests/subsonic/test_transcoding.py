@@ -74,6 +74,14 @@ def test_stream_transcodes_to_the_asked_format_and_bitrate(
         assert abs(int(probed["format"]["bit_rate"]) / 1000 - bitrate) < bitrate * 0.35
 
 
+@pytest.mark.parametrize(("fmt", "rate"), [("mp3", 48000), ("aac", 96000), ("opus", 48000)])
+def test_stream_sends_the_sources_rate_where_the_codec_takes_it(
+    api: SubsonicClient, hires_song: Track, tmp_path: Path, fmt: str, rate: int
+) -> None:
+    stream = probe(streamed_body(_stream(api, hires_song, format=fmt)), tmp_path)["streams"][0]
+    assert (int(stream["sample_rate"]), stream["channels"]) == (rate, 2)
+
+
 def test_a_bitrate_limit_alone_transcodes_to_the_default_format(
     api: SubsonicClient, flac_song: Track, tmp_path: Path
 ) -> None:
@@ -150,7 +158,8 @@ def test_the_arguments_come_only_from_the_plan(flac_song: Track) -> None:
     args = transcoding.ffmpeg_arguments(path=Path("/music/a.flac"), plan=plan)
     assert args[1:] == [
         *("-nostdin", "-hide_banner", "-loglevel", "error", "-ss", "2.000", "-i", "/music/a.flac"),
-        *("-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", "1", "-c:a", "libopus", "-b:a", "64k"),
+        *("-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", "1", "-ar", "48000"),
+        *("-c:a", "libopus", "-b:a", "64k"),
         *("-f", "ogg", "pipe:1"),
     ]
 
