@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from library import selectors, transcoding
@@ -85,11 +86,39 @@ def test_a_players_cap_applies_to_transcode_decisions(api: SubsonicClient, flac_
     assert decision["transcodeStream"]["audioBitrate"] == 128
 
 
-def test_limits_cost_one_query_and_none_without_a_client_name(user: User, django_assert_num_queries: Any) -> None:
+def test_profiles_are_read_once_then_from_the_cache(user: User, django_assert_num_queries: Any) -> None:
+    PlayerProfile.objects.create(client_name="Symfonium", max_bitrate=96)
     with django_assert_num_queries(0):
         assert selectors.playback_limits(user=user, client="") == transcoding.NO_LIMITS
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # the whole table, once
         assert selectors.playback_limits(user=user, client="Nobody") == transcoding.NO_LIMITS
+    with django_assert_num_queries(0):
+        assert selectors.playback_limits(user=user, client="SYMFONIUM") == transcoding.PlaybackLimits(96)
+        assert selectors.playback_limits(user=user, client="Nobody") == transcoding.NO_LIMITS
+
+
+def test_saving_or_deleting_a_profile_is_seen_at_once(user: User) -> None:
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.NO_LIMITS  # cached: no profile
+    profile = PlayerProfile.objects.create(client_name="Tempo", max_bitrate=128)
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.PlaybackLimits(128)
+    profile.default_format = TranscodeFormat.MP3
+    profile.save()
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.PlaybackLimits(128, "mp3")
+    PlayerProfile.objects.filter(pk=profile.pk).delete()
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.NO_LIMITS
+
+
+def test_a_request_naming_its_player_costs_no_extra_query(
+    api: SubsonicClient, flac_song: Track, django_assert_num_queries: Any
+) -> None:
+    PlayerProfile.objects.create(client_name="Symfonium", max_bitrate=96)
+    song_id = f"tr-{flac_song.pk}"
+    api.call("getSong", "json", client_name="Symfonium", id=song_id)  # the first request reads the profiles
+    with CaptureQueriesContext(connection) as unnamed:
+        assert api.call("getSong", "json", client_name="", id=song_id).ok
+    with django_assert_num_queries(len(unnamed)):
+        song = api.call("getSong", "json", client_name="Symfonium", id=song_id).one("song")
+    assert song["transcodedSuffix"] == "opus"  # the profile did apply
 
 
 def test_one_profile_per_client_name_ignoring_case(db: None) -> None:
