@@ -176,6 +176,25 @@ def ffmpeg_path() -> str | None:
     return shutil.which("ffmpeg")
 
 
+@dataclass(frozen=True)
+class TranscodingStatus:
+    available: bool
+    message: str
+
+
+def transcoding_status() -> TranscodingStatus:
+    """What health pages say of transcoding: without ffmpeg, players get the original files."""
+    if ffmpeg_path() is None:
+        return TranscodingStatus(
+            False, "ffmpeg is not installed: players get the original files (no format, bitrate limit or timeOffset)"
+        )
+    return TranscodingStatus(
+        True,
+        f"ffmpeg: up to {settings.TRANSCODE_MAX_PROCESSES} transcodes at once per web process, "
+        f"{settings.TRANSCODE_MAX_PER_USER} per user",
+    )
+
+
 def _source_codec(track: TrackAudio) -> str:
     return _SOURCE_CODEC.get(track.codec.lower(), _SOURCE_CODEC.get(track.suffix.lower(), ""))
 

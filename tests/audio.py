@@ -27,8 +27,10 @@ FORMATS: dict[str, list[str]] = {
 class AudioMaker:
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
-        if shutil.which("ffmpeg") is None:
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
             raise RuntimeError("ffmpeg is required by the test suite (apt-get install ffmpeg)")
+        self.ffmpeg = ffmpeg  # found once, so tests that take ffmpeg off PATH can still make audio
 
     def make(self, dest: Path, fmt: str = "mp3", *, seconds: float = 1.0, tags: dict[str, str] | None = None) -> Path:
         """Write an audio file of `fmt` (a key of FORMATS) with `tags` to `dest` and return it."""
@@ -37,7 +39,7 @@ class AudioMaker:
         ext = fmt.split(".")[-1]
         cached = self.cache_dir / f"{key}.{ext}"
         if not cached.exists():
-            args = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi"]
+            args = [self.ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi"]
             args += ["-i", f"sine=frequency=440:duration={seconds}:sample_rate=44100"]
             for name, value in tags.items():
                 args += ["-metadata", f"{name}={value}"]

@@ -161,12 +161,3 @@ def test_song_entries_follow_the_players_default_format(api: SubsonicClient, fla
     assert (song["transcodedSuffix"], song["transcodedContentType"]) == ("mp3", "audio/mpeg")
     plain = api.call("getSong", "json", client_name="Tempo", id=f"tr-{flac_song.pk}").one("song")
     assert "transcodedSuffix" not in plain
-
-
-def test_song_entries_announce_nothing_without_ffmpeg(
-    api: SubsonicClient, flac_song: Track, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
-    User.objects.filter(username=api.username).update(max_bitrate=96)
-    song = api.call("getSong", "json", id=f"tr-{flac_song.pk}").one("song")
-    assert "transcodedSuffix" not in song

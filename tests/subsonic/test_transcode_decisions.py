@@ -328,18 +328,6 @@ def test_no_profile_this_server_can_produce_is_an_honest_refusal(api: SubsonicCl
     assert "transcodeParams" not in decision
 
 
-def test_without_ffmpeg_nothing_is_transcoded_and_the_extension_is_not_offered(
-    api: SubsonicClient, flac_song: Track, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
-    info = _info(directPlayProfiles=[_direct(["mp3"], [])], transcodingProfiles=[_transcode("mp3", "mp3")])
-    decision = _decision(_decide(api, flac_song, info))
-    assert (decision["canDirectPlay"], decision["canTranscode"]) == (False, False)
-    assert "unavailable" in decision["errorReason"]
-    names = [e["name"] for e in api.call("getOpenSubsonicExtensions", "json").items("openSubsonicExtensions")]
-    assert "transcoding" not in names
-
-
 def test_an_offset_starts_the_transcode_there(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
     info = _info(transcodingProfiles=[_transcode("ogg", "opus")])
     params = _decision(_decide(api, flac_song, info))["transcodeParams"]

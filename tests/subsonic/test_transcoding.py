@@ -196,17 +196,6 @@ def test_the_per_user_limit_makes_extra_requests_wait_then_fail(
     assert transcoding.running_transcodes() == 0
 
 
-def test_without_ffmpeg_originals_are_sent_and_no_offset_is_offered(
-    api: SubsonicClient, flac_song: Track, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
-    response = _stream(api, flac_song, format="mp3", maxBitRate=96)
-    assert response["Content-Type"] == "audio/flac"
-    streamed_body(response)
-    names = [e["name"] for e in api.call("getOpenSubsonicExtensions", "json").items("openSubsonicExtensions")]
-    assert "transcodeOffset" not in names
-
-
 def test_transcode_offset_is_offered_with_ffmpeg(api: SubsonicClient) -> None:
     names = [e["name"] for e in api.call("getOpenSubsonicExtensions", "json").items("openSubsonicExtensions")]
     assert "transcodeOffset" in names
