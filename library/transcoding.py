@@ -491,6 +491,7 @@ def transcode_response(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            bufsize=0,  # unbuffered: each read returns what ffmpeg has written so far, so the first bytes leave at once
         )
     except OSError as exc:
         _slot_release(user_id)
