@@ -34,12 +34,15 @@ from django.http.response import HttpResponseBase
 
 from library.models import Track
 from library.streaming import file_response
-from mcma.errors import InvalidInputError, ServiceUnavailableError
+from mcma.errors import ApplicationError, InvalidInputError, NotFoundError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
 RAW = "raw"
+# The highest bitrate limit a request may name (kbps): far above any codec's, so "no limit" in effect; anything
+# larger is a mistake (bits per second, a typo) worth saying so.
+MAX_BITRATE = 100_000
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,12 @@ _SOURCE_CODEC = {"mp3": "mp3", "opus": "opus", "aac": "aac", "m4a": "aac", "flac
 
 class TranscodeBusyError(ServiceUnavailableError):
     code = "transcoder_busy"
+
+
+class TranscodeFailedError(ApplicationError):
+    """ffmpeg ended without a byte of output: the file is damaged or not audio it can decode."""
+
+    code = "transcode_failed"
 
 
 class TrackAudio(Protocol):
@@ -214,6 +223,10 @@ def transcode_plan(
         return None
     if fmt is not None and fmt not in CODECS:
         raise InvalidInputError(f"format must be one of {', '.join([*CODECS, RAW])}", details={"format": fmt})
+    if not 0 <= max_bitrate <= MAX_BITRATE:
+        raise InvalidInputError(
+            f"maxBitRate must be from 0 (no limit) to {MAX_BITRATE} kbps", details={"maxBitRate": max_bitrate}
+        )
     _check_offset(track, offset_seconds)
     if ffmpeg_path() is None:
         return None
@@ -421,6 +434,7 @@ class _Encoding:
         self._length = length
         self._sent = 0
         self._cache = cache
+        self._first: bytes | None = None
         self._release: Callable[[], None] | None = release
         # A ceiling on each process: a paused player holds ffmpeg blocked on the pipe, never forever.
         ceiling = max(float(settings.TRANSCODE_MIN_CEILING_SECONDS), plan.duration_seconds * 3)
@@ -428,10 +442,15 @@ class _Encoding:
         self._ceiling.daemon = True
         self._ceiling.start()
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
+    def start(self) -> None:
+        """Wait for ffmpeg's first bytes (which the player waits for anyway), so a file ffmpeg cannot decode is a
+        clear error before any header is sent, not an empty 200."""
+        self._first = self._read()
+        if not self._first and self._process.wait() != 0:
+            self.close()
+            raise TranscodeFailedError("The song's file could not be transcoded (is it damaged?); ask for format=raw.")
 
-    def __next__(self) -> bytes:
+    def _read(self) -> bytes:
         assert self._process.stdout is not None
         chunk = self._process.stdout.read(CHUNK_SIZE)
         if self._cache is not None:
@@ -440,6 +459,14 @@ class _Encoding:
             elif self._process.wait() == 0:  # the whole transcode went through: keep it
                 self._cache.publish()
                 self._cache = None
+        return chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._first if self._first is not None else self._read()
+        self._first = None
         if self._length is not None:
             remaining = self._length - self._sent
             chunk = chunk[:remaining] if chunk else bytes(min(remaining, CHUNK_SIZE))
@@ -482,6 +509,8 @@ def transcode_response(
     }
     if length is not None:
         headers["Content-Length"] = str(length)
+    if not path.is_file():
+        raise NotFoundError("The file is missing from storage.")
     if request.method == "HEAD":
         return HttpResponse(content_type=plan.codec.content_type, headers=headers)
     _slot_take(user_id)
@@ -499,6 +528,7 @@ def transcode_response(
         raise ServiceUnavailableError("The transcoder could not start; ask for format=raw.") from exc
     cache = _CacheWriter(target) if target is not None else None
     encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id), cache=cache)
+    encoding.start()
     return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)
 
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,20 +147,6 @@ def hires_song(library: Library, audio_maker: AudioMaker) -> Track:
     )
     track.refresh_from_db()
     return track
-
-
-def probe(data: bytes, tmp_path: Path) -> dict[str, Any]:
-    """ffprobe's view of a response body: streams and format."""
-    sample = tmp_path / "sample.bin"
-    sample.write_bytes(data)
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(sample)],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    probed: dict[str, Any] = json.loads(result.stdout)
-    return probed
 
 
 def streamed_body(response: Any) -> bytes:

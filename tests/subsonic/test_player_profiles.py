@@ -17,7 +17,8 @@ from accounts.models import User
 from library import selectors, transcoding
 from library.models import PlayerProfile, Track, TranscodeFormat
 from subsonic import ids
-from tests.subsonic.conftest import probe, streamed_body
+from tests.audio import probe
+from tests.subsonic.conftest import streamed_body
 from tests.subsonic.support import SubsonicClient
 
 

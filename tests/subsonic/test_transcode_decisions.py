@@ -17,7 +17,8 @@ from accounts.models import User
 from library import transcoding
 from library.models import Track
 from library.transcode_decisions import PARAMS_SALT
-from tests.subsonic.conftest import SECONDS, probe, streamed_body
+from tests.audio import probe
+from tests.subsonic.conftest import SECONDS, streamed_body
 from tests.subsonic.support import Reply, SubsonicClient, parse
 
 HTTP = ["http"]
