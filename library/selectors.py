@@ -110,12 +110,13 @@ def track_get(*, track_id: int) -> Track:
 
 def playback_limits(*, user: User, client: str) -> PlaybackLimits:
     """The admin-set limits for `user` on the player named `client` (its Subsonic `c`; "" for none): the lower
-    bitrate cap of the two, and the player's default format. No query: profiles are read from the cache."""
+    bitrate cap of the two, and the player's default format, else the user's. No query: profiles are read from
+    the cache."""
     profile = player_profile_limits(client) if client else None
     if profile is None:
-        return PlaybackLimits(user.max_bitrate)
+        return PlaybackLimits(user.max_bitrate, user.default_format)
     max_bitrate, default_format = profile
-    return PlaybackLimits(lowest_limit(user.max_bitrate, max_bitrate), default_format)
+    return PlaybackLimits(lowest_limit(user.max_bitrate, max_bitrate), default_format or user.default_format)
 
 
 def track_pk_by_source(*, source: str, source_id: str) -> int | None:

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import User
+from accounts.models import TranscodeFormat, User
 from library import selectors, transcoding
-from library.models import PlayerProfile, Track, TranscodeFormat
+from library.models import PlayerProfile, Track
 from subsonic import ids
 from tests.audio import probe
 from tests.subsonic.conftest import streamed_body
@@ -50,6 +50,30 @@ def test_the_players_default_format_is_used_when_the_request_names_none(
     asked = _stream(api, flac_song, "Old Car Stereo", format="opus")
     assert asked["Content-Type"] == "audio/ogg"
     streamed_body(asked)
+
+
+def test_the_users_default_format_applies_unless_the_players_says_otherwise(
+    api: SubsonicClient, flac_song: Track, tmp_path: Path
+) -> None:
+    User.objects.filter(username=api.username).update(default_format=TranscodeFormat.AAC)
+    mine = _stream(api, flac_song, "Tempo")
+    assert mine["Content-Type"] == "audio/aac"
+    assert probe(streamed_body(mine), tmp_path)["streams"][0]["codec_name"] == "aac"
+    PlayerProfile.objects.create(client_name="Old Car Stereo", default_format=TranscodeFormat.MP3)
+    players = _stream(api, flac_song, "Old Car Stereo")
+    assert players["Content-Type"] == "audio/mpeg"
+    streamed_body(players)
+    PlayerProfile.objects.create(client_name="Capped", max_bitrate=96)  # a cap only: the user's format stays
+    capped = _stream(api, flac_song, "Capped")
+    assert capped["Content-Type"] == "audio/aac"
+    streamed_body(capped)
+    song = api.call("getSong", "json", client_name="Tempo", id=f"tr-{flac_song.pk}").one("song")
+    assert (song["transcodedSuffix"], song["transcodedContentType"]) == ("aac", "audio/aac")
+
+
+def test_an_unknown_user_default_format_is_refused_by_the_database(user: User) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(default_format="wma")
 
 
 @pytest.mark.parametrize(
