@@ -27,6 +27,7 @@ _SUBSONIC_FLAGS = (
     "can_comment",
     "can_request_downloads",
     "max_bitrate",
+    "default_format",
     "subsonic_external_search",
 )
 

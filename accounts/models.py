@@ -7,6 +7,15 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 
+class TranscodeFormat(models.TextChoices):
+    """The formats a listener or a player can be given by default (`library.transcoding.CODECS` encodes each)."""
+
+    MP3 = "mp3", "MP3"
+    OPUS = "opus", "Opus (Ogg)"
+    AAC = "aac", "AAC (ADTS)"
+    FLAC = "flac", "FLAC"
+
+
 class User(AbstractUser):
     """A person using mcma. `is_staff`/`is_superuser` make an admin; the flags below are Subsonic roles."""
 
@@ -17,6 +26,14 @@ class User(AbstractUser):
     can_comment = models.BooleanField(default=False)
     can_request_downloads = models.BooleanField(default=True, help_text="May download from external sources.")
     max_bitrate = models.PositiveIntegerField(default=0, help_text="Streaming bitrate cap in kbps; 0 = none.")
+    default_format = models.CharField(
+        max_length=8,
+        choices=TranscodeFormat.choices,
+        blank=True,
+        default="",
+        help_text="What this user's players get when they name no format (a player profile's own default wins); "
+        "blank = the original file unless a cap needs a transcode.",
+    )
     subsonic_external_search = models.BooleanField(
         default=True,
         help_text="Subsonic searches also show YouTube Music hits (when the server enables it and the user may "
@@ -25,6 +42,12 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_format__in=["", *TranscodeFormat.values]),
+                name="accounts_user_default_format_known",
+            ),
+        ]
 
     @property
     def is_admin(self) -> bool:

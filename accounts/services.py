@@ -37,7 +37,16 @@ USER_FLAGS = frozenset(
 )
 # Fields `user_update` accepts besides the flags.
 USER_FIELDS = frozenset(
-    {"email", "first_name", "last_name", "is_active", "is_admin", "max_bitrate", "subsonic_external_search"}
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "is_active",
+        "is_admin",
+        "max_bitrate",
+        "default_format",
+        "subsonic_external_search",
+    }
 )
 MAX_API_KEYS_PER_USER = 50
 LISTENBRAINZ_TOKEN_FORM = re.compile(r"[!-~]{1,200}")

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from accounts.models import TranscodeFormat
+
 
 class TimestampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -476,15 +478,6 @@ class PendingReference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of {self.source}:{self.external_id} by user {self.user_id}"
-
-
-class TranscodeFormat(models.TextChoices):
-    """The formats a player can be given by default (`library.transcoding.CODECS` encodes each)."""
-
-    MP3 = "mp3", "MP3"
-    OPUS = "opus", "Opus (Ogg)"
-    AAC = "aac", "AAC (ADTS)"
-    FLAC = "flac", "FLAC"
 
 
 class PlayerProfile(TimestampedModel):

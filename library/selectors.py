@@ -47,7 +47,6 @@ from library.models import (
     InternetRadioStation,
     NowPlaying,
     Play,
-    PlayerProfile,
     Playlist,
     PlaylistEntry,
     PlayQueue,
@@ -58,6 +57,7 @@ from library.models import (
     TrackAnnotation,
     TrackArtist,
 )
+from library.player_profiles import player_profile_limits
 from library.storage import UnsafePathError, media_path
 from library.text import fold
 from library.transcoding import PlaybackLimits, lowest_limit
@@ -110,11 +110,13 @@ def track_get(*, track_id: int) -> Track:
 
 def playback_limits(*, user: User, client: str) -> PlaybackLimits:
     """The admin-set limits for `user` on the player named `client` (its Subsonic `c`; "" for none): the lower
-    bitrate cap of the two, and the player's default format. One query, and none without a client name."""
-    profile = PlayerProfile.objects.filter(client_name__iexact=client).first() if client else None
+    bitrate cap of the two, and the player's default format, else the user's. No query: profiles are read from
+    the cache."""
+    profile = player_profile_limits(client) if client else None
     if profile is None:
-        return PlaybackLimits(user.max_bitrate)
-    return PlaybackLimits(lowest_limit(user.max_bitrate, profile.max_bitrate), profile.default_format)
+        return PlaybackLimits(user.max_bitrate, user.default_format)
+    max_bitrate, default_format = profile
+    return PlaybackLimits(lowest_limit(user.max_bitrate, max_bitrate), default_format or user.default_format)
 
 
 def track_pk_by_source(*, source: str, source_id: str) -> int | None:

@@ -3,22 +3,29 @@
 A player describes itself (a ClientInfo: the containers and codecs it plays directly, the transcodes it accepts in
 order of preference, per-codec limitations, bitrate ceilings); `transcode_decide` compares that with the track
 and the caller's own limit and answers with what the player gets and opaque `transcodeParams`. The params are
-signed with a key derived from SECRET_KEY for this purpose alone, and bound to the track and the user, so
-`transcode_params_read` refuses any value this server did not issue; ffmpeg only ever sees a plan rebuilt from a
-codec name in `CODECS` and clamped numbers (`transcoding.chosen_plan`).
+signed with a key derived from SECRET_KEY for this purpose alone, bound to the track, its file and the user, and
+good for TRANSCODE_PARAMS_MAX_AGE seconds, so `transcode_params_read` refuses any value this server did not issue
+(or issued for a file since replaced, or too long ago); ffmpeg only ever sees a plan rebuilt from a codec name in
+`CODECS` and clamped numbers (`transcoding.chosen_plan`).
+
+The player's codec limitations apply twice: to the file, for direct play, and to each transcode it would accept,
+which is brought within their ceilings (channels, bitrate, sample rate, bit depth) and dropped when it still
+cannot meet them (a player that takes opus only below 48 kHz gets no opus).
 """
 
 from __future__ import annotations
 
+import hashlib
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core import signing
 
 from library import transcoding
 from library.models import Track
-from library.transcoding import lowest_limit
+from library.transcoding import AudioCeiling, lowest_limit
 from mcma.errors import InvalidInputError
 
 PARAMS_SALT = "mcma.library.transcode_decisions.params"
@@ -100,7 +107,7 @@ class TranscodeChoice:
 
     codec_name: str | None
     bitrate: int
-    max_channels: int
+    ceiling: AudioCeiling
 
 
 def container_name(raw: str) -> str:
@@ -151,14 +158,19 @@ _REASON = {
 }
 
 
-def _satisfies(limitation: Limitation, stream: StreamDetails) -> bool:
+def _numbers(limitation: Limitation) -> list[int]:
+    """The limitation's values as numbers in the unit stream details use (kbps for bitrates)."""
+    return [kbps(int(raw)) if limitation.name == "audioBitrate" else int(raw) for raw in limitation.values]
+
+
+def _satisfies(limitation: Limitation, stream: StreamDetails, *, unknown_passes: bool) -> bool:
     """Whether the stream meets the limitation. A value the server does not know (0, or any audio profile,
-    which mcma does not record) passes unless the limitation is required."""
+    which mcma does not record) passes when `unknown_passes`, else only if the limitation is not required."""
     attribute = _ATTRIBUTE.get(limitation.name)
     value = getattr(stream, attribute) if attribute else 0
     if not value:
-        return not limitation.required
-    wanted = [kbps(int(raw)) if limitation.name == "audioBitrate" else int(raw) for raw in limitation.values]
+        return unknown_passes or not limitation.required
+    wanted = _numbers(limitation)
     if not wanted:
         return True
     if limitation.comparison == "Equals":
@@ -168,11 +180,11 @@ def _satisfies(limitation: Limitation, stream: StreamDetails) -> bool:
     return _COMPARE[limitation.comparison](value, wanted[0])
 
 
-def _limitation_failures(client: ClientInfo, stream: StreamDetails) -> list[str]:
+def _limitation_failures(client: ClientInfo, stream: StreamDetails, *, unknown_passes: bool = False) -> list[str]:
     return [
         _REASON[limitation.name]
         for limitation in client.codec_limitations.get(stream.codec, ())
-        if not _satisfies(limitation, stream)
+        if not _satisfies(limitation, stream, unknown_passes=unknown_passes)
     ]
 
 
@@ -200,41 +212,49 @@ def _direct_play_failures(client: ClientInfo, source: StreamDetails, limit: int)
 
 
 def _target(track: Track, profile: TranscodingProfile, limit: int, client: ClientInfo) -> StreamDetails | None:
-    """The stream this transcoding profile would give, or None when this server cannot produce it."""
+    """The stream this transcoding profile would give, or None when this server cannot produce one the player's
+    limitations on that codec accept."""
     name = codec_name(profile.codec)
     if name not in transcoding.CODECS or profile.protocol.lower() != PROTOCOL:
         return None
     if container_name(profile.container) != _OUTPUT_CONTAINER[name]:
         return None
-    bitrate = lowest_limit(limit, kbps(_ceiling(client, name, "audioBitrate")))
-    channels = lowest_limit(profile.max_channels, _ceiling(client, name, "audioChannels"))
-    plan = transcoding.chosen_plan(
-        track=track,
-        codec_name=name,
-        bitrate=bitrate,
-        max_channels=channels,
-        offset_seconds=0,
+    codec = transcoding.CODECS[name]
+    bitrate = lowest_limit(limit, _ceiling(client, name, "audioBitrate", limit or codec.default_bitrate))
+    ceiling = AudioCeiling(
+        channels=lowest_limit(profile.max_channels, _ceiling(client, name, "audioChannels", track.channels)),
+        sample_rate=_ceiling(client, name, "audioSamplerate", track.sample_rate),
+        bit_depth=_ceiling(client, name, "audioBitdepth", track.bit_depth or 0),
     )
-    return StreamDetails(
+    plan = transcoding.chosen_plan(track=track, codec_name=name, bitrate=bitrate, ceiling=ceiling, offset_seconds=0)
+    target = StreamDetails(
         protocol=PROTOCOL,
         container=_OUTPUT_CONTAINER[name],
         codec=name,
         channels=plan.channels,
         bitrate=plan.bitrate,
-        sample_rate=48_000 if name == "opus" else track.sample_rate,
-        bit_depth=(track.bit_depth or 0) if plan.codec.lossless else 0,
+        sample_rate=plan.sample_rate,
+        bit_depth=plan.bit_depth,
     )
+    # What the codec cannot write (opus below 48 kHz, a bit depth of 20) stays outside the ceilings: no match.
+    return None if _limitation_failures(client, target, unknown_passes=True) else target
 
 
-def _ceiling(client: ClientInfo, codec: str, name: str) -> int:
-    """The lowest "at most" the player sets on this codec for this limitation (0 = none)."""
-    return lowest_limit(
-        *(
-            int(item.values[0])
-            for item in client.codec_limitations.get(codec, ())
-            if item.name == name and item.comparison == "LessThanEqual" and item.values
-        )
-    )
+def _ceiling(client: ClientInfo, codec: str, name: str, current: int) -> int:
+    """The most the player's limitations on this codec allow for this attribute of a stream that would
+    otherwise have `current` (0 = no ceiling): the lowest "at most", and for "one of" the largest listed value
+    not above `current` (else the smallest listed)."""
+    ceilings = []
+    for item in client.codec_limitations.get(codec, ()):
+        values = _numbers(item)
+        if item.name != name or not values:
+            continue
+        if item.comparison == "LessThanEqual":
+            ceilings.append(values[0])
+        elif item.comparison == "Equals":
+            fitting = [value for value in values if not current or value <= current]
+            ceilings.append(max(fitting) if fitting else min(values))
+    return lowest_limit(*ceilings)
 
 
 def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitrate: int) -> TranscodeDecision:
@@ -244,7 +264,7 @@ def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitr
     direct_limit = lowest_limit(client.max_bitrate, max_bitrate)
     reasons = _direct_play_failures(client, source, direct_limit)
     if not reasons:
-        choice = TranscodeChoice(None, 0, 0)
+        choice = TranscodeChoice(None, 0, transcoding.NO_CEILING)
         return TranscodeDecision(True, False, (), "", source, None, _sign(choice, track=track, user_id=user_id))
     if transcoding.ffmpeg_path() is None:
         error = "transcoding is unavailable on this server"
@@ -254,28 +274,53 @@ def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitr
         target = _target(track, profile, transcode_limit, client)
         if target is None:
             continue
-        choice = TranscodeChoice(target.codec, target.bitrate, target.channels)
+        choice = TranscodeChoice(
+            target.codec, target.bitrate, AudioCeiling(target.channels, target.sample_rate, target.bit_depth)
+        )
         params = _sign(choice, track=track, user_id=user_id)
         return TranscodeDecision(False, True, tuple(reasons), "", source, target, params)
     error = "no transcoding profile this server can produce (mp3, opus in ogg, aac in adts, flac; over http)"
     return TranscodeDecision(False, False, tuple(reasons), error, source, None, "")
 
 
+def _file_stamp(track: Track) -> str:
+    """A short fingerprint of the song's file, so params outlive no re-encode or replacement of it."""
+    return hashlib.sha256(transcoding.file_identity(track).encode()).hexdigest()[:16]
+
+
 def _sign(choice: TranscodeChoice, *, track: Track, user_id: int) -> str:
-    payload = {"t": track.pk, "u": user_id, "c": choice.codec_name, "b": choice.bitrate, "ch": choice.max_channels}
-    return signing.dumps(payload, salt=PARAMS_SALT)
+    ceiling = choice.ceiling
+    payload = {
+        "t": track.pk,
+        "u": user_id,
+        "f": _file_stamp(track),
+        "c": choice.codec_name,
+        "b": choice.bitrate,
+        "ch": ceiling.channels,
+        "sr": ceiling.sample_rate,
+        "bd": ceiling.bit_depth,
+    }
+    return signing.dumps(payload, salt=PARAMS_SALT)  # timestamped: `transcode_params_read` enforces the lifetime
 
 
 def transcode_params_read(raw: str, *, track: Track, user_id: int) -> TranscodeChoice:
-    """The choice signed params carry; anything altered, forged, or issued for another track or user is refused
-    before it can reach ffmpeg."""
+    """The choice signed params carry; anything altered, forged, expired, or issued for another track, file or
+    user is refused before it can reach ffmpeg."""
+    max_age = settings.TRANSCODE_PARAMS_MAX_AGE
     try:
-        payload = signing.loads(raw, salt=PARAMS_SALT)
+        payload = signing.loads(raw, salt=PARAMS_SALT, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise TranscodeParamsError(
+            f"transcodeParams have expired (they last {max_age} seconds); ask getTranscodeDecision again"
+        ) from exc
     except signing.BadSignature as exc:
         raise TranscodeParamsError(
             "transcodeParams were not issued by this server (altered or forged); ask getTranscodeDecision again"
         ) from exc
     if payload.get("t") != track.pk or payload.get("u") != user_id:
         raise TranscodeParamsError("transcodeParams were issued for another song or user; ask getTranscodeDecision")
+    if payload.get("f") != _file_stamp(track):
+        raise TranscodeParamsError("the song's file has changed since this decision; ask getTranscodeDecision again")
     codec = payload.get("c")
-    return TranscodeChoice(codec if codec in transcoding.CODECS else None, int(payload["b"]), int(payload["ch"]))
+    ceiling = AudioCeiling(int(payload["ch"]), int(payload["sr"]), int(payload["bd"]))
+    return TranscodeChoice(codec if codec in transcoding.CODECS else None, int(payload["b"]), ceiling)

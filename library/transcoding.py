@@ -34,12 +34,15 @@ from django.http.response import HttpResponseBase
 
 from library.models import Track
 from library.streaming import file_response
-from mcma.errors import InvalidInputError, ServiceUnavailableError
+from mcma.errors import ApplicationError, InvalidInputError, NotFoundError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
 RAW = "raw"
+# The highest bitrate limit a request may name (kbps): far above any codec's, so "no limit" in effect; anything
+# larger is a mistake (bits per second, a typo) worth saying so.
+MAX_BITRATE = 100_000
 
 
 @dataclass(frozen=True)
@@ -53,18 +56,43 @@ class Codec:
     min_bitrate: int  # kbps; 0 for lossless
     max_bitrate: int
     default_bitrate: int
+    sample_rates: tuple[int, ...]  # Hz the encoder takes; empty = any
+    bit_depths: tuple[int, ...]  # lossless only: the sample sizes it writes
 
     @property
     def lossless(self) -> bool:
         return self.max_bitrate == 0
 
+    def sample_rate_for(self, wanted: int) -> int:
+        """The rate sent for a source (or a player's ceiling) of `wanted` Hz: the highest the encoder takes at or
+        below it, else its lowest. 0 (unknown source, no ceiling) leaves the source's rate to ffmpeg, except for
+        an encoder with one rate only (opus: 48 kHz whatever goes in)."""
+        if not self.sample_rates:
+            return wanted
+        if not wanted:
+            return self.sample_rates[0] if len(self.sample_rates) == 1 else 0
+        fitting = [rate for rate in self.sample_rates if rate <= wanted]
+        return max(fitting) if fitting else min(self.sample_rates)
 
+    def bit_depth_for(self, wanted: int) -> int:
+        """The sample size sent for a source (or a ceiling) of `wanted` bits: the largest the encoder writes at or
+        below it, else its smallest; 0 for lossy codecs (no sample size) and unknown sources."""
+        if not self.bit_depths or not wanted:
+            return 0
+        fitting = [depth for depth in self.bit_depths if depth <= wanted]
+        return max(fitting) if fitting else min(self.bit_depths)
+
+
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+_AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 CODECS: dict[str, Codec] = {
-    "mp3": Codec("mp3", "libmp3lame", "mp3", "audio/mpeg", "mp3", 2, 32, 320, 192),
-    "opus": Codec("opus", "libopus", "ogg", "audio/ogg", "opus", 2, 16, 256, 128),
-    "aac": Codec("aac", "aac", "adts", "audio/aac", "aac", 2, 32, 320, 192),
-    "flac": Codec("flac", "flac", "flac", "audio/flac", "flac", 8, 0, 0, 0),
+    "mp3": Codec("mp3", "libmp3lame", "mp3", "audio/mpeg", "mp3", 2, 32, 320, 192, _MP3_RATES, ()),
+    "opus": Codec("opus", "libopus", "ogg", "audio/ogg", "opus", 2, 16, 256, 128, (48000,), ()),
+    "aac": Codec("aac", "aac", "adts", "audio/aac", "aac", 2, 32, 320, 192, _AAC_RATES, ()),
+    "flac": Codec("flac", "flac", "flac", "audio/flac", "flac", 8, 0, 0, 0, (), (16, 24)),
 }
+# ffmpeg's FLAC encoder takes 16-bit samples as s16 and writes 24-bit ones from s32.
+_SAMPLE_FORMATS = {16: "s16", 24: "s32"}
 # What a stored file already is, by its codec or suffix, so "already at or below the asked bitrate in that
 # format" can be sent as it is.
 _SOURCE_CODEC = {"mp3": "mp3", "opus": "opus", "aac": "aac", "m4a": "aac", "flac": "flac"}
@@ -72,6 +100,12 @@ _SOURCE_CODEC = {"mp3": "mp3", "opus": "opus", "aac": "aac", "m4a": "aac", "flac
 
 class TranscodeBusyError(ServiceUnavailableError):
     code = "transcoder_busy"
+
+
+class TranscodeFailedError(ApplicationError):
+    """ffmpeg ended without a byte of output: the file is damaged or not audio it can decode."""
+
+    code = "transcode_failed"
 
 
 class TrackAudio(Protocol):
@@ -87,6 +121,10 @@ class TrackAudio(Protocol):
     def channels(self) -> int: ...
     @property
     def duration_ms(self) -> int: ...
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def bit_depth(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -108,24 +146,62 @@ def lowest_limit(*limits: int) -> int:
 
 
 @dataclass(frozen=True)
+class AudioCeiling:
+    """The most a player takes of each (0 = no limit), as a transcode decision read it from the player's codec
+    limitations; every transcode also stays within what the source has and the codec can write."""
+
+    channels: int = 0
+    sample_rate: int = 0  # Hz
+    bit_depth: int = 0
+
+
+NO_CEILING = AudioCeiling()
+
+
+@dataclass(frozen=True)
 class TranscodePlan:
     codec: Codec
     bitrate: int  # kbps; 0 for lossless
     offset_seconds: float
     channels: int
+    sample_rate: int  # Hz; 0 = the source's (unknown here)
+    bit_depth: int  # lossless only; 0 = the source's, or lossy
     duration_seconds: float  # of what is sent: the song's length after the offset
 
 
-def _plan(codec: Codec, bitrate: int, offset_seconds: float, track: TrackAudio, max_channels: int = 0) -> TranscodePlan:
-    channels = min(track.channels or 2, codec.max_channels, max_channels or codec.max_channels)
+def _plan(
+    codec: Codec, bitrate: int, offset_seconds: float, track: TrackAudio, ceiling: AudioCeiling = NO_CEILING
+) -> TranscodePlan:
+    channels = min(track.channels or 2, codec.max_channels, ceiling.channels or codec.max_channels)
+    sample_rate = codec.sample_rate_for(lowest_limit(track.sample_rate, ceiling.sample_rate))
+    bit_depth = codec.bit_depth_for(lowest_limit(track.bit_depth or 0, ceiling.bit_depth))
     remaining = max(0.0, track.duration_ms / 1000 - offset_seconds)
-    return TranscodePlan(codec, bitrate, offset_seconds, channels, remaining)
+    return TranscodePlan(codec, bitrate, offset_seconds, channels, sample_rate, bit_depth, remaining)
 
 
 @lru_cache(maxsize=1)
 def ffmpeg_path() -> str | None:
     """ffmpeg on PATH, or None: then transcoding is unavailable and originals are sent."""
     return shutil.which("ffmpeg")
+
+
+@dataclass(frozen=True)
+class TranscodingStatus:
+    available: bool
+    message: str
+
+
+def transcoding_status() -> TranscodingStatus:
+    """What health pages say of transcoding: without ffmpeg, players get the original files."""
+    if ffmpeg_path() is None:
+        return TranscodingStatus(
+            False, "ffmpeg is not installed: players get the original files (no format, bitrate limit or timeOffset)"
+        )
+    return TranscodingStatus(
+        True,
+        f"ffmpeg: up to {settings.TRANSCODE_MAX_PROCESSES} transcodes at once per web process, "
+        f"{settings.TRANSCODE_MAX_PER_USER} per user",
+    )
 
 
 def _source_codec(track: TrackAudio) -> str:
@@ -147,6 +223,10 @@ def transcode_plan(
         return None
     if fmt is not None and fmt not in CODECS:
         raise InvalidInputError(f"format must be one of {', '.join([*CODECS, RAW])}", details={"format": fmt})
+    if not 0 <= max_bitrate <= MAX_BITRATE:
+        raise InvalidInputError(
+            f"maxBitRate must be from 0 (no limit) to {MAX_BITRATE} kbps", details={"maxBitRate": max_bitrate}
+        )
     _check_offset(track, offset_seconds)
     if ffmpeg_path() is None:
         return None
@@ -188,13 +268,14 @@ def _check_offset(track: TrackAudio, offset_seconds: float) -> None:
 
 
 def chosen_plan(
-    *, track: Track, codec_name: str, bitrate: int, max_channels: int, offset_seconds: float
+    *, track: TrackAudio, codec_name: str, bitrate: int, ceiling: AudioCeiling, offset_seconds: float
 ) -> TranscodePlan:
-    """The plan for a transcode already decided elsewhere (an OpenSubsonic transcode decision): the same clamps
-    as `transcode_plan` (the codec's bitrate range and channel count), so nothing decided outside can widen them."""
+    """The plan for a transcode decided elsewhere (an OpenSubsonic transcode decision): the same clamps as
+    `transcode_plan` (the codec's bitrate range, channels, sample rates and sizes, never above the source's), so
+    nothing decided outside can widen them."""
     _check_offset(track, offset_seconds)
     codec = CODECS[codec_name]
-    return _plan(codec, 0 if codec.lossless else _bitrate(codec, bitrate), offset_seconds, track, max_channels)
+    return _plan(codec, 0 if codec.lossless else _bitrate(codec, bitrate), offset_seconds, track, ceiling)
 
 
 def _bitrate(codec: Codec, limit: int) -> int:
@@ -209,6 +290,10 @@ def ffmpeg_arguments(*, path: Path, plan: TranscodePlan) -> list[str]:
     if plan.offset_seconds:
         args += ["-ss", f"{plan.offset_seconds:.3f}"]  # before -i: ffmpeg's fast input seek
     args += ["-i", str(path), "-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", str(plan.channels)]
+    if plan.sample_rate:
+        args += ["-ar", str(plan.sample_rate)]
+    if plan.bit_depth:
+        args += ["-sample_fmt", _SAMPLE_FORMATS[plan.bit_depth]]
     args += ["-c:a", plan.codec.encoder]
     if plan.bitrate:
         args += ["-b:a", f"{plan.bitrate}k"]
@@ -268,12 +353,17 @@ def _cache_dir() -> Path:
     return Path(settings.MCMA_CACHE_DIR) / "transcodes"
 
 
+def file_identity(track: Track) -> str:
+    """What changes when the song's file does: its checksum, or its path and size before it has one."""
+    return track.checksum or f"{track.path}\0{track.size_bytes}"
+
+
 def _cache_path(track: Track, plan: TranscodePlan) -> Path | None:
     """Where this transcode is kept, or None when it cannot be (an offset start, or the cache is off)."""
     if plan.offset_seconds or not settings.TRANSCODE_CACHE_SIZE:
         return None
-    identity = track.checksum or f"{track.path}\0{track.size_bytes}"
-    key = hashlib.sha256(f"{identity}\0{plan.codec.name}\0{plan.bitrate}\0{plan.channels}".encode()).hexdigest()
+    profile = (plan.codec.name, plan.bitrate, plan.channels, plan.sample_rate, plan.bit_depth)
+    key = hashlib.sha256("\0".join(map(str, (file_identity(track), *profile))).encode()).hexdigest()
     return _cache_dir() / key[:2] / f"{key}.{plan.codec.suffix}"
 
 
@@ -344,6 +434,7 @@ class _Encoding:
         self._length = length
         self._sent = 0
         self._cache = cache
+        self._first: bytes | None = None
         self._release: Callable[[], None] | None = release
         # A ceiling on each process: a paused player holds ffmpeg blocked on the pipe, never forever.
         ceiling = max(float(settings.TRANSCODE_MIN_CEILING_SECONDS), plan.duration_seconds * 3)
@@ -351,10 +442,15 @@ class _Encoding:
         self._ceiling.daemon = True
         self._ceiling.start()
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
+    def start(self) -> None:
+        """Wait for ffmpeg's first bytes (which the player waits for anyway), so a file ffmpeg cannot decode is a
+        clear error before any header is sent, not an empty 200."""
+        self._first = self._read()
+        if not self._first and self._process.wait() != 0:
+            self.close()
+            raise TranscodeFailedError("The song's file could not be transcoded (is it damaged?); ask for format=raw.")
 
-    def __next__(self) -> bytes:
+    def _read(self) -> bytes:
         assert self._process.stdout is not None
         chunk = self._process.stdout.read(CHUNK_SIZE)
         if self._cache is not None:
@@ -363,6 +459,14 @@ class _Encoding:
             elif self._process.wait() == 0:  # the whole transcode went through: keep it
                 self._cache.publish()
                 self._cache = None
+        return chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._first if self._first is not None else self._read()
+        self._first = None
         if self._length is not None:
             remaining = self._length - self._sent
             chunk = chunk[:remaining] if chunk else bytes(min(remaining, CHUNK_SIZE))
@@ -405,6 +509,8 @@ def transcode_response(
     }
     if length is not None:
         headers["Content-Length"] = str(length)
+    if not path.is_file():
+        raise NotFoundError("The file is missing from storage.")
     if request.method == "HEAD":
         return HttpResponse(content_type=plan.codec.content_type, headers=headers)
     _slot_take(user_id)
@@ -414,6 +520,7 @@ def transcode_response(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            bufsize=0,  # unbuffered: each read returns what ffmpeg has written so far, so the first bytes leave at once
         )
     except OSError as exc:
         _slot_release(user_id)
@@ -421,6 +528,7 @@ def transcode_response(
         raise ServiceUnavailableError("The transcoder could not start; ask for format=raw.") from exc
     cache = _CacheWriter(target) if target is not None else None
     encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id), cache=cache)
+    encoding.start()
     return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)
 
 

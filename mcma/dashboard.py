@@ -1,4 +1,5 @@
-"""What the admin index shows: library figures, recent scans, downloads, source health and recent additions.
+"""What the admin index shows: library figures, recent scans, downloads, source and transcoder health and recent
+additions.
 
 Every figure comes from a selector of the app that owns it; the library's totals are cached briefly there, so the
 page costs a few small queries however large the library is.
@@ -14,6 +15,7 @@ from accounts.models import User
 from downloads.selectors import download_jobs_state_counts, download_jobs_visible
 from downloads.services import source_paused_until
 from library.selectors import albums_recent, library_figures
+from library.transcoding import transcoding_status
 from sources.selectors import scans_recent, source_list
 
 RECENT_SCANS = 5
@@ -37,4 +39,5 @@ def context(request: HttpRequest) -> dict[str, Any]:
         shown["sources"] = [
             {"status": status, "paused_until": source_paused_until(source=status.name)} for status in source_list()
         ]
+        shown["transcoding"] = transcoding_status()
     return shown

@@ -2,7 +2,8 @@
 
 `/readyz` checks the database, the broker and the cache at once, each in its own thread, and answers within
 `READY_DEADLINE_SECONDS` even if one of them hangs. The answer names the parts that are down and nothing else:
-hosts, ports and driver messages go to the server log, never to an anonymous caller.
+hosts, ports and driver messages go to the server log, never to an anonymous caller. A part the server works
+without is named under "degraded" with a 200: without ffmpeg nothing is transcoded and players get the files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from library.transcoding import transcoding_status
 from mcma.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ def readiness_failures() -> dict[str, str]:
 
 def readyz(_request: HttpRequest) -> JsonResponse:
     failures = readiness_failures()
+    degraded = {} if transcoding_status().available else {"degraded": {"transcoding": "unavailable"}}
     if failures:
-        return JsonResponse({"status": "unavailable", "failing": failures}, status=503)
-    return JsonResponse({"status": "ok"})
+        return JsonResponse({"status": "unavailable", "failing": failures, **degraded}, status=503)
+    return JsonResponse({"status": "ok", **degraded})

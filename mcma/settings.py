@@ -335,6 +335,8 @@ TRANSCODE_MAX_PROCESSES = env.int("TRANSCODE_MAX_PROCESSES", default=4)  # per w
 TRANSCODE_MAX_PER_USER = env.int("TRANSCODE_MAX_PER_USER", default=2)
 TRANSCODE_QUEUE_SECONDS = env.float("TRANSCODE_QUEUE_SECONDS", default=5.0)  # a request waits this long for a slot
 TRANSCODE_MIN_CEILING_SECONDS = env.int("TRANSCODE_MIN_CEILING_SECONDS", default=600)  # or 3x the song, if longer
+# How long the transcodeParams of a getTranscodeDecision answer stay good (seconds; Navidrome's tokens last 48 h).
+TRANSCODE_PARAMS_MAX_AGE = env.int("TRANSCODE_PARAMS_MAX_AGE", default=48 * 3600)
 # Whole transcodes are kept under the cache dir up to this size (bytes, or with K/M/G/T), least recently used
 # dropped first; 0 keeps none.
 _cache_size = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:I?B)?", env.str("TRANSCODE_CACHE_SIZE", default="") or "1G", re.I)

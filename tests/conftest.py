@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,27 @@ def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MCMA_CACHE_DIR = tmp_path / "cache"
     settings.MEDIA_ROOT.mkdir()
+
+
+@pytest.fixture
+def remove_ffmpeg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[], None]]:
+    """`remove_ffmpeg()` takes ffmpeg off PATH from then on, as on a machine without it (the server looks it up
+    once per process, so the lookup is redone)."""
+    from library import transcoding
+
+    def remove() -> None:
+        empty = tmp_path / "bin-without-ffmpeg"
+        empty.mkdir(exist_ok=True)
+        monkeypatch.setenv("PATH", str(empty))
+        transcoding.ffmpeg_path.cache_clear()
+
+    yield remove
+    transcoding.ffmpeg_path.cache_clear()  # PATH comes back after this; the next lookup finds ffmpeg again
+
+
+@pytest.fixture
+def without_ffmpeg(remove_ffmpeg: Callable[[], None]) -> None:
+    remove_ffmpeg()
 
 
 @pytest.fixture(scope="session")

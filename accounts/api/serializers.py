@@ -12,7 +12,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts import selectors
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, TranscodeFormat, User
 from accounts.services import USER_FLAGS
 
 FLAG_FIELDS = tuple(sorted(USER_FLAGS))
@@ -63,6 +63,7 @@ class UserSerializer(serializers.ModelSerializer[User]):
             "is_active",
             *FLAG_FIELDS,
             "max_bitrate",
+            "default_format",
             "subsonic_external_search",
             "date_joined",
             "last_login",
@@ -134,6 +135,11 @@ class AdminUserUpdateSerializer(_FlagsMixin, MeUpdateSerializer):
     is_active = serializers.BooleanField(required=False)
     is_admin = serializers.BooleanField(required=False)
     max_bitrate = serializers.IntegerField(required=False, min_value=0, max_value=100_000)
+    default_format = serializers.ChoiceField(
+        choices=["", *TranscodeFormat.values],
+        required=False,
+        help_text="What the user's players get when they name no format; blank = the original file.",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------

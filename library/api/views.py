@@ -46,7 +46,7 @@ from library.api.serializers import (
 )
 from library.models import Album, Artist, Genre, Play, Playlist, Track
 from library.streaming import file_response
-from library.transcoding import CODECS, RAW, playback_response
+from library.transcoding import CODECS, MAX_BITRATE, RAW, playback_response
 from mcma.api_errors import error_responses as errors
 from mcma.errors import PermissionDeniedError
 
@@ -95,7 +95,7 @@ class StreamQuerySerializer(serializers.Serializer[Any]):
         choices=[*CODECS, RAW], required=False, help_text="Transcode to this codec; raw = the original file."
     )
     max_bitrate = serializers.IntegerField(
-        min_value=0, max_value=100_000, default=0, help_text="kbps; above it the file is transcoded (0 = no limit)."
+        min_value=0, max_value=MAX_BITRATE, default=0, help_text="kbps; above it the file is transcoded (0 = no limit)."
     )
     time_offset = serializers.IntegerField(min_value=0, default=0, help_text="Start this many seconds in.")
     estimate_length = serializers.BooleanField(

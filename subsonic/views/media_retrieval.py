@@ -24,8 +24,6 @@ from subsonic.responses import Node
 
 _COVER_KINDS = {Kind.ALBUM: "album", Kind.ARTIST: "artist", Kind.TRACK: "track", Kind.PLAYLIST: "playlist"}
 COVER_CACHE_SECONDS = 7 * 24 * 3600
-# Anything above any codec's ceiling means "no limit" (clamped, not refused).
-MAX_BITRATE = 100_000
 
 
 def present_track(call: Call, param: str = "id") -> Track:
@@ -54,7 +52,7 @@ def stream(call: Call) -> HttpResponseBase:
         user_id=user.pk,
         limits=selectors.playback_limits(user=user, client=call.client),
         requested_format=params.text("format"),
-        max_bitrate=params.int_or("maxBitRate", 0, minimum=0, maximum=MAX_BITRATE),
+        max_bitrate=params.int_or("maxBitRate", 0, minimum=0),
         offset_seconds=params.int_or("timeOffset", 0, minimum=0),
         estimate_length=params.flag("estimateContentLength", False),
     )

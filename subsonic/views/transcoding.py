@@ -77,7 +77,8 @@ def get_transcode_stream(call: Call) -> HttpResponseBase:
     track = present_track(call, "mediaId")
     choice = transcode_decisions.transcode_params_read(raw_params, track=track, user_id=user.pk)
     path = media_path(track.path)
-    if choice.codec_name is None:  # direct play; an offset still needs a transcode from there
+    if choice.codec_name is None or transcoding.ffmpeg_path() is None:
+        # Direct play (an offset still needs a transcode from there), or ffmpeg gone since the decision: the file.
         return playback_response(
             call.request,
             track=track,
@@ -93,7 +94,7 @@ def get_transcode_stream(call: Call) -> HttpResponseBase:
         track=track,
         codec_name=choice.codec_name,
         bitrate=choice.bitrate,
-        max_channels=choice.max_channels,
+        ceiling=choice.ceiling,
         offset_seconds=offset,
     )
     return transcoding.transcode_response(

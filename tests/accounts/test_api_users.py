@@ -145,6 +145,21 @@ def test_admin_updates_disables_and_deletes_users(api_client_for: Any) -> None:
     assert client.get("/api/v1/admin/users/999999").json()["error"]["code"] == "not_found"
 
 
+def test_admin_sets_a_users_default_format(api_client_for: Any) -> None:
+    user = UserFactory.create()
+    client = api_client_for(AdminFactory.create())
+    patched = client.patch(f"/api/v1/admin/users/{user.pk}", {"default_format": "mp3"}, format="json")
+    assert patched.status_code == 200
+    assert patched.json()["default_format"] == "mp3"
+    refused = client.patch(f"/api/v1/admin/users/{user.pk}", {"default_format": "wma"}, format="json")
+    assert refused.status_code == 400
+    assert "default_format" in refused.json()["error"]["details"]
+    mine = api_client_for(user).patch("/api/v1/users/me", {"default_format": "flac"}, format="json")
+    assert mine.json().get("default_format", "mp3") == "mp3"  # admin-set: a user cannot change their own
+    user.refresh_from_db()
+    assert user.default_format == "mp3"
+
+
 def test_the_last_admin_cannot_be_removed(api_client_for: Any) -> None:
     admin = AdminFactory.create()
     client = api_client_for(admin)

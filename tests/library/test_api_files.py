@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 
-from tests.audio import AudioMaker
+from tests.audio import AudioMaker, probe
 from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, TrackFactory
 
@@ -107,3 +108,48 @@ def test_rest_stream_transcodes_on_request(api_client_for: Any, audio_maker: Aud
     assert b"".join(raw.streaming_content) == path.read_bytes()
     assert client.get(f"/api/v1/tracks/{track.pk}/stream", {"format": "wma"}).status_code == 400
     assert client.get(f"/api/v1/tracks/{track.pk}/stream", {"max_bitrate": "-1"}).status_code == 400
+
+
+@pytest.fixture
+def rest_flac(audio_maker: AudioMaker) -> Any:
+    relative = "c/d.flac"
+    audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "flac", seconds=4.0)
+    return TrackFactory.create(
+        path=relative, suffix="flac", codec="flac", bitrate=700, duration_ms=4000, channels=1, sample_rate=44100
+    )
+
+
+def test_rest_stream_has_the_subsonic_streams_options(api_client_for: Any, rest_flac: Any, tmp_path: Path) -> None:
+    client = api_client_for(UserFactory())
+    url = f"/api/v1/tracks/{rest_flac.pk}/stream"
+    seeked = client.get(url, {"format": "opus", "max_bitrate": 96, "time_offset": 1})
+    assert seeked["X-Content-Duration"] == "3.00"
+    probed = probe(b"".join(seeked.streaming_content), tmp_path)
+    assert probed["streams"][0]["codec_name"] == "opus"
+    assert abs(float(probed["format"]["duration"]) - 3.0) < 0.5
+
+    exact = client.get(url, {"format": "mp3", "max_bitrate": 128, "estimate_length": "true"})
+    body = b"".join(exact.streaming_content)
+    assert int(exact["Content-Length"]) == len(body) == 4 * 128_000 // 8
+
+    capped = client.get(url, {"max_bitrate": 64})  # a limit alone: the default format
+    assert capped["Content-Type"] == "audio/ogg"
+    b"".join(capped.streaming_content)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"format": "mp3", "time_offset": 4}, "timeOffset"),
+        ({"format": "mp3", "time_offset": -1}, "time_offset"),
+        ({"max_bitrate": 100_001}, "max_bitrate"),
+        ({"max_bitrate": "lots"}, "max_bitrate"),
+        ({"estimate_length": "maybe"}, "estimate_length"),
+    ],
+)
+def test_rest_stream_refuses_bad_options_with_400(
+    api_client_for: Any, rest_flac: Any, query: dict[str, Any], field: str
+) -> None:
+    response = api_client_for(UserFactory()).get(f"/api/v1/tracks/{rest_flac.pk}/stream", query)
+    assert response.status_code == 400
+    assert field in json.dumps(response.json())

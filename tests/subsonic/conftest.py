@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,18 +127,26 @@ def flac_song(library: Library, audio_maker: AudioMaker) -> Track:
     return track
 
 
-def probe(data: bytes, tmp_path: Path) -> dict[str, Any]:
-    """ffprobe's view of a response body: streams and format."""
-    sample = tmp_path / "sample.bin"
-    sample.write_bytes(data)
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(sample)],
-        capture_output=True,
-        check=True,
-        timeout=60,
+@pytest.fixture
+def hires_song(library: Library, audio_maker: AudioMaker) -> Track:
+    """ "Here Comes the Sun" as a real six-second 96 kHz, 24-bit stereo FLAC, for sample rate and size limits."""
+    track = library.track("Here Comes the Sun")
+    relative = "The Beatles/Abbey Road (1969)/07 Here Comes the Sun.flac"
+    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "hires.flac", seconds=SECONDS)
+    Track.objects.filter(pk=track.pk).update(
+        path=relative,
+        suffix="flac",
+        codec="flac",
+        content_type="audio/flac",
+        size_bytes=path.stat().st_size,
+        bitrate=1500,
+        channels=2,
+        sample_rate=96000,
+        bit_depth=24,
+        duration_ms=int(SECONDS * 1000),
     )
-    probed: dict[str, Any] = json.loads(result.stdout)
-    return probed
+    track.refresh_from_db()
+    return track
 
 
 def streamed_body(response: Any) -> bytes:

@@ -10,13 +10,15 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from accounts.models import User
+from accounts.models import TranscodeFormat, User
 from library import selectors, transcoding
-from library.models import PlayerProfile, Track, TranscodeFormat
+from library.models import PlayerProfile, Track
 from subsonic import ids
-from tests.subsonic.conftest import probe, streamed_body
+from tests.audio import probe
+from tests.subsonic.conftest import streamed_body
 from tests.subsonic.support import SubsonicClient
 
 
@@ -48,6 +50,30 @@ def test_the_players_default_format_is_used_when_the_request_names_none(
     asked = _stream(api, flac_song, "Old Car Stereo", format="opus")
     assert asked["Content-Type"] == "audio/ogg"
     streamed_body(asked)
+
+
+def test_the_users_default_format_applies_unless_the_players_says_otherwise(
+    api: SubsonicClient, flac_song: Track, tmp_path: Path
+) -> None:
+    User.objects.filter(username=api.username).update(default_format=TranscodeFormat.AAC)
+    mine = _stream(api, flac_song, "Tempo")
+    assert mine["Content-Type"] == "audio/aac"
+    assert probe(streamed_body(mine), tmp_path)["streams"][0]["codec_name"] == "aac"
+    PlayerProfile.objects.create(client_name="Old Car Stereo", default_format=TranscodeFormat.MP3)
+    players = _stream(api, flac_song, "Old Car Stereo")
+    assert players["Content-Type"] == "audio/mpeg"
+    streamed_body(players)
+    PlayerProfile.objects.create(client_name="Capped", max_bitrate=96)  # a cap only: the user's format stays
+    capped = _stream(api, flac_song, "Capped")
+    assert capped["Content-Type"] == "audio/aac"
+    streamed_body(capped)
+    song = api.call("getSong", "json", client_name="Tempo", id=f"tr-{flac_song.pk}").one("song")
+    assert (song["transcodedSuffix"], song["transcodedContentType"]) == ("aac", "audio/aac")
+
+
+def test_an_unknown_user_default_format_is_refused_by_the_database(user: User) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(default_format="wma")
 
 
 @pytest.mark.parametrize(
@@ -85,11 +111,39 @@ def test_a_players_cap_applies_to_transcode_decisions(api: SubsonicClient, flac_
     assert decision["transcodeStream"]["audioBitrate"] == 128
 
 
-def test_limits_cost_one_query_and_none_without_a_client_name(user: User, django_assert_num_queries: Any) -> None:
+def test_profiles_are_read_once_then_from_the_cache(user: User, django_assert_num_queries: Any) -> None:
+    PlayerProfile.objects.create(client_name="Symfonium", max_bitrate=96)
     with django_assert_num_queries(0):
         assert selectors.playback_limits(user=user, client="") == transcoding.NO_LIMITS
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # the whole table, once
         assert selectors.playback_limits(user=user, client="Nobody") == transcoding.NO_LIMITS
+    with django_assert_num_queries(0):
+        assert selectors.playback_limits(user=user, client="SYMFONIUM") == transcoding.PlaybackLimits(96)
+        assert selectors.playback_limits(user=user, client="Nobody") == transcoding.NO_LIMITS
+
+
+def test_saving_or_deleting_a_profile_is_seen_at_once(user: User) -> None:
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.NO_LIMITS  # cached: no profile
+    profile = PlayerProfile.objects.create(client_name="Tempo", max_bitrate=128)
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.PlaybackLimits(128)
+    profile.default_format = TranscodeFormat.MP3
+    profile.save()
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.PlaybackLimits(128, "mp3")
+    PlayerProfile.objects.filter(pk=profile.pk).delete()
+    assert selectors.playback_limits(user=user, client="Tempo") == transcoding.NO_LIMITS
+
+
+def test_a_request_naming_its_player_costs_no_extra_query(
+    api: SubsonicClient, flac_song: Track, django_assert_num_queries: Any
+) -> None:
+    PlayerProfile.objects.create(client_name="Symfonium", max_bitrate=96)
+    song_id = f"tr-{flac_song.pk}"
+    api.call("getSong", "json", client_name="Symfonium", id=song_id)  # the first request reads the profiles
+    with CaptureQueriesContext(connection) as unnamed:
+        assert api.call("getSong", "json", client_name="", id=song_id).ok
+    with django_assert_num_queries(len(unnamed)):
+        song = api.call("getSong", "json", client_name="Symfonium", id=song_id).one("song")
+    assert song["transcodedSuffix"] == "opus"  # the profile did apply
 
 
 def test_one_profile_per_client_name_ignoring_case(db: None) -> None:
@@ -132,12 +186,3 @@ def test_song_entries_follow_the_players_default_format(api: SubsonicClient, fla
     assert (song["transcodedSuffix"], song["transcodedContentType"]) == ("mp3", "audio/mpeg")
     plain = api.call("getSong", "json", client_name="Tempo", id=f"tr-{flac_song.pk}").one("song")
     assert "transcodedSuffix" not in plain
-
-
-def test_song_entries_announce_nothing_without_ffmpeg(
-    api: SubsonicClient, flac_song: Track, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
-    User.objects.filter(username=api.username).update(max_bitrate=96)
-    song = api.call("getSong", "json", id=f"tr-{flac_song.pk}").one("song")
-    assert "transcodedSuffix" not in song

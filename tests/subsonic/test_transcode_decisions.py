@@ -4,17 +4,21 @@ getTranscodeStream with the signed params it hands out (altered or forged ones r
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.core import signing
 
 from accounts.models import User
 from library import transcoding
 from library.models import Track
-from tests.subsonic.conftest import SECONDS, probe, streamed_body
+from library.transcode_decisions import PARAMS_SALT
+from tests.audio import probe
+from tests.subsonic.conftest import SECONDS, streamed_body
 from tests.subsonic.support import Reply, SubsonicClient, parse
 
 HTTP = ["http"]
@@ -30,6 +34,18 @@ def _transcode(container: str, codec: str, protocol: str = "http", **extra: Any)
 
 def _info(**fields: Any) -> dict[str, Any]:
     return {"name": "Symfonium", "platform": "Android", **fields}
+
+
+def _codec_profile(codec: str, *limitations: tuple[str, str, list[str]]) -> dict[str, Any]:
+    """A codec profile of required limitations, each (name, comparison, values)."""
+    return {
+        "type": "AudioCodec",
+        "name": codec,
+        "limitations": [
+            {"name": name, "comparison": comparison, "values": values, "required": True}
+            for name, comparison, values in limitations
+        ],
+    }
 
 
 def _decide(
@@ -214,24 +230,103 @@ def test_channels_are_clamped_to_the_profile(api: SubsonicClient, flac_song: Tra
     assert (probed["streams"][0]["codec_name"], probed["streams"][0]["channels"]) == ("flac", 1)
 
 
+# -- The player's sample rate, bit depth and channel limits shape the transcode --------------------------------------
+def test_a_lossless_transcode_is_brought_within_the_players_rate_size_and_channels(
+    api: SubsonicClient, hires_song: Track, tmp_path: Path
+) -> None:
+    limitations = [
+        ("audioSamplerate", "LessThanEqual", ["48000"]),
+        ("audioBitdepth", "LessThanEqual", ["16"]),
+        ("audioChannels", "LessThanEqual", ["1"]),
+    ]
+    info = _info(
+        directPlayProfiles=[_direct(["flac"], ["flac"])],
+        transcodingProfiles=[_transcode("flac", "flac")],
+        codecProfiles=[_codec_profile("flac", *limitations)],
+    )
+    decision = _decision(_decide(api, hires_song, info))
+    assert decision["canDirectPlay"] is False
+    assert set(decision["transcodeReason"]) == {
+        "audio sample rate not supported",
+        "audio bit depth not supported",
+        "audio channels not supported",
+    }
+    target = decision["transcodeStream"]
+    assert (target["audioSamplerate"], target["audioBitdepth"], target["audioChannels"]) == (48000, 16, 1)
+    stream = probe(streamed_body(_stream(api, hires_song, decision["transcodeParams"])), tmp_path)["streams"][0]
+    assert stream["codec_name"] == "flac"
+    assert (int(stream["sample_rate"]), int(stream["bits_per_raw_sample"]), stream["channels"]) == (48000, 16, 1)
+
+
+def test_a_lossless_transcode_keeps_what_the_player_takes(
+    api: SubsonicClient, hires_song: Track, tmp_path: Path
+) -> None:
+    info = _info(transcodingProfiles=[_transcode("flac", "flac")])  # no direct play: a transcode, unchanged
+    target = _decision(_decide(api, hires_song, info))["transcodeStream"]
+    assert (target["audioSamplerate"], target["audioBitdepth"], target["audioChannels"]) == (96000, 24, 2)
+    params = _decision(_decide(api, hires_song, info))["transcodeParams"]
+    stream = probe(streamed_body(_stream(api, hires_song, params)), tmp_path)["streams"][0]
+    assert (int(stream["sample_rate"]), int(stream["bits_per_raw_sample"]), stream["channels"]) == (96000, 24, 2)
+
+
+@pytest.mark.parametrize(
+    ("profile", "limitations", "rate"),
+    [
+        pytest.param(_transcode("mp3", "mp3"), [], 48000, id="mp3 goes no higher than 48 kHz"),
+        pytest.param(_transcode("mp3", "mp3"), [("audioSamplerate", "LessThanEqual", ["32000"])], 32000, id="at most"),
+        pytest.param(_transcode("aac", "aac"), [("audioSamplerate", "Equals", ["22050", "44100"])], 44100, id="one of"),
+        pytest.param(_transcode("ogg", "opus"), [("audioSamplerate", "GreaterThanEqual", ["44100"])], 48000, id="opus"),
+    ],
+)
+def test_a_lossy_transcode_takes_the_highest_rate_the_player_and_the_codec_allow(
+    api: SubsonicClient,
+    hires_song: Track,
+    tmp_path: Path,
+    profile: dict[str, Any],
+    limitations: list[tuple[str, str, list[str]]],
+    rate: int,
+) -> None:
+    codec = profile["audioCodec"]
+    info = _info(transcodingProfiles=[profile], codecProfiles=[_codec_profile(codec, *limitations)])
+    decision = _decision(_decide(api, hires_song, info))
+    target = decision["transcodeStream"]
+    assert (target["codec"], target["audioSamplerate"], target["audioChannels"]) == (codec, rate, 2)
+    assert "audioBitdepth" not in target  # lossy: no sample size
+    stream = probe(streamed_body(_stream(api, hires_song, decision["transcodeParams"])), tmp_path)["streams"][0]
+    assert (stream["codec_name"], int(stream["sample_rate"]), stream["channels"]) == (codec, rate, 2)
+
+
+def test_a_codec_that_cannot_meet_the_limits_gives_way_to_the_next_profile(
+    api: SubsonicClient, hires_song: Track
+) -> None:
+    info = _info(
+        transcodingProfiles=[_transcode("ogg", "opus"), _transcode("mp3", "mp3")],
+        codecProfiles=[_codec_profile("opus", ("audioSamplerate", "LessThanEqual", ["44100"]))],
+    )  # opus is always 48 kHz
+    target = _decision(_decide(api, hires_song, info))["transcodeStream"]
+    assert (target["codec"], target["audioSamplerate"]) == ("mp3", 48000)
+
+
+def test_each_rate_is_its_own_cached_transcode(api: SubsonicClient, hires_song: Track, tmp_path: Path) -> None:
+    rates = []
+    for ceiling in ("48000", "32000", "48000"):
+        info = _info(
+            transcodingProfiles=[_transcode("mp3", "mp3")],
+            codecProfiles=[_codec_profile("mp3", ("audioSamplerate", "LessThanEqual", [ceiling]))],
+        )
+        body = streamed_body(_stream(api, hires_song, _decision(_decide(api, hires_song, info))["transcodeParams"]))
+        rates.append(int(probe(body, tmp_path)["streams"][0]["sample_rate"]))
+    assert rates == [48000, 32000, 48000]
+    cached = list((Path(settings.MCMA_CACHE_DIR) / "transcodes").glob("*/*"))
+    assert len(cached) == 2
+
+
 def test_no_profile_this_server_can_produce_is_an_honest_refusal(api: SubsonicClient, flac_song: Track) -> None:
     info = _info(directPlayProfiles=[_direct(["mp3"], ["mp3"])], transcodingProfiles=[_transcode("ts", "aac", "hls")])
     decision = _decision(_decide(api, flac_song, info))
     assert (decision["canDirectPlay"], decision["canTranscode"]) == (False, False)
     assert "no transcoding profile" in decision["errorReason"]
     assert "transcodeParams" not in decision
-
-
-def test_without_ffmpeg_nothing_is_transcoded_and_the_extension_is_not_offered(
-    api: SubsonicClient, flac_song: Track, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
-    info = _info(directPlayProfiles=[_direct(["mp3"], [])], transcodingProfiles=[_transcode("mp3", "mp3")])
-    decision = _decision(_decide(api, flac_song, info))
-    assert (decision["canDirectPlay"], decision["canTranscode"]) == (False, False)
-    assert "unavailable" in decision["errorReason"]
-    names = [e["name"] for e in api.call("getOpenSubsonicExtensions", "json").items("openSubsonicExtensions")]
-    assert "transcoding" not in names
 
 
 def test_an_offset_starts_the_transcode_there(api: SubsonicClient, flac_song: Track, tmp_path: Path) -> None:
@@ -312,6 +407,48 @@ def test_params_signed_with_another_key_are_refused(api: SubsonicClient, flac_so
     settings.SECRET_KEY = "another-instance-" + "k" * 40
     reply = parse("getTranscodeStream", "xml", _stream(api, flac_song, params))
     assert "not issued by this server" in reply.error_message
+
+
+def _issued_earlier(params: str, seconds: int) -> str:
+    """The same params as this server would have signed them `seconds` ago."""
+
+    class Earlier(signing.TimestampSigner):
+        def timestamp(self) -> str:
+            return signing.b62_encode(int(time.time()) - seconds)
+
+    return Earlier(salt=PARAMS_SALT).sign_object(signing.loads(params, salt=PARAMS_SALT))
+
+
+def test_params_last_two_days_by_default(api: SubsonicClient, flac_song: Track) -> None:
+    params = _decision(_decide(api, flac_song, _info(transcodingProfiles=[_transcode("mp3", "mp3")])))[
+        "transcodeParams"
+    ]
+    fresh = _stream(api, flac_song, _issued_earlier(params, 47 * 3600))
+    assert fresh["Content-Type"] == "audio/mpeg"
+    streamed_body(fresh)
+    reply = parse("getTranscodeStream", "json", _stream(api, flac_song, _issued_earlier(params, 49 * 3600), f="json"))
+    assert reply.error_code == 0
+    assert "transcodeParams have expired (they last 172800 seconds)" in reply.error_message
+    assert transcoding.running_transcodes() == 0
+
+
+def test_the_params_lifetime_is_a_setting(api: SubsonicClient, flac_song: Track, settings: Any) -> None:
+    settings.TRANSCODE_PARAMS_MAX_AGE = 60
+    params = _decision(_decide(api, flac_song, _info(transcodingProfiles=[_transcode("mp3", "mp3")])))[
+        "transcodeParams"
+    ]
+    reply = parse("getTranscodeStream", "xml", _stream(api, flac_song, _issued_earlier(params, 120)))
+    assert "expired" in reply.error_message
+
+
+def test_params_outlive_no_change_of_the_songs_file(api: SubsonicClient, flac_song: Track) -> None:
+    params = _decision(_decide(api, flac_song, _info(transcodingProfiles=[_transcode("mp3", "mp3")])))[
+        "transcodeParams"
+    ]
+    Track.objects.filter(pk=flac_song.pk).update(checksum="f" * 64)  # re-encoded or replaced since
+    reply = parse("getTranscodeStream", "xml", _stream(api, flac_song, params))
+    assert reply.error_code == 0
+    assert "file has changed" in reply.error_message
 
 
 @pytest.mark.parametrize(
