@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from downloads.errors import Classified
-from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
+from downloads.models import ACTIVE_STATES, DownloadJob, JobKind, JobPhase, JobState
 from downloads.services.enqueueing import jobs_send_on_commit
 from downloads.services.requesting import check_may_request
-from downloads.services.transitions import error_fields, job_finish
+from downloads.services.transitions import NO_ERROR, job_finish, job_transition
 from mcma.errors import ConflictError, PermissionDeniedError
 
 
@@ -65,16 +66,13 @@ def _requeue(job: DownloadJob) -> None:
     expanded = job.kind != JobKind.SONG and bool(job.meta.get("collection"))
     try:
         with transaction.atomic():
-            DownloadJob.objects.filter(pk=job.pk).update(
-                state=JobState.RUNNING if expanded else JobState.QUEUED,
-                phase=JobPhase.CHILDREN if expanded else JobPhase.NONE,
-                cancel_requested=False,
-                next_retry_at=None,
-                finished_at=None,
-                enqueued_at=None,
-                max_attempts=job.attempt + int(settings.DOWNLOAD_MAX_ATTEMPTS),
-                **error_fields(Classified(error_class=ErrorClass.NONE, code="", message="")),
-            )
+            fresh_budget = job.attempt + int(settings.DOWNLOAD_MAX_ATTEMPTS)
+            common: dict[str, Any] = {"cancel_requested": False, "max_attempts": fresh_budget, **NO_ERROR}
+            if expanded:
+                # Its tracks already exist as jobs: it goes straight back to following them.
+                job_transition(job.pk, to=JobState.RUNNING, phase=JobPhase.CHILDREN, enqueued_at=None, **common)
+            else:
+                job_transition(job.pk, to=JobState.QUEUED, **common)
     except IntegrityError as exc:
         raise ConflictError(
             "another download of this item is already active", details={"external_id": job.external_id}
@@ -88,9 +86,12 @@ def _requeue(job: DownloadJob) -> None:
     if job.parent_id:
         # A track retried on its own reopens its finished album/playlist, which then follows it again.
         with contextlib.suppress(IntegrityError), transaction.atomic():
-            DownloadJob.objects.filter(
-                pk=job.parent_id, state__in=[JobState.FAILED, JobState.SUCCEEDED], meta__has_key="collection"
-            ).update(state=JobState.RUNNING, phase=JobPhase.CHILDREN, finished_at=None)
+            job_transition(
+                job.parent_id,
+                to=JobState.RUNNING,
+                guard=Q(state__in=[JobState.FAILED, JobState.SUCCEEDED], meta__has_key="collection"),
+                phase=JobPhase.CHILDREN,
+            )
 
 
 def download_jobs_retry_failed(*, actor: User) -> int:

@@ -91,7 +91,7 @@ def song_pipeline(job: DownloadJob) -> None:
     existing = Track.objects.filter(source=job.source, source_id=job.external_id).first()
     if existing is not None:
         # Finished by an earlier attempt that died before its ack, or downloaded by another route.
-        job_complete(job, existing, planned=None)
+        job_complete(job, existing)
         return
     source = resolvable_source(job.source, check_health=False)
     work_dir = _work_dir(job)
@@ -153,7 +153,7 @@ def song_pipeline(job: DownloadJob) -> None:
             if cover and cover_mime:
                 album_cover_store(album=track.album, image=cover, mime=cover_mime)
             albums_refresh([track.album_id])
-            job_complete(locked, track, planned=planned)
+            job_complete(locked, track)
     except BaseException:
         # Also on SystemExit/KeyboardInterrupt: no file may stay in the library without its Track. A newer
         # attempt that took the job over may be using the same path, so only the owner of the job deletes.

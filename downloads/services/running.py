@@ -24,6 +24,7 @@ from downloads.services.transitions import (
     collection_refresh,
     error_fields,
     job_finish,
+    job_transition,
     mark_running,
     stray_file_remove,
     worker_lost,
@@ -169,13 +170,10 @@ def _fail_or_retry(job: DownloadJob, classified: Classified) -> RunOutcome:
                 cap=settings.DOWNLOAD_RETRY_CAP_SECONDS,
                 pause=settings.DOWNLOAD_RATE_LIMIT_PAUSE_SECONDS,
             )
-            DownloadJob.objects.filter(pk=locked.pk).update(
-                state=JobState.RETRYING,
-                phase=JobPhase.NONE,
-                concurrency_slot=None,
+            job_transition(
+                locked.pk,
+                to=JobState.RETRYING,
                 next_retry_at=timezone.now() + timedelta(seconds=delay),
-                speed=None,
-                eta=None,
                 **error_fields(classified),
             )
             if delay <= settings.DOWNLOAD_MAX_COUNTDOWN_SECONDS:

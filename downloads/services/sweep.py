@@ -13,7 +13,14 @@ from django.utils import timezone
 from downloads.models import DownloadJob, JobKind, JobPhase, JobState
 from downloads.services import enqueueing
 from downloads.services.pipeline import work_dir_remove
-from downloads.services.transitions import collection_refresh, error_fields, job_finish, stray_file_remove, worker_lost
+from downloads.services.transitions import (
+    collection_refresh,
+    error_fields,
+    job_finish,
+    job_transition,
+    stray_file_remove,
+    worker_lost,
+)
 
 _RESEND_BATCH = 50
 
@@ -80,12 +87,10 @@ def _recover_lost(job_id: str, stale: datetime) -> bool:
             job_finish(job, JobState.FAILED, classified=worker_lost(job, exhausted=True))
             stray_file_remove(job)
         else:
-            DownloadJob.objects.filter(pk=job.pk).update(
-                state=JobState.RETRYING if job.kind == JobKind.SONG else JobState.QUEUED,
-                phase=JobPhase.NONE,
-                concurrency_slot=None,
+            job_transition(
+                job.pk,
+                to=JobState.RETRYING if job.kind == JobKind.SONG else JobState.QUEUED,
                 next_retry_at=timezone.now(),
-                enqueued_at=None,
                 **error_fields(worker_lost(job, exhausted=False)),
             )
     work_dir_remove(job)

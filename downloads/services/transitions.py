@@ -4,6 +4,7 @@ track refreshes its album or playlist."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,40 +22,64 @@ from library.storage import media_path
 from mcma.errors import InvalidInputError
 
 
+class _Now:
+    """Stands in the table for the moment of the transition."""
+
+    def __repr__(self) -> str:
+        return "NOW"
+
+
+NOW = _Now()
+NO_ERROR: Mapping[str, str] = {"error_class": ErrorClass.NONE, "error_code": "", "error_message": ""}
+_IDLE: Mapping[str, Any] = {"phase": JobPhase.NONE, "concurrency_slot": None, "speed": None, "eta": None}
+
+# What a job must not carry into each state, reset on entering it; a transition's own fields come on top. Waiting
+# states hold no slot and no transfer figures, and have not been sent for their new wait yet; a running job has no
+# wait and no end; a final state stamps its end. The error fields describe the last failure: only success clears
+# them (a user's retry clears them too, by passing NO_ERROR).
+ENTRY_RESETS: Mapping[JobState, Mapping[str, Any]] = {
+    JobState.QUEUED: {**_IDLE, "next_retry_at": None, "enqueued_at": None, "finished_at": None},
+    JobState.RETRYING: {**_IDLE, "enqueued_at": None},
+    JobState.RUNNING: {"next_retry_at": None, "finished_at": None, "speed": None, "eta": None},
+    JobState.SUCCEEDED: {**_IDLE, "next_retry_at": None, "finished_at": NOW, **NO_ERROR},
+    JobState.FAILED: {**_IDLE, "next_retry_at": None, "finished_at": NOW},
+    JobState.CANCELLED: {**_IDLE, "next_retry_at": None, "finished_at": NOW},
+}
+
+
+def job_transition(job_id: Any, *, to: JobState, guard: Q | None = None, **fields: Any) -> bool:
+    """Move the job to state `to`: the state's entry resets, then `fields`. Every state change goes through here.
+
+    `guard` narrows the UPDATE to rows still in the state the caller expects; without it the caller holds the
+    row's lock. Returns whether the row changed.
+    """
+    now = timezone.now()
+    values = {field: now if value is NOW else value for field, value in ENTRY_RESETS[to].items()}
+    rows = DownloadJob.objects.filter(pk=job_id)
+    if guard is not None:
+        rows = rows.filter(guard)
+    return bool(rows.update(state=to, **{**values, **fields}))
+
+
 def mark_running(job: DownloadJob, now: datetime, *, slot: int | None) -> None:
-    DownloadJob.objects.filter(pk=job.pk).update(
-        state=JobState.RUNNING,
+    """Start a new attempt: the claim holds `slot` (None for an album/playlist) and counts the attempt."""
+    job_transition(
+        job.pk,
+        to=JobState.RUNNING,
         phase=JobPhase.RESOLVING,
         concurrency_slot=slot,
         attempt=F("attempt") + 1,
         heartbeat_at=now,
         started_at=job.started_at or now,
-        next_retry_at=None,
         bytes_done=0,
         percent=0.0,
-        speed=None,
-        eta=None,
     )
 
 
-def job_complete(job: DownloadJob, track: Track, *, planned: str | None) -> None:
+def job_complete(job: DownloadJob, track: Track) -> None:
     """The job succeeded with `track`: what users did with the song while it downloaded now points at it."""
     pending_references_apply(track=track)
-    now = timezone.now()
-    DownloadJob.objects.filter(pk=job.pk).update(
-        state=JobState.SUCCEEDED,
-        phase=JobPhase.NONE,
-        track=track,
-        percent=100.0,
-        eta=None,
-        concurrency_slot=None,
-        next_retry_at=None,
-        finished_at=now,
-        heartbeat_at=now,
-        error_class=ErrorClass.NONE,
-        error_code="",
-        error_message="",
-    )
+    job_transition(job.pk, to=JobState.SUCCEEDED, track=track, percent=100.0, heartbeat_at=timezone.now())
     after_slot_release(job)
 
 
@@ -68,18 +93,7 @@ def error_fields(classified: Classified) -> dict[str, Any]:
 
 def job_finish(job: DownloadJob, state: JobState, *, classified: Classified | None = None) -> None:
     """Move a job (locked by the caller) to a final state and let its parent and waiting jobs know."""
-    fields: dict[str, Any] = {
-        "state": state,
-        "phase": JobPhase.NONE,
-        "concurrency_slot": None,
-        "next_retry_at": None,
-        "speed": None,
-        "eta": None,
-        "finished_at": timezone.now(),
-    }
-    if classified is not None:
-        fields.update(error_fields(classified))
-    DownloadJob.objects.filter(pk=job.pk).update(**fields)
+    job_transition(job.pk, to=state, **(error_fields(classified) if classified is not None else {}))
     after_slot_release(job)
 
 
@@ -136,18 +150,19 @@ def collection_refresh(*, job_id: str) -> DownloadJob | None:
         done = len(in_library)
         failed = sum(1 for ext, state in states if state == JobState.FAILED and ext not in in_library)
         pending = sum(1 for _ext, state in states if state in ACTIVE_STATES)
-        fields: dict[str, Any] = {"percent": round(100.0 * done / total, 1) if total else 100.0}
-        if pending == 0:
-            fields.update(phase=JobPhase.NONE, finished_at=timezone.now())
-            if failed:
-                fields.update(
-                    state=JobState.FAILED,
-                    error_class=ErrorClass.PERMANENT,
-                    error_code="tracks_failed",
-                    error_message=f"{failed} of {total} tracks failed; retry them from the job's tracks",
-                )
-            else:
-                fields.update(state=JobState.SUCCEEDED, error_class="", error_code="", error_message="")
-        DownloadJob.objects.filter(pk=job.pk).update(**fields)
+        percent = round(100.0 * done / total, 1) if total else 100.0
+        if pending:
+            DownloadJob.objects.filter(pk=job.pk).update(percent=percent)
+        elif failed:
+            job_transition(
+                job.pk,
+                to=JobState.FAILED,
+                percent=percent,
+                error_class=ErrorClass.PERMANENT,
+                error_code="tracks_failed",
+                error_message=f"{failed} of {total} tracks failed; retry them from the job's tracks",
+            )
+        else:
+            job_transition(job.pk, to=JobState.SUCCEEDED, percent=percent)
     job.refresh_from_db()
     return job
