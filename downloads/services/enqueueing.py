@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -14,6 +15,8 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from downloads.models import DownloadJob
 
 logger = logging.getLogger(__name__)
+
+DOWNLOAD_TASK = "downloads.download"
 
 
 def jobs_send_on_commit(job_ids: Iterable[Any], *, countdown: float | None = None) -> None:
@@ -23,8 +26,8 @@ def jobs_send_on_commit(job_ids: Iterable[Any], *, countdown: float | None = Non
 
 
 def jobs_send(job_ids: list[str], *, countdown: float | None = None) -> None:
-    from downloads.tasks import download_task  # the task module imports this one
-
+    # Looked up by name: the task module imports the services, so the services never import it.
+    download_task = current_app.tasks[DOWNLOAD_TASK]
     sent: list[str] = []
     for job_id in job_ids:
         try:
