@@ -26,6 +26,7 @@ from mcma.errors import (
     NotFoundError,
     PermissionDeniedError,
     ServiceUnavailableError,
+    UpstreamError,
     service_unavailable,
 )
 
@@ -38,6 +39,7 @@ APPLICATION_ERROR_STATUS: tuple[tuple[type[ApplicationError], int], ...] = (
     (ConflictError, status.HTTP_409_CONFLICT),
     (InvalidInputError, status.HTTP_400_BAD_REQUEST),
     (ServiceUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (UpstreamError, status.HTTP_502_BAD_GATEWAY),
 )
 
 
@@ -60,6 +62,7 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict",
     429: "Too many requests",
+    502: "The external source failed to answer; try again later",
     503: "A part the request needs (the database) is unavailable; try again later",
 }
 

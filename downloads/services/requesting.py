@@ -17,8 +17,8 @@ from library.models import Track
 from library.services import pending_references_apply
 from mcma.errors import InvalidInputError, NotFoundError
 from sources.base import Capability, ResultKind, Searchable
-from sources.errors import CapabilityMissingError, SourceUnavailableError
-from sources.registry import get_source
+from sources.errors import CapabilityMissingError
+from sources.registry import get_source, source_health_check
 from sources.resolving import Resolvable
 
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
@@ -42,11 +42,8 @@ def resolvable_source(name: str, *, check_health: bool = True) -> Resolvable:
     source = get_source(name)
     if Capability.DOWNLOAD not in source.capabilities or not isinstance(source, Resolvable):
         raise CapabilityMissingError(f"source {name!r} cannot download", details={"source": name})
-    if not check_health:
-        return source
-    health = source.health()
-    if not health.available:
-        raise SourceUnavailableError(health.message, details={"source": name, **health.details})
+    if check_health:
+        source_health_check(source)
     return source
 
 
