@@ -30,9 +30,9 @@ from accounts.models import User
 from library import storage
 from library.storage import StoreMode
 from mcma.errors import NotFoundError
-from sources.backends.local import LocalSource, storage_overlap
 from sources.base import Capability, FolderImportable
 from sources.errors import CapabilityMissingError, ScanAbandonedError, ScanAlreadyRunningError, SourceUnavailableError
+from sources.folders import storage_overlap
 from sources.models import ACTIVE_SCAN_STATES, ScanRun, ScanState
 from sources.registry import get_source
 from sources.scan.pipeline import ProgressCallback, ScanOptions, scan_tree
@@ -60,7 +60,7 @@ def _importable(source_name: str) -> tuple[FolderImportable, Path]:
 
 
 def _store_mode(source: object) -> StoreMode:
-    return "hardlink" if isinstance(source, LocalSource) and source.hardlink else "copy"
+    return source.import_mode() if isinstance(source, FolderImportable) else "copy"
 
 
 def scan_enqueue(*, source_name: str = "local", requested_by: User | None = None) -> ScanRun:
