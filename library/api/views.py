@@ -44,9 +44,8 @@ from library.api.serializers import (
 )
 from library.models import Album, Artist, Genre, Play, Playlist, Track
 from library.streaming import file_response
-from library.transcoding import CODECS, RAW, playback_response
+from library.transcoding import CODECS, RAW, playback_response, stream_permission_check
 from mcma.api_errors import error_responses as errors
-from mcma.errors import PermissionDeniedError
 
 ID_REGEX = r"[0-9]{1,18}"  # fits a 64-bit id; longer runs of digits are simply not found
 
@@ -208,8 +207,7 @@ class TrackViewSet(viewsets.GenericViewSet[Any]):
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation, filterset_class=None)
     def stream(self, request: Request, pk: str) -> HttpResponseBase:
         user = _user(request)
-        if not user.can_stream:
-            raise PermissionDeniedError("You are not allowed to stream.")
+        stream_permission_check(user=user)
         query = StreamQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         track = selectors.track_get(track_id=int(pk))
