@@ -38,6 +38,7 @@ test: install-dev lint typecheck pytest
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy .

@@ -25,7 +25,6 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from library.text import fold
 from mcma.errors import ApplicationError
 
 _SECONDS_PER_PERIOD = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -72,8 +71,9 @@ def login_attempt_refund(*, request: HttpRequest, username: str) -> None:
 def _buckets(request: HttpRequest, username: str) -> list[_Bucket]:
     # DRF's rule for the client address (NUM_PROXIES), so the admin and the API agree on who is calling.
     address = BaseThrottle().get_ident(Request(request))
-    # Folded, so 'Alice' and 'alice ' share a bucket; hashed, so any cache backend accepts the key.
-    user = hashlib.sha256(fold(username).encode("utf-8", "surrogatepass")).hexdigest()
+    # Keyed like accounts tell users apart (user_create: stripped, case-insensitive), so 'Alice' and 'alice '
+    # share a bucket; hashed, so any cache backend accepts the key.
+    user = hashlib.sha256(username.strip().casefold().encode("utf-8", "surrogatepass")).hexdigest()
     address_part = hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()
     buckets = []
     for scope, key in (

@@ -14,7 +14,8 @@ from downloads.models import ACTIVE_STATES, DownloadJob, JobKind, JobState
 from library.models import Track
 from mcma.errors import ApplicationError, InvalidInputError, NotFoundError, PermissionDeniedError
 from sources.base import ResultKind, Searchable, SearchResult
-from sources.registry import all_sources
+from sources.errors import CapabilityMissingError
+from sources.registry import all_sources, get_source, source_health_check
 
 
 def user_may_request_downloads(*, user: User | None) -> bool:
@@ -139,17 +140,24 @@ def sources_search(*, query: str, kind: ResultKind | None, limit: int, only: str
     for source in all_sources():
         if not isinstance(source, Searchable) or (only is not None and source.name != only):
             continue
-        health = source.health()
-        if not health.available:
-            outcomes.append(SourceHits(source.name, [], {"code": "source_unavailable", "message": health.message}))
-            continue
         try:
+            source_health_check(source)
             found = source.search(query=query, kind=kind, limit=limit)
         except ApplicationError as exc:
             outcomes.append(SourceHits(source.name, [], {"code": exc.code, "message": exc.message}))
             continue
         outcomes.append(SourceHits(source.name, found))
     return outcomes
+
+
+def source_search(*, source: str, query: str, kind: ResultKind | None, limit: int) -> list[MarkedResult]:
+    """One source's hits, marked. Raises UnknownSourceError, CapabilityMissingError, SourceUnavailableError, or
+    SourceRequestError when the source fails to answer."""
+    backend = get_source(source)
+    if not isinstance(backend, Searchable):
+        raise CapabilityMissingError(f"source {source!r} cannot search", details={"source": source})
+    source_health_check(backend)
+    return search_results_mark(results=backend.search(query=query, kind=kind, limit=limit))
 
 
 def external_search(*, query: str, kind: ResultKind | None, limit: int) -> list[SourceSearch]:

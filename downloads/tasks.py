@@ -8,10 +8,11 @@ from celery import shared_task
 from django.conf import settings
 
 from downloads.services import download_job_run, download_jobs_sweep
+from downloads.services.enqueueing import DOWNLOAD_TASK
 
 
 @shared_task(
-    name="downloads.download",
+    name=DOWNLOAD_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,

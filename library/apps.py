@@ -6,6 +6,9 @@ class LibraryConfig(AppConfig):
     verbose_name = "Library"
 
     def ready(self) -> None:
+        # Registers the app's Celery tasks in every process (web ones too): the services send them by name and
+        # never import the task modules, which import the services.
+        import library.tasks  # noqa: F401
         from library.player_profiles import connect_invalidation
 
         connect_invalidation()

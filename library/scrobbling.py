@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from celery import Task
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -33,6 +33,8 @@ RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
 TASK_RETRIES = 5
 SWEEP_BATCH = 500
+LISTEN_SUBMIT_TASK = "library.listen_submit"
+PLAYING_NOW_TASK = "library.playing_now_submit"
 
 
 def _connected(user_id: int) -> bool:
@@ -78,23 +80,18 @@ def listen_queue(*, play: Play) -> None:
     if not _connected(play.user_id):
         return
     pending = PendingListen.objects.create(play=play, next_attempt_at=timezone.now())
-    transaction.on_commit(lambda: _send("library.listen_submit", pending.pk))
+    transaction.on_commit(lambda: _send(LISTEN_SUBMIT_TASK, pending.pk))
 
 
 def playing_now_notify(*, user: User, track: Track, player: str) -> None:
     if _connected(user.pk):
-        transaction.on_commit(lambda: _send("library.playing_now_submit", user.pk, track.pk, player))
+        transaction.on_commit(lambda: _send(PLAYING_NOW_TASK, user.pk, track.pk, player))
 
 
 def _send(task_name: str, *args: Any) -> None:
-    from library import tasks  # the task module imports this one
-
-    by_name: dict[str, Task[Any, Any]] = {
-        "library.listen_submit": tasks.listen_submit_task,
-        "library.playing_now_submit": tasks.playing_now_task,
-    }
     try:
-        by_name[task_name].apply_async(args=args, retry=False)
+        # Looked up by name: the task module imports this one, so this one never imports it.
+        current_app.tasks[task_name].apply_async(args=args, retry=False)
     except (KombuOperationalError, OSError) as exc:
         # Never the player's problem: a listen stays in the table for the sweep, a "now playing" is let go.
         logger.warning("broker unavailable, %s not sent now: %s", task_name, exc)
@@ -180,5 +177,5 @@ def listens_sweep() -> int:
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     for pending_id in due:
-        _send("library.listen_submit", pending_id)
+        _send(LISTEN_SUBMIT_TASK, pending_id)
     return len(due)

@@ -37,6 +37,7 @@ from library.models import (
     Track,
     TrackAnnotation,
 )
+from library.selectors import radio_station_get
 from mcma.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
 AnnotatedKind = Literal["track", "album", "artist"]
@@ -486,6 +487,8 @@ def _radio_fields_clean(*, name: str, stream_url: str, homepage_url: str) -> dic
 
 
 def _radio_admin_check(actor: User) -> None:
+    """The one check of who manages stations; made before the station is looked up, so that a non-admin learns
+    nothing about which stations exist."""
     if not actor.is_admin:
         raise PermissionDeniedError("Only admins manage internet radio stations.")
 
@@ -500,9 +503,10 @@ def radio_station_create(*, actor: User, name: str, stream_url: str, homepage_ur
 
 @transaction.atomic
 def radio_station_update(
-    *, station: InternetRadioStation, actor: User, name: str, stream_url: str, homepage_url: str = ""
+    *, station_id: int, actor: User, name: str, stream_url: str, homepage_url: str = ""
 ) -> InternetRadioStation:
     _radio_admin_check(actor)
+    station = radio_station_get(station_id=station_id)
     for field, value in _radio_fields_clean(name=name, stream_url=stream_url, homepage_url=homepage_url).items():
         setattr(station, field, value)
     station.save()
@@ -510,9 +514,9 @@ def radio_station_update(
 
 
 @transaction.atomic
-def radio_station_delete(*, station: InternetRadioStation, actor: User) -> None:
+def radio_station_delete(*, station_id: int, actor: User) -> None:
     _radio_admin_check(actor)
-    station.delete()
+    radio_station_get(station_id=station_id).delete()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,11 @@ from library import scrobbling
 
 
 @shared_task(
-    name="library.listen_submit", bind=True, acks_late=True, ignore_result=True, max_retries=scrobbling.TASK_RETRIES
+    name=scrobbling.LISTEN_SUBMIT_TASK,
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=scrobbling.TASK_RETRIES,
 )
 def listen_submit_task(self: Any, pending_id: int) -> bool:
     """Send one queued listen; the service says when to try again, and past TASK_RETRIES the sweep resends it."""
@@ -20,7 +24,7 @@ def listen_submit_task(self: Any, pending_id: int) -> bool:
     return outcome.sent
 
 
-@shared_task(name="library.playing_now_submit", acks_late=True, ignore_result=True)
+@shared_task(name=scrobbling.PLAYING_NOW_TASK, acks_late=True, ignore_result=True)
 def playing_now_task(user_id: int, track_id: int, player: str) -> bool:
     return scrobbling.playing_now_submit(user_id=user_id, track_id=track_id, player=player).sent
 

@@ -32,9 +32,16 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
+from accounts.models import User
 from library.models import Track
 from library.streaming import file_response
-from mcma.errors import ApplicationError, InvalidInputError, NotFoundError, ServiceUnavailableError
+from mcma.errors import (
+    ApplicationError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -530,6 +537,13 @@ def transcode_response(
     encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id), cache=cache)
     encoding.start()
     return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)
+
+
+def stream_permission_check(*, user: User) -> None:
+    """Whether `user` may have audio at all (the stream role), for every endpoint that plays a track: checked
+    before the track is looked up, so a refused user neither learns which tracks exist nor starts a download."""
+    if not user.can_stream:
+        raise PermissionDeniedError(f"User {user.username!r} is not allowed to stream (an admin can allow it).")
 
 
 def playback_response(

@@ -1,9 +1,8 @@
 """One error shape for the whole /api tree: `{"error": {"code": ..., "message": ..., "details": ...}}`.
 
 `exception_handler` is DRF's EXCEPTION_HANDLER: it maps domain errors (`ApplicationError` subclasses) to HTTP
-statuses, reshapes DRF's own errors, and turns anything unexpected into a logged, traceback-free 500. The
-`handler*` views give non-DRF paths under /api (unknown URLs, middleware failures) the same JSON shape, and
-leave the rest of the site to Django's defaults.
+statuses, reshapes DRF's own errors, and turns anything unexpected into a logged, traceback-free 500.
+Non-DRF paths under /api (unknown URLs, middleware failures) get the same shape from mcma.error_pages.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, HttpRequest, JsonResponse
-from django.http.response import HttpResponseBase
-from django.views import defaults
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -29,10 +26,9 @@ from mcma.errors import (
     NotFoundError,
     PermissionDeniedError,
     ServiceUnavailableError,
+    UpstreamError,
     service_unavailable,
 )
-from subsonic.dispatch import error_document
-from subsonic.errors import ErrorCode, SubsonicError
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +39,7 @@ APPLICATION_ERROR_STATUS: tuple[tuple[type[ApplicationError], int], ...] = (
     (ConflictError, status.HTTP_409_CONFLICT),
     (InvalidInputError, status.HTTP_400_BAD_REQUEST),
     (ServiceUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (UpstreamError, status.HTTP_502_BAD_GATEWAY),
 )
 
 
@@ -65,6 +62,7 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict",
     429: "Too many requests",
+    502: "The external source failed to answer; try again later",
     503: "A part the request needs (the database) is unavailable; try again later",
 }
 
@@ -130,53 +128,3 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
     return exceptions.APIException()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Django-level handlers (mcma.urls handler400/403/404/500) and the /api catch-all
-# ---------------------------------------------------------------------------------------------------------------
-def _is_api(request: HttpRequest) -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
-
-
-def _is_subsonic(request: HttpRequest) -> bool:
-    """Players read only Subsonic documents: an HTML error page under /rest reads as "not a Subsonic server"."""
-    return request.path == "/rest" or request.path.startswith("/rest/")
-
-
-def _subsonic_error(request: HttpRequest, message: str) -> HttpResponseBase:
-    return error_document(request, SubsonicError(ErrorCode.GENERIC, message))
-
-
-def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
-
-
-def handler400(request: HttpRequest, exception: Exception) -> HttpResponseBase:
-    if _is_api(request):
-        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
-    if _is_subsonic(request):
-        return _subsonic_error(request, "The request was rejected as malformed or too large.")
-    return defaults.bad_request(request, exception)
-
-
-def handler403(request: HttpRequest, exception: Exception) -> HttpResponseBase:
-    if _is_api(request):
-        return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
-    if _is_subsonic(request):
-        return _subsonic_error(request, "Permission denied.")
-    return defaults.permission_denied(request, exception)
-
-
-def handler404(request: HttpRequest, exception: Exception) -> HttpResponseBase:
-    if _is_api(request):
-        return api_not_found(request)
-    return defaults.page_not_found(request, exception)
-
-
-def handler500(request: HttpRequest) -> HttpResponseBase:
-    if _is_api(request):
-        return JsonResponse(error_body("server_error", "Internal server error."), status=500)
-    if _is_subsonic(request):
-        return _subsonic_error(request, "Internal server error")
-    return defaults.server_error(request)

@@ -42,6 +42,12 @@ class ServiceUnavailableError(ApplicationError):
     code = "service_unavailable"
 
 
+class UpstreamError(ApplicationError):
+    """A service this server relies on (an external music source) failed or answered nonsense."""
+
+    code = "upstream_failed"
+
+
 def service_unavailable(exc: BaseException) -> ServiceUnavailableError | None:
     """The domain error for a driver error meaning "the database (or the Redis cache: login throttles, source
     pauses) cannot answer now" (unreachable, timed out, connection lost, locked), or None for anything else. The

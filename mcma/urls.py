@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from mcma import api_errors, health, landing
+from mcma import error_pages, health, landing
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -20,10 +20,10 @@ urlpatterns = [
     path("rest/", include("subsonic.urls")),
     path("share/", include("subsonic.share_urls")),
     # Unknown /api URLs answer in the API's JSON error shape, also with DEBUG on (handler404 is skipped then).
-    re_path(r"^api(?:/|$)", api_errors.api_not_found),
+    re_path(r"^api(?:/|$)", error_pages.api_not_found),
 ]
 
-handler400 = api_errors.handler400
-handler403 = api_errors.handler403
-handler404 = api_errors.handler404
-handler500 = api_errors.handler500
+handler400 = error_pages.handler400
+handler403 = error_pages.handler403
+handler404 = error_pages.handler404
+handler500 = error_pages.handler500

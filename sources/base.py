@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from library.storage import StoreMode
+
 
 class Capability(StrEnum):
     IMPORT = "import"
@@ -70,6 +72,11 @@ class FolderImportable(Protocol):
 
     def import_root(self) -> Path:
         """The resolved root folder; raises `SourceUnavailableError` when it is not usable."""
+        ...
+
+    def import_mode(self) -> StoreMode:
+        """How the scanner puts this folder's files into managed storage ("hardlink" is tried on the same
+        filesystem only, falling back to a copy)."""
         ...
 
 

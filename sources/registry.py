@@ -17,7 +17,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from sources.base import Source
-from sources.errors import UnknownSourceError
+from sources.errors import SourceUnavailableError, UnknownSourceError
 
 __all__ = ["UnknownSourceError", "all_sources", "get_source", "reset_sources", "source_names"]
 
@@ -62,6 +62,13 @@ def get_source(name: str) -> Source:
         if name not in _cache:
             _cache[name] = _build(name, config[name])
         return _cache[name]
+
+
+def source_health_check(source: Source) -> None:
+    """Raise SourceUnavailableError, with the source's own reason, when it reports itself unusable right now."""
+    health = source.health()
+    if not health.available:
+        raise SourceUnavailableError(health.message, details={"source": source.name, **health.details})
 
 
 def all_sources() -> list[Source]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from mcma.errors import ApplicationError
+from mcma.errors import UpstreamError
 from sources.base import ResultKind
 
 
@@ -91,7 +91,7 @@ class Resolvable(Protocol):
     def reference_from_url(self, url: str) -> tuple[ResultKind, str] | None: ...
 
 
-class SourceRequestError(ApplicationError):
+class SourceRequestError(UpstreamError):
     """A call to an external source failed. Carries the facts the download error classifier needs."""
 
     code = "source_request_failed"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
@@ -29,9 +30,9 @@ from accounts.models import User
 from library import storage
 from library.storage import StoreMode
 from mcma.errors import NotFoundError
-from sources.backends.local import LocalSource, storage_overlap
 from sources.base import Capability, FolderImportable
 from sources.errors import CapabilityMissingError, ScanAbandonedError, ScanAlreadyRunningError, SourceUnavailableError
+from sources.folders import storage_overlap
 from sources.models import ACTIVE_SCAN_STATES, ScanRun, ScanState
 from sources.registry import get_source
 from sources.scan.pipeline import ProgressCallback, ScanOptions, scan_tree
@@ -40,6 +41,7 @@ from sources.scan.report import ScanReport
 logger = logging.getLogger(__name__)
 
 _LOST_MESSAGE = "The worker running this scan stopped."
+SCAN_RUN_TASK = "sources.scan_run"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def _importable(source_name: str) -> tuple[FolderImportable, Path]:
 
 
 def _store_mode(source: object) -> StoreMode:
-    return "hardlink" if isinstance(source, LocalSource) and source.hardlink else "copy"
+    return source.import_mode() if isinstance(source, FolderImportable) else "copy"
 
 
 def scan_enqueue(*, source_name: str = "local", requested_by: User | None = None) -> ScanRun:
@@ -93,10 +95,9 @@ def _scan_create(*, source_name: str, root: Path, requested_by: User | None, run
 
 def _send(scan_id: int) -> bool:
     """Hand the scan to a worker; False if the broker did not take it (the scan stays queued for the sweep)."""
-    from sources.tasks import scan_run_task
-
     try:
-        scan_run_task.delay(scan_id)
+        # Looked up by name: the task module imports this one, so this one never imports it.
+        current_app.tasks[SCAN_RUN_TASK].delay(scan_id)
     except (KombuOperationalError, OSError) as exc:
         logger.warning("broker unavailable, scan %s stays queued for the sweep: %s", scan_id, exc)
         return False

@@ -14,7 +14,7 @@ from sources import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="sources.scan_run", bind=True, acks_late=True)
+@shared_task(name=services.SCAN_RUN_TASK, bind=True, acks_late=True)
 def scan_run_task(self: Any, scan_id: int) -> None:
     # A second delivery (re-sent by the sweep, or redelivered after a lost worker) finds the scan no longer
     # queued and does nothing; a scan whose worker died is failed by the sweep, and the next one starts clean.

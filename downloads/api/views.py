@@ -33,12 +33,9 @@ from downloads.api.serializers import (
 from downloads.models import DownloadJob
 from library.api import views as library_views
 from library.api.serializers import SearchResultSerializer
-from mcma.api_errors import error_body, error_responses
+from mcma.api_errors import error_responses
 from mcma.errors import InvalidInputError
-from sources.base import ResultKind, Searchable
-from sources.errors import CapabilityMissingError, SourceUnavailableError
-from sources.registry import get_source
-from sources.resolving import SourceRequestError
+from sources.base import ResultKind
 
 
 def _user(request: Request) -> User:
@@ -145,28 +142,19 @@ class SourceSearchView(APIView):
 
     @extend_schema(
         parameters=[SearchQuerySerializer],
-        responses=SearchResponseSerializer,
+        responses={200: SearchResponseSerializer, **error_responses(400, 401, 404, 409, 502)},
         summary="Search an external source (404 unknown source, 409 disabled, 502 when the source fails)",
     )
     def get(self, request: Request, source: str) -> Response:
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        backend = get_source(source)
-        if not isinstance(backend, Searchable):
-            raise CapabilityMissingError(f"source {source!r} cannot search", details={"source": source})
-        health = backend.health()
-        if not health.available:
-            raise SourceUnavailableError(health.message, details={"source": source, **health.details})
         kind = query.validated_data.get("kind")
-        try:
-            results = backend.search(
-                query=query.validated_data["q"],
-                kind=ResultKind(kind) if kind else None,
-                limit=query.validated_data["limit"],
-            )
-        except SourceRequestError as exc:
-            return Response(error_body(exc.code, exc.message, {"source": source}), status=status.HTTP_502_BAD_GATEWAY)
-        marked = selectors.search_results_mark(results=results)
+        marked = selectors.source_search(
+            source=source,
+            query=query.validated_data["q"],
+            kind=ResultKind(kind) if kind else None,
+            limit=query.validated_data["limit"],
+        )
         return Response(
             {
                 "source": source,
@@ -220,11 +208,11 @@ class LibraryAndExternalSearchSerializer(SearchResultSerializer):
     external = SourceSearchSerializer(many=True, help_text="One entry per enabled searchable source.")
 
 
-class LibraryAndExternalSearchView(library_views.SearchView):
+class LibraryAndExternalSearchView(APIView):
     """`/search`: library matches next to external ones, so a client offers "play" and "download" in one list.
 
     It lives here, above both the library and the sources, because it marks external hits with library and queue
-    state; the library's own view stays unaware of downloads.
+    state; the library's part comes whole from `library.api.views.library_search_data`, unaware of downloads.
     """
 
     @extend_schema(
@@ -236,7 +224,9 @@ class LibraryAndExternalSearchView(library_views.SearchView):
     def get(self, request: Request) -> Response:
         params = LibraryAndExternalSearchQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        response = super().get(request)
+        library = library_views.library_search_data(
+            user=_user(request), query=params.validated_data["q"], limit=params.validated_data["limit"]
+        )
         outcomes = (
             selectors.external_search(
                 query=params.validated_data["q"],
@@ -246,5 +236,4 @@ class LibraryAndExternalSearchView(library_views.SearchView):
             if params.validated_data["external"]
             else []
         )
-        response.data["external"] = _outcomes_data(outcomes)
-        return response
+        return Response({**library, "external": _outcomes_data(outcomes)})

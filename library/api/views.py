@@ -19,7 +19,6 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.models import User
 from library import selectors, services
@@ -40,15 +39,13 @@ from library.api.serializers import (
     PlaylistUpdateSerializer,
     PlaySerializer,
     RatingSerializer,
-    SearchResultSerializer,
     StarStateSerializer,
     TrackSerializer,
 )
 from library.models import Album, Artist, Genre, Play, Playlist, Track
 from library.streaming import file_response
-from library.transcoding import CODECS, MAX_BITRATE, RAW, playback_response
+from library.transcoding import CODECS, MAX_BITRATE, RAW, playback_response, stream_permission_check
 from mcma.api_errors import error_responses as errors
-from mcma.errors import PermissionDeniedError
 
 ID_REGEX = r"[0-9]{1,18}"  # fits a 64-bit id; longer runs of digits are simply not found
 
@@ -210,8 +207,7 @@ class TrackViewSet(viewsets.GenericViewSet[Any]):
     @action(detail=True, methods=["get"], content_negotiation_class=FileContentNegotiation, filterset_class=None)
     def stream(self, request: Request, pk: str) -> HttpResponseBase:
         user = _user(request)
-        if not user.can_stream:
-            raise PermissionDeniedError("You are not allowed to stream.")
+        stream_permission_check(user=user)
         query = StreamQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         track = selectors.track_get(track_id=int(pk))
@@ -328,32 +324,21 @@ class SearchQuerySerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
 
 
-class SearchView(APIView):
-    @extend_schema(
-        tags=["library"],
-        summary="Search artists, albums and tracks",
-        parameters=[SearchQuerySerializer],
-        responses={200: SearchResultSerializer, **errors(400, 401)},
-    )
-    def get(self, request: Request) -> Response:
-        params = SearchQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        query, limit = params.validated_data["q"], params.validated_data["limit"]
-        user = _user(request)
-        return Response(
-            {
-                "query": query,
-                "artists": ArtistSerializer(
-                    selectors.artists_search(selectors.artists_list(user=user), query=query)[:limit], many=True
-                ).data,
-                "albums": AlbumSerializer(
-                    selectors.albums_search(selectors.albums_list(user=user), query=query)[:limit], many=True
-                ).data,
-                "tracks": TrackSerializer(
-                    selectors.tracks_search(selectors.tracks_list(user=user), query=query)[:limit], many=True
-                ).data,
-            }
-        )
+def library_search_data(*, user: User, query: str, limit: int) -> dict[str, Any]:
+    """The library's part of `/search` (the SearchResultSerializer shape): artists, albums and tracks matching
+    `query`, at most `limit` of each. The route is downloads' `/search`, which adds external hits next to these."""
+    return {
+        "query": query,
+        "artists": ArtistSerializer(
+            selectors.artists_search(selectors.artists_list(user=user), query=query)[:limit], many=True
+        ).data,
+        "albums": AlbumSerializer(
+            selectors.albums_search(selectors.albums_list(user=user), query=query)[:limit], many=True
+        ).data,
+        "tracks": TrackSerializer(
+            selectors.tracks_search(selectors.tracks_list(user=user), query=query)[:limit], many=True
+        ).data,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -7,18 +7,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from library.storage import StoreMode
 from sources.base import Capability, SourceHealth
 from sources.errors import SourceUnavailableError
-
-
-def storage_overlap(folder: Path) -> str:
-    """Why `folder` cannot be imported because it is, holds or sits inside managed storage ("" if it can)."""
-    media = Path(settings.MEDIA_ROOT).resolve()
-    resolved = folder.expanduser().resolve()
-    if resolved == media or media in resolved.parents or resolved in media.parents:
-        # Importing would walk the files the import itself writes.
-        return f"The import folder {resolved} overlaps the library storage {media}; choose another folder."
-    return ""
+from sources.folders import storage_overlap
 
 
 class LocalSource:
@@ -35,6 +27,9 @@ class LocalSource:
     def hardlink(self) -> bool:
         """Hard-link into managed storage instead of copying (only ever when on the same filesystem)."""
         return bool(settings.LOCAL_IMPORT_HARDLINK if self._hardlink is None else self._hardlink)
+
+    def import_mode(self) -> StoreMode:
+        return "hardlink" if self.hardlink else "copy"
 
     def _problem(self) -> tuple[str, dict[str, object]] | None:
         if not self.root:

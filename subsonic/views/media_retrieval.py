@@ -15,7 +15,7 @@ from library.covers import cover_image, placeholder_image
 from library.models import Track
 from library.storage import media_path
 from library.streaming import file_response
-from library.transcoding import playback_response
+from library.transcoding import playback_response, stream_permission_check
 from subsonic import external, ids, lyrics
 from subsonic.call import Call
 from subsonic.errors import not_found
@@ -42,7 +42,7 @@ def stream(call: Call) -> HttpResponseBase:
     """The original file, or a transcode (`format`, `maxBitRate`, the user's limit, `timeOffset`) encoded while
     it streams; `estimateContentLength` makes a transcode's Content-Length exact. Not a play."""
     user = call.user
-    call.require_role(user.can_stream, "stream")
+    stream_permission_check(user=user)
     track = present_track(call)
     params = call.params
     return playback_response(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from library import selectors, services
-from library.models import InternetRadioStation
 from subsonic import builders, ids
 from subsonic.call import Call
 from subsonic.ids import Kind
@@ -16,8 +15,8 @@ def get_internet_radio_stations(call: Call) -> Node:
     return node
 
 
-def _station(call: Call) -> InternetRadioStation:
-    return selectors.radio_station_get(station_id=ids.decode_as(call.params.required("id"), Kind.RADIO))
+def _station_id(call: Call) -> int:
+    return ids.decode_as(call.params.required("id"), Kind.RADIO)
 
 
 def create_internet_radio_station(call: Call) -> None:
@@ -30,9 +29,8 @@ def create_internet_radio_station(call: Call) -> None:
 
 
 def update_internet_radio_station(call: Call) -> None:
-    call.require_admin()
     services.radio_station_update(
-        station=_station(call),
+        station_id=_station_id(call),
         actor=call.user,
         name=call.params.required("name"),
         stream_url=call.params.required("streamUrl"),
@@ -41,5 +39,4 @@ def update_internet_radio_station(call: Call) -> None:
 
 
 def delete_internet_radio_station(call: Call) -> None:
-    call.require_admin()
-    services.radio_station_delete(station=_station(call), actor=call.user)
+    services.radio_station_delete(station_id=_station_id(call), actor=call.user)

@@ -8,7 +8,7 @@ from django.http.response import HttpResponseBase
 from library import selectors, transcode_decisions, transcoding
 from library.storage import media_path
 from library.transcode_decisions import StreamDetails
-from library.transcoding import playback_response
+from library.transcoding import playback_response, stream_permission_check
 from subsonic.call import Call
 from subsonic.client_info import client_info_from_request
 from subsonic.errors import ErrorCode, SubsonicError, invalid_parameter
@@ -26,7 +26,7 @@ def _media(call: Call) -> None:
 
 def get_transcode_decision(call: Call) -> Node:
     user = call.user
-    call.require_role(user.can_stream, "stream")
+    stream_permission_check(user=user)
     if call.request.method != "POST":
         raise SubsonicError(ErrorCode.GENERIC, "getTranscodeDecision takes a POST with a JSON ClientInfo body")
     _media(call)
@@ -69,7 +69,7 @@ def _details(name: str, details: StreamDetails) -> Node:
 
 def get_transcode_stream(call: Call) -> HttpResponseBase:
     user = call.user
-    call.require_role(user.can_stream, "stream")
+    stream_permission_check(user=user)
     _media(call)
     params = call.params
     raw_params = params.required("transcodeParams")

@@ -19,7 +19,7 @@ def test_concurrent_requests_for_one_item_make_one_job(fake_youtube: FakeYouTube
         pytest.skip(
             "the in-memory test SQLite (shared cache) cannot run concurrent writers; CI runs this on PostgreSQL"
         )
-    monkeypatch.setattr("downloads.services._send", lambda ids, countdown=None: None)
+    monkeypatch.setattr("downloads.services.enqueueing.jobs_send", lambda ids, countdown=None: None)
     barrier = threading.Barrier(4)
     results: list[DownloadRequestResult] = []
     errors: list[BaseException] = []

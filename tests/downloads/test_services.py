@@ -22,6 +22,8 @@ from downloads.services import (
     download_jobs_sweep,
     download_request,
     download_request_lookup,
+    enqueueing,
+    pipeline,
     source_paused_until,
 )
 from library.models import Track
@@ -49,7 +51,7 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], float | None]]:
     """Records what would be sent to the broker (on_commit callbacks do run in some tests)."""
     calls: list[tuple[list[str], float | None]] = []
-    monkeypatch.setattr(services, "_send", lambda ids, countdown=None: calls.append((list(ids), countdown)))
+    monkeypatch.setattr(enqueueing, "jobs_send", lambda ids, countdown=None: calls.append((list(ids), countdown)))
     return calls
 
 
@@ -187,20 +189,20 @@ def test_a_crash_between_move_and_commit_leaves_one_track_and_one_file(
     fake_youtube: FakeYouTube, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     job = _request()
-    real_upsert = services.track_upsert
+    real_upsert = pipeline.track_upsert
 
     def die(**kwargs: Any) -> Any:
         # Simulates the worker dying right after the file reached the library: the job stays "running".
         raise SystemExit("killed")
 
-    monkeypatch.setattr(services, "track_upsert", die)
+    monkeypatch.setattr(pipeline, "track_upsert", die)
     with pytest.raises(SystemExit):
         download_job_run(job_id=str(job.pk))
     job.refresh_from_db()
     assert job.state == JobState.RUNNING
     assert not Track.objects.exists()
 
-    monkeypatch.setattr(services, "track_upsert", real_upsert)
+    monkeypatch.setattr(pipeline, "track_upsert", real_upsert)
     settings.DOWNLOAD_STALE_AFTER_SECONDS = 0
     DownloadJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=5))
     assert _run(job).status == RunStatus.SUCCEEDED
@@ -388,7 +390,7 @@ def test_cancel_during_download_stops_it_and_removes_partials(
     song.media, song.media_name, song.seconds = "slow", "long.opus", 30
     user = _make_user()
     job = _request("vidUGCUGC01", user=user)
-    real_writer = services._progress_writer
+    real_writer = pipeline._progress_writer
     partials: list[list[Path]] = []
 
     def cancelling_writer(running: DownloadJob) -> Any:
@@ -403,7 +405,7 @@ def test_cancel_during_download_stops_it_and_removes_partials(
 
         return on_progress
 
-    monkeypatch.setattr(services, "_progress_writer", cancelling_writer)
+    monkeypatch.setattr(pipeline, "_progress_writer", cancelling_writer)
 
     assert _run(job).status == RunStatus.CANCELLED
     assert job.state == JobState.CANCELLED

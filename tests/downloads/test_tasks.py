@@ -33,7 +33,7 @@ def test_download_task_survives_unknown_ids() -> None:
 def test_sweep_task_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     DownloadJob.objects.create(source="youtube", external_id="x", state=JobState.FAILED)
     sent: list[Any] = []
-    monkeypatch.setattr("downloads.services._send", lambda ids, countdown=None: sent.append(ids))
+    monkeypatch.setattr("downloads.services.enqueueing.jobs_send", lambda ids, countdown=None: sent.append(ids))
 
     assert downloads_sweep_task.run() == {"recovered": 0, "resent": 0, "parents_finished": 0}
     assert sent == []

@@ -74,8 +74,8 @@ def test_worker_killed_during_a_scan(stack: Stack) -> None:
     ("moment", "fault"),
     [
         ("download", ""),
-        ("tagging", "downloads.services:write_tags:pause"),
-        ("final move", "downloads.services:track_upsert:pause"),
+        ("tagging", "downloads.services.pipeline:write_tags:pause"),
+        ("final move", "downloads.services.pipeline:track_upsert:pause"),
     ],
 )
 def test_worker_killed_during_a_download(stack: Stack, fake_youtube: FakeYouTube, moment: str, fault: str) -> None:

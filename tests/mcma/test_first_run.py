@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
 from accounts.models import User
-from mcma import api_errors, instance_secrets
+from mcma import error_pages, instance_secrets
 from mcma.hosts import is_lan_host
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,9 +212,9 @@ def test_pinned_allowed_hosts_refuse_lan_addresses(client: Client, settings: Any
 def test_django_error_handlers_answer_subsonic_documents_under_rest(rf: RequestFactory, handler: str) -> None:
     request = rf.get("/rest/ping.view", {"f": "json", "c": "Symfonium"})
     if handler == "handler500":
-        response = api_errors.handler500(request)
+        response = error_pages.handler500(request)
     else:
-        response = getattr(api_errors, handler)(request, SuspiciousOperation("bad"))
+        response = getattr(error_pages, handler)(request, SuspiciousOperation("bad"))
     assert response.status_code == 200
     assert isinstance(response, HttpResponse)
     assert json.loads(response.content)["subsonic-response"]["status"] == "failed"

@@ -30,7 +30,8 @@ BLUES, PORT = "ext-yt-vidAAAAAAA1", "ext-yt-vidAAAAAAA2"
 @pytest.fixture
 def hybrid(settings: Any, fake_youtube: FakeYouTube, monkeypatch: Any) -> FakeYouTube:
     settings.EXTERNAL_SEARCH_IN_SUBSONIC = True
-    monkeypatch.setattr("downloads.services._send", lambda job_ids, countdown=None: None)  # the tests run jobs
+    # The tests run the jobs themselves.
+    monkeypatch.setattr("downloads.services.enqueueing.jobs_send", lambda job_ids, countdown=None: None)
     return fake_youtube
 
 
@@ -225,7 +226,7 @@ def test_players_starring_one_song_at_once_make_one_job(hybrid: FakeYouTube) -> 
 def worker(monkeypatch: Any) -> None:
     """Jobs run as soon as they are enqueued (on commit), as an idle worker would take them."""
     monkeypatch.setattr(
-        "downloads.services._send",
+        "downloads.services.enqueueing.jobs_send",
         lambda job_ids, countdown=None: [download_job_run(job_id=job_id) for job_id in job_ids],
     )
 
