@@ -44,7 +44,9 @@ from downloads.errors import (
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
 from downloads.selectors import user_may_request_downloads
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
-from library.importing import album_cover_store, albums_refresh, track_delete_file, track_upsert
+from library.ingest.covers import album_cover_store
+from library.ingest.refresh import albums_refresh
+from library.ingest.rows import track_delete_file, track_upsert
 from library.models import Track
 from library.services import pending_references_apply
 from library.storage import file_checksum, library_relative_path, media_path, media_root, store_file

@@ -29,10 +29,11 @@ import billiard
 from django.db import DatabaseError
 
 from library import storage
-from library.importing import ResolveCache
+from library.ingest.identity import ResolveCache
+from library.ingest.refresh import albums_refresh
 from library.models import Track
 from library.storage import StoreMode
-from sources.scan.albums import refresh_albums, store_covers
+from sources.scan.albums import store_covers
 from sources.scan.diff import Change, diff_batch
 from sources.scan.missing import mark_missing
 from sources.scan.read import Prepared, cover_trimmer, files_prepare, files_prepare_detached
@@ -241,7 +242,7 @@ def scan_tree(
         raise
     preparer.close(cancel=False)
     if options.mark_missing:
-        report.removed += mark_missing(source=options.source, root=options.root, on_albums=refresh_albums)
+        report.removed += mark_missing(source=options.source, root=options.root, on_albums=albums_refresh)
     if on_batch:
         on_batch(report)
     return report
@@ -324,4 +325,4 @@ def _finish(
             on_file(report)
     album_ids |= stored.album_ids
     store_covers(imported=stored.imported, root=options.root)
-    refresh_albums(album_ids)
+    albums_refresh(album_ids)

@@ -20,9 +20,11 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
-from library import importing, storage
+from library import storage
+from library.ingest.identity import ResolveCache
+from library.ingest.rows import SavedTrack, TrackFile, track_delete_file, tracks_save
 from library.models import Track
 from library.tags import TrackTags
 from sources.scan.read import Prepared, Read, Touched, Unreadable, library_names
@@ -63,7 +65,7 @@ def store_batch(
     source: str,
     prepared: Iterable[Prepared],
     report: ScanReport,
-    cache: importing.ResolveCache | None = None,
+    cache: ResolveCache,
     placed_later: Callable[[], Collection[str]] = frozenset,
 ) -> BatchResult:
     """`prepared` holds each file's reading and, for files to import, the copy staged while it was read (and
@@ -160,49 +162,35 @@ def _write_rows(
     stored: list[_Stored],
     touched: list[Touched],
     report: ScanReport,
-    cache: importing.ResolveCache | None,
+    cache: ResolveCache,
 ) -> BatchResult:
     result = BatchResult()
-    saved: list[tuple[_Stored, Outcome, Track | importing.CreatedTrack]] = []
+    saved: list[tuple[_Stored, SavedTrack]] = []
     failed_rows: list[tuple[_Stored, str]] = []
-    new = [item for item in stored if item.read.change.known is None]
-    one_by_one = [item for item in stored if item.read.change.known is not None]
     try:
         with transaction.atomic():
-            try:
-                tracks = importing.tracks_create(source=source, items=[_new_track(item) for item in new], cache=cache)
-                saved.extend((item, Outcome.ADDED, track) for item, track in zip(new, tracks, strict=True))
-            except Exception:  # one bad row or a concurrent insert: retry those rows one at a time
-                logger.info("scan: bulk insert of %d tracks failed; saving them one by one", len(new), exc_info=True)
-                one_by_one = new + one_by_one
-            for item in one_by_one:
-                candidate = item.read.change.candidate
-                try:
-                    upserted, created = importing.track_upsert(
-                        source=source,
-                        source_id=candidate.relative,
-                        tags=item.read.tags,
-                        stored_path=item.relative_path,
-                        size_bytes=item.size,
-                        checksum=item.checksum,
-                        source_mtime_ns=candidate.mtime_ns,
-                        cache=cache,
-                    )
-                except Exception as exc:  # a bad row must not sink the other rows of the batch
-                    logger.warning("scan: cannot save %s: %s", candidate.relative, exc, exc_info=True)
-                    failed_rows.append((item, f"cannot save the track: {exc}"))
-                    continue
-                saved.append((item, Outcome.ADDED if created else Outcome.UPDATED, upserted))
+            try:  # tracks_save is a savepoint of its own: a conflict leaves the batch's transaction usable
+                tracks = tracks_save(source=source, files=[_track_file(item) for item in stored], cache=cache)
+                saved.extend(zip(stored, tracks, strict=True))
+            except IntegrityError as exc:  # a row that conflicts (e.g. a concurrent import's): retry rows alone
+                logger.warning("scan: %d tracks saved one by one after a conflict: %s", len(stored), exc)
+                report.rows_retried += len(stored)
+                for item in stored:
+                    try:
+                        (track,) = tracks_save(source=source, files=[_track_file(item)], cache=cache)
+                    except IntegrityError as row_exc:
+                        failed_rows.append((item, f"cannot save the track: {row_exc}"))
+                        continue
+                    saved.append((item, track))
             for touch in touched:
                 candidate = touch.change.candidate
                 assert touch.change.known is not None
                 Track.objects.filter(pk=touch.change.known.track_id).update(
                     source_size=candidate.size, source_mtime_ns=candidate.mtime_ns, is_missing=False
                 )
-    except Exception as exc:  # the commit itself failed: nothing of this batch is in the database
+    except DatabaseError as exc:  # the commit itself failed: nothing of this batch is in the database
         logger.exception("scan: a batch of %d files could not be saved", len(stored) + len(touched))
-        if cache is not None:
-            cache.clear()
+        cache.clear()
         for item in stored:
             _undo(item)
             report.count(Outcome.FAILED, path=item.read.change.candidate.relative, reason=f"database error: {exc}")
@@ -212,17 +200,18 @@ def _write_rows(
     for item, reason in failed_rows:
         _undo(item)
         report.count(Outcome.FAILED, path=item.read.change.candidate.relative, reason=reason)
-    for item, outcome, track in saved:
-        report.count(outcome)
+    for item, track in saved:
+        report.count(Outcome.ADDED if track.created else Outcome.UPDATED)
+        album = track.track.album
         result.imported.append(
             Imported(
-                album_id=track.album.pk,
-                album_has_cover=bool(track.album.cover_path),
+                album_id=album.pk,
+                album_has_cover=bool(album.cover_path),
                 tags=item.read.tags,
                 source_dir=str(item.read.change.candidate.path.parent),
             )
         )
-        result.album_ids.add(track.album.pk)
+        result.album_ids.add(album.pk)
         if item.read.change.known is not None:
             # An update may have moved the track to another album: the old one needs recounting too.
             result.album_ids.add(item.read.change.known.album_id)
@@ -234,9 +223,9 @@ def _write_rows(
     return result
 
 
-def _new_track(item: _Stored) -> importing.NewTrack:
+def _track_file(item: _Stored) -> TrackFile:
     candidate = item.read.change.candidate
-    return importing.NewTrack(
+    return TrackFile(
         source_id=candidate.relative,
         tags=item.read.tags,
         stored_path=item.relative_path,
@@ -248,4 +237,4 @@ def _new_track(item: _Stored) -> importing.NewTrack:
 
 def _undo(item: _Stored) -> None:
     if item.created_file:
-        importing.track_delete_file(stored_path=item.relative_path)
+        track_delete_file(stored_path=item.relative_path)

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 
-from library import importing, storage
+from library import storage
+from library.ingest import rows
+from library.ingest.identity import ResolveCache
 from library.models import Album, Track
 from library.tags import read_tags, write_tags
 from sources import services
@@ -195,24 +197,40 @@ def test_walk_streams_in_sorted_order(music_root: Path) -> None:
     assert [e.relative for e in walker if isinstance(e, Candidate)] == ["c.wma", "a/0.ogg", "a/1.flac", "b/2.mp3"]
 
 
-def test_a_failing_row_leaves_no_orphan_file(small_library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importing.track_upsert
+def test_a_conflicting_row_fails_alone_leaves_no_orphan_file_and_is_counted(
+    small_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rows.tracks_save
 
-    def flaky(**kwargs: Any) -> Any:
-        if kwargs["source_id"] == "Band/First/03.ogg":
-            raise RuntimeError("database hiccup")
+    def conflicting(**kwargs: Any) -> Any:
+        if any(file.source_id == "Band/First/03.ogg" for file in kwargs["files"]):
+            raise IntegrityError("UNIQUE constraint failed: library_track.path")  # e.g. a concurrent import
         return real(**kwargs)
 
-    def bulk_conflict(**_kwargs: Any) -> Any:
-        raise IntegrityError("UNIQUE constraint failed")  # e.g. a concurrent insert: fall back to one by one
-
-    monkeypatch.setattr(importing, "tracks_create", bulk_conflict)
-    monkeypatch.setattr(importing, "track_upsert", flaky)
+    monkeypatch.setattr("sources.scan.store.tracks_save", conflicting)
 
     scan = _scan(small_library)
 
-    assert (scan.added, scan.failed) == (6, 2)
-    assert any(e["path"] == "Band/First/03.ogg" and "hiccup" in e["error"] for e in scan.errors)
+    assert (scan.added, scan.failed) == (6, 2)  # the conflicting row and the library's one unreadable file
+    assert scan.rows_retried == 7  # the whole batch went one by one, and says so
+    assert "7 tracks were saved one by one" in scan.message
+    assert any(e["path"] == "Band/First/03.ogg" and "UNIQUE" in e["error"] for e in scan.errors)
+    _assert_storage_matches_tracks()
+
+
+def test_a_bug_in_the_row_writer_stops_the_scan_instead_of_slowing_it(
+    small_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_kwargs: Any) -> Any:
+        raise TypeError("a bug, not a conflict")
+
+    monkeypatch.setattr("sources.scan.store.tracks_save", broken)
+
+    scan = _scan(small_library)
+
+    assert scan.state == ScanState.FAILED
+    assert "a bug, not a conflict" in scan.message
+    assert (scan.added, scan.rows_retried) == (0, 0)
     _assert_storage_matches_tracks()
 
 
@@ -229,7 +247,7 @@ def test_a_failing_batch_commit_removes_its_files(small_library: Path, monkeypat
                 return None
 
             def __exit__(self, *exc: object) -> bool:
-                raise RuntimeError("commit failed")
+                raise DatabaseError("commit failed")
 
         monkeypatch.setattr(store.transaction, "atomic", lambda *a, **k: Boom())
         try:
@@ -344,7 +362,9 @@ def test_a_file_a_later_batch_placed_is_not_adopted(music_root: Path, audio_make
     prepared = [file_prepare(change, hardlink=False) for change in changes]  # staged only: the name is taken
     report = ScanReport()
 
-    store.store_batch(source="local", prepared=prepared, report=report, placed_later=lambda: {name})
+    store.store_batch(
+        source="local", prepared=prepared, report=report, cache=ResolveCache(), placed_later=lambda: {name}
+    )
 
     assert Track.objects.get().path == "Band/Record (2004)/01 Record 1 (2).flac"
     assert placed.exists()  # still the later batch's file
@@ -369,14 +389,14 @@ def test_a_scan_stopped_midway_leaves_no_file_without_a_row(
 ) -> None:
     from sources.scan import pipeline
 
-    real_refresh = pipeline.refresh_albums
+    real_refresh = pipeline.albums_refresh
 
     def interrupted(album_ids: Any) -> None:  # after the first batch with tracks is committed
         real_refresh(album_ids)
         if album_ids:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "refresh_albums", interrupted)
+    monkeypatch.setattr(pipeline, "albums_refresh", interrupted)
 
     with pytest.raises(KeyboardInterrupt):
         scan_tree(ScanOptions(source="local", root=small_library.resolve(), batch_size=batch_size))
