@@ -1,4 +1,4 @@
-"""Phase 6: refresh the albums a batch touched (counts, genres, artists) and give each album a cover once.
+"""Phase 5: refresh the albums a batch touched (counts, genres, artists) and give each album a cover once.
 
 Cover priority follows common practice (Navidrome's default): a folder image (cover, folder, front; .jpg or
 .png) beside the track or one folder up (multi-disc "Disc N" layouts), else the first embedded picture.

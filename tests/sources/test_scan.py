@@ -16,7 +16,6 @@ from django.db import DatabaseError, IntegrityError
 
 from library import storage
 from library.ingest import rows
-from library.ingest.identity import ResolveCache
 from library.models import Album, Track
 from library.tags import read_tags, write_tags
 from sources import services
@@ -24,11 +23,9 @@ from sources.errors import ScanAlreadyRunningError
 from sources.models import ScanRun, ScanState
 from sources.scan.diff import Change
 from sources.scan.pipeline import ScanOptions, scan_tree
-from sources.scan.read import Read, file_prepare, files_prepare
-from sources.scan.report import ScanReport
+from sources.scan.read import Read, files_prepare
 from sources.scan.walk import Candidate, Refusal, walk
 from tests.audio import AudioMaker
-from tests.page_cache import cached_pages, filesystem_type, linux_only
 from tests.sources.conftest import JPEG, album_tags
 
 pytestmark = pytest.mark.django_db
@@ -348,28 +345,6 @@ def test_a_file_orphaned_by_a_crash_is_adopted_not_duplicated(music_root: Path, 
     _assert_storage_matches_tracks()
 
 
-def test_a_file_a_later_batch_placed_is_not_adopted(music_root: Path, audio_maker: AudioMaker) -> None:
-    """A worker preparing the next batch may already have moved an identical file to the same name; its row is
-    not written yet, so it looks like a crashed scan's orphan."""
-    from sources.scan import store
-
-    audio_maker.make(music_root / "a.flac", "flac", tags=album_tags("Record", "Band", 1))
-    name = "Band/Record (2004)/01 Record 1.flac"
-    placed = storage.media_path(name)
-    placed.parent.mkdir(parents=True)
-    placed.write_bytes((music_root / "a.flac").read_bytes())
-    changes = [Change(candidate, None) for candidate in walk(music_root) if isinstance(candidate, Candidate)]
-    prepared = [file_prepare(change, hardlink=False) for change in changes]  # staged only: the name is taken
-    report = ScanReport()
-
-    store.store_batch(
-        source="local", prepared=prepared, report=report, cache=ResolveCache(), placed_later=lambda: {name}
-    )
-
-    assert Track.objects.get().path == "Band/Record (2004)/01 Record 1 (2).flac"
-    assert placed.exists()  # still the later batch's file
-
-
 def test_identical_files_in_separate_batches_get_a_file_each(music_root: Path, audio_maker: AudioMaker) -> None:
     tags = album_tags("Record", "Band", 1)
     for folder in ("a", "b", "c", "d"):
@@ -486,30 +461,7 @@ def test_the_workers_read_a_bounded_number_of_batches_ahead(
     assert in_flight_when_written == [ahead + 1] * (batches - ahead) + list(range(ahead, 0, -1))
 
 
-@linux_only
-@pytest.mark.parametrize("hardlink", [False, True])
-def test_a_worker_leaves_its_copies_out_of_the_page_cache_but_not_the_files_it_links(
-    music_root: Path, audio_maker: AudioMaker, hardlink: bool
-) -> None:
-    if filesystem_type(storage.media_root()) == "tmpfs":
-        pytest.skip("tmpfs pages are the files themselves: they cannot leave the page cache")
-    sources = [audio_maker.make(music_root / f"{n}.flac", "flac", tags=album_tags("Cache", "Band", n)) for n in (1, 2)]
-    changes = [Change(candidate, None) for candidate in walk(music_root) if isinstance(candidate, Candidate)]
-
-    prepared = files_prepare(changes, hardlink=hardlink)
-
-    stored = [ready.staged for ready in prepared if ready.staged is not None]
-    assert [file.copied for file in stored] == [not hardlink] * 2
-    assert all(cached_pages(source) > 0 for source in sources)  # the user's files are left as they were
-    if hardlink:
-        assert all(cached_pages(file.path) > 0 for file in stored)  # the same inodes as the sources
-    else:
-        assert [cached_pages(file.path) for file in stored] == [0, 0]
-    for file in stored:
-        file.discard()
-
-
-def test_a_worker_chunk_is_synced_and_placed_in_two_steps_and_sends_one_picture_per_album(
+def test_a_worker_chunk_is_synced_once_left_in_staging_and_sends_one_picture_per_album(
     music_root: Path, audio_maker: AudioMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = []
@@ -529,13 +481,10 @@ def test_a_worker_chunk_is_synced_and_placed_in_two_steps_and_sends_one_picture_
 
     prepared = files_prepare(changes, hardlink=False)
 
-    # One grouped sync for the chunk's three copies, then one for the three names they were moved to.
-    assert [len(files) for files in synced] == [3, 3]
+    # One grouped sync for the chunk's three copies, all still in staging: only the store names files.
+    assert [len(files) for files in synced] == [3]
     assert [f.parent.name for f in synced[0]] == [storage.STAGING_DIR] * 3
-    assert [f.relative_to(storage.media_root()).as_posix() for f in synced[1]] == [
-        f"Band/Pics (2004)/{n:02d} Pics {n}.mp3" for n in (1, 2, 3)
-    ]
-    assert all(ready.staged is not None and ready.staged.synced for ready in prepared)
+    assert all(ready.staged is not None and not ready.staged.placed_as for ready in prepared)
     covers = [ready.result.tags.cover for ready in prepared if isinstance(ready.result, Read)]
     assert covers == [JPEG, None, None]
     for ready in prepared:
