@@ -24,7 +24,7 @@ def album_covers_store(covers: Sequence[tuple[Album, bytes, str]]) -> int:
     todo = [
         (album, image, f"covers/albums/{album.pk}.{_COVER_SUFFIX.get(mime.lower(), 'jpg')}")
         for album, image, mime in covers
-        if not (album.cover_path and _stored(album.cover_path))
+        if not (album.cover_path and _file_exists(album.cover_path))
     ]
     if not todo:
         return 0
@@ -43,7 +43,7 @@ def album_covers_store(covers: Sequence[tuple[Album, bytes, str]]) -> int:
     return len(todo)
 
 
-def _stored(relative: str) -> bool:
+def _file_exists(relative: str) -> bool:
     with contextlib.suppress(storage.UnsafePathError):
         return storage.media_path(relative).is_file()
     return False

@@ -18,7 +18,7 @@ def albums_refresh(album_ids: Iterable[int]) -> None:
     then their artists' counts: four set-based statements for any number of albums, no rows through Python.
 
     Plain SQL (the standard subset PostgreSQL and SQLite share): built through the ORM, these correlated
-    subqueries cost several times their own run time to compile, and an import refreshes after every batch."""
+    subqueries cost more to compile than to run, and an import refreshes after every batch."""
     ids = sorted(set(album_ids))
     for start in range(0, len(ids), _REFRESH_CHUNK):
         _albums_refresh(ids[start : start + _REFRESH_CHUNK])

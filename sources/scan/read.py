@@ -49,8 +49,8 @@ class Prepared:
 
     def detached(self) -> Prepared:
         """Without its `Change`, for the trip back from a worker process to the process that sent the change
-        and still has it (see `attached`): unpickling the changes again was half of what receiving a chunk's
-        results cost that process, the import's busiest."""
+        and still has it (see `attached`): that process, the import's busiest, need not unpickle the changes
+        it sent."""
         return replace(self, result=replace(self.result, change=_DETACHED))
 
     def attached(self, change: Change) -> Prepared:
