@@ -13,6 +13,7 @@ and resolved again.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ def relations_resolve(batch: Sequence[TrackTags], *, cache: ResolveCache) -> lis
 
     albums_wanted = _Wanted()
     for tags in batch:
-        shown, key = _album_identity(tags)
+        shown, key = _album_identity(tags.album)
         group = (album_artist_of(tags).pk, key)
         if not albums_wanted.has(group, tags.musicbrainz_release_id):
             albums_wanted.add(group, tags.musicbrainz_release_id, _album_defaults(shown, tags))
@@ -133,7 +134,7 @@ def relations_resolve(batch: Sequence[TrackTags], *, cache: ResolveCache) -> lis
     compilations: dict[int, Album] = {}
     for tags in batch:
         album_artist = album_artist_of(tags)
-        album = albums[((album_artist.pk, _album_identity(tags)[1]), tags.musicbrainz_release_id)]
+        album = albums[((album_artist.pk, _album_identity(tags.album)[1]), tags.musicbrainz_release_id)]
         if tags.compilation and not album.is_compilation:
             compilations[album.pk] = album
         relations.append(_relations(tags, album_artist, album, artists, genres))
@@ -194,13 +195,17 @@ def _relations(
     )
 
 
+@functools.lru_cache(maxsize=4096)  # an album's tracks name the same few artists again and again
 def _artist_identity(name: str) -> tuple[str, str]:
+    """(the name as stored, its identity key)."""
     name = clipped(Artist, "name", name.strip() or storage.UNKNOWN_ARTIST)
     return name, fold(name) or fold(storage.UNKNOWN_ARTIST)
 
 
-def _album_identity(tags: TrackTags) -> tuple[str, str]:
-    name = clipped(Album, "name", tags.album.strip() or storage.UNKNOWN_ALBUM)
+@functools.lru_cache(maxsize=4096)
+def _album_identity(album: str) -> tuple[str, str]:
+    """(the name as stored, its identity key)."""
+    name = clipped(Album, "name", album.strip() or storage.UNKNOWN_ALBUM)
     return name, fold(name)
 
 

@@ -17,8 +17,9 @@ def _char_limits(model: type[models.Model]) -> dict[str, int]:
     }
 
 
-def _integer_ranges(model: type[models.Model]) -> dict[str, tuple[int | None, int | None]]:
-    # Per connection: the ranges are the database backend's (`integer_field_range` is public Django API).
+@functools.cache
+def _integer_ranges(model: type[models.Model], vendor: str) -> dict[str, tuple[int | None, int | None]]:
+    """The ranges of the model's integer columns on this kind of database (`integer_field_range` is Django's)."""
     return {
         field.attname: connection.ops.integer_field_range(field.get_internal_type())
         for field in model._meta.concrete_fields
@@ -32,18 +33,19 @@ def clipped(model: type[models.Model], attname: str, text: str) -> str:
 
 
 def fitted(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]:
-    """`values` (attname -> value) with texts cut to their column's length and integers held in its range, so a
-    hostile tag can neither fail the row nor its batch."""
+    """`values` (attname -> value), changed in place: texts cut to their column's length and integers held in
+    its range, so a hostile tag can neither fail the row nor its batch."""
     limits = _char_limits(model)
-    ranges = _integer_ranges(model)
-    fitted_values = dict(values)
+    ranges = _integer_ranges(model, connection.vendor)
     for attname, value in values.items():
-        if isinstance(value, str) and (limit := limits.get(attname)) is not None:
-            fitted_values[attname] = value[:limit]
-        elif isinstance(value, int) and not isinstance(value, bool) and attname in ranges:
+        if type(value) is str:
+            limit = limits.get(attname)
+            if limit is not None and len(value) > limit:
+                values[attname] = value[:limit]
+        elif type(value) is int and attname in ranges:
             low, high = ranges[attname]
             if low is not None and value < low:
-                fitted_values[attname] = low
+                values[attname] = low
             elif high is not None and value > high:
-                fitted_values[attname] = high
-    return fitted_values
+                values[attname] = high
+    return values

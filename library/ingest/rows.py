@@ -1,5 +1,6 @@
 """Track rows from tags: their fields (fitted to the columns, see `limits`), credits and genres, written for a
-whole batch with `bulk_create`; a single track is a batch of one."""
+whole batch: new tracks with plain inserts (`insert`), changed ones with the ORM's save; a single track is a
+batch of one."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from django.db import transaction
 
 from library import storage
 from library.ingest.identity import Relations, ResolveCache, relations_resolve
+from library.ingest.insert import insert_rows
 from library.ingest.limits import fitted
-from library.models import Track, TrackArtist
+from library.models import Album, Track, TrackArtist
 from library.tags import TrackTags
 from library.text import fold, sort_name
 
@@ -33,7 +35,10 @@ class TrackFile:
 
 @dataclass(frozen=True)
 class SavedTrack:
-    track: Track
+    """What a batch write tells its caller of each track (model instances would cost more than the insert)."""
+
+    pk: int
+    album: Album
     created: bool
 
 
@@ -46,35 +51,54 @@ def tracks_save(*, source: str, files: Sequence[TrackFile], cache: ResolveCache)
         return []
     with _atomic_for(cache):
         relations = relations_resolve([file.tags for file in files], cache=cache)
-        stored = Track.objects.select_for_update().filter(source=source, source_id__in=[f.source_id for f in files])
-        existing = {track.source_id: track for track in stored}
-        saved: list[SavedTrack] = []
+        source_ids = [file.source_id for file in files]
+        existing = {
+            t.source_id: t for t in Track.objects.select_for_update().filter(source=source, source_id__in=source_ids)
+        }
+        new_rows = []
         for file, rel in zip(files, relations, strict=True):
             fields = _track_fields(file, rel)
             track = existing.get(file.source_id)
             if track is None:
-                track = Track(source=source, source_id=file.source_id, source_metadata=file.source_metadata or {})
-            for attname, value in fields.items():
+                new_rows.append(
+                    {
+                        **fields,
+                        "source": source,
+                        "source_id": file.source_id,
+                        "source_metadata": file.source_metadata or {},
+                    }
+                )
+                continue
+            for attname, value in fields.items():  # a changed file, rare: the ORM's own save, with its auto_now
                 setattr(track, attname, value)
             if file.source_metadata is not None:
                 track.source_metadata = file.source_metadata
-            saved.append(SavedTrack(track, created=track.pk is None))
-        Track.objects.bulk_create([item.track for item in saved if item.created])  # sets their pks
-        changed = [item.track for item in saved if not item.created]
-        for track in changed:  # a changed file, rare: the ORM's own save, with its auto_now
             track.save()
-        TrackArtist.objects.filter(track__in=changed).delete()
-        TrackArtist.objects.bulk_create(
-            TrackArtist(track=item.track, artist=artist, role=role, position=position)
-            for item, rel in zip(saved, relations, strict=True)
-            for position, (artist, role) in enumerate(rel.credits)
+        insert_rows(Track, new_rows)
+        ids = dict(Track.objects.filter(source=source, source_id__in=source_ids).values_list("source_id", "pk"))
+        saved = [
+            SavedTrack(ids[file.source_id], rel.album, created=file.source_id not in existing)
+            for file, rel in zip(files, relations, strict=True)
+        ]
+        changed = [item.pk for item in saved if not item.created]
+        TrackArtist.objects.filter(track_id__in=changed).delete()
+        insert_rows(
+            TrackArtist,
+            [
+                {"track_id": item.pk, "artist_id": artist.pk, "role": role, "position": position}
+                for item, rel in zip(saved, relations, strict=True)
+                for position, (artist, role) in enumerate(rel.credits)
+            ],
         )
         track_genres = Track.genres.through
-        track_genres.objects.filter(track__in=changed).delete()
-        track_genres.objects.bulk_create(
-            track_genres(track_id=item.track.pk, genre_id=genre.pk)
-            for item, rel in zip(saved, relations, strict=True)
-            for genre in rel.genres
+        track_genres.objects.filter(track_id__in=changed).delete()
+        insert_rows(
+            track_genres,
+            [
+                {"track_id": item.pk, "genre_id": genre.pk}
+                for item, rel in zip(saved, relations, strict=True)
+                for genre in rel.genres
+            ],
         )
         return saved
 
@@ -93,7 +117,7 @@ def track_upsert(
     """`tracks_save` of one file: (track, created)."""
     file = TrackFile(source_id, tags, stored_path, size_bytes, checksum, source_mtime_ns, source_metadata)
     (saved,) = tracks_save(source=source, files=[file], cache=ResolveCache())
-    return saved.track, saved.created
+    return Track.objects.select_related("album", "artist").get(pk=saved.pk), saved.created
 
 
 def track_delete_file(*, stored_path: str) -> None:
@@ -122,8 +146,8 @@ def _track_fields(file: TrackFile, rel: Relations) -> dict[str, Any]:
             "title": title,
             "title_key": fold(title),
             "sort_title": sort_name(title),
-            "album": rel.album,
-            "artist": rel.credits[0][0],
+            "album_id": rel.album.pk,
+            "artist_id": rel.credits[0][0].pk,
             "artist_display": rel.display,
             "track_number": tags.track_number,
             "disc_number": tags.disc_number or 1,

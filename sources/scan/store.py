@@ -183,7 +183,7 @@ def _write_rows(
         report.count(Outcome.FAILED, path=item.read.change.candidate.relative, reason=reason)
     for item, track in saved:
         report.count(Outcome.ADDED if track.created else Outcome.UPDATED)
-        album = track.track.album
+        album = track.album
         result.imported.append(
             Imported(
                 album_id=album.pk,

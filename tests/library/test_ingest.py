@@ -6,10 +6,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from library import storage
-from library.ingest import identity
+from library.ingest import identity, insert
 from library.ingest.covers import album_cover_store, album_covers_store
 from library.ingest.identity import VARIOUS_ARTISTS_MBID, ResolveCache, relations_resolve
 from library.ingest.refresh import albums_refresh
@@ -51,7 +51,7 @@ def _upsert(source_id: str, tags: TrackTags = BASE, **extra: object) -> tuple[Tr
         return track_upsert(**fields)  # type: ignore[arg-type]
     file = TrackFile(**{name: value for name, value in fields.items() if name != "source"})  # type: ignore[arg-type]
     (saved,) = tracks_save(source="local", files=[file], cache=cache)  # type: ignore[arg-type]
-    return saved.track, saved.created
+    return Track.objects.get(pk=saved.pk), saved.created
 
 
 def _artist(name: str, musicbrainz_id: str = "") -> Artist:
@@ -241,11 +241,23 @@ def test_tracks_save_inserts_a_batch_in_a_few_queries(django_assert_max_num_quer
         tracks = tracks_save(source="local", files=items, cache=cache)
 
     assert len(tracks) == 50
-    assert all(t.track.pk and t.created for t in tracks)
+    assert all(t.pk and t.created for t in tracks)
     created = Track.objects.get(source_id="bulk/7.mp3")
     assert created.title == "Song 7"
     assert sorted(g.name for g in created.genres.all()) == ["Blues", "Rock"]
     assert [c.role for c in created.artist_credits.all()] == [ArtistRole.PRIMARY, ArtistRole.FEATURED]
+
+
+def test_the_plain_insert_check_accepts_the_models_it_serves_and_refuses_unknown_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert insert.check_plain_insert_models(None) == []
+
+    # As if Track.source_metadata were of a class insert_rows does not know (or a subclass of a known one).
+    monkeypatch.setattr(insert, "_PLAIN_FIELD_CLASSES", insert._PLAIN_FIELD_CLASSES - {models.JSONField})
+    (error,) = insert.check_plain_insert_models(None)
+    assert error.id == "library.E001"
+    assert "Track.source_metadata" in error.msg
 
 
 def test_tracks_save_is_all_or_nothing() -> None:
@@ -351,7 +363,7 @@ def test_tracks_save_takes_the_rows_a_concurrent_import_inserted_first(monkeypat
     (saved,) = tracks_save(source="local", files=[item], cache=ResolveCache())
 
     assert Artist.objects.filter(name_key="racer").count() == 1
-    assert saved.track.artist_id == raced[0].pk
+    assert Track.objects.get(pk=saved.pk).artist_id == raced[0].pk
 
 
 def test_an_artist_given_an_id_by_a_concurrent_import_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -373,7 +385,7 @@ def test_an_artist_given_an_id_by_a_concurrent_import_is_read_again(monkeypatch:
     (saved,) = tracks_save(source="local", files=[TrackFile("r/1.mp3", tags, "lib/r1", 1, "")], cache=ResolveCache())
 
     assert len(reads) == 2  # the write found the row changed, so the group was read and resolved again
-    artist = saved.track.album.album_artist
+    artist = Track.objects.select_related("album__album_artist").get(pk=saved.pk).album.album_artist
     assert Artist.objects.get(pk=artist.pk).musicbrainz_id == artist.musicbrainz_id == "mine-1"
 
 
