@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class LibraryConfig(AppConfig):
@@ -9,6 +10,8 @@ class LibraryConfig(AppConfig):
         # Registers the app's Celery tasks in every process (web ones too): the services send them by name and
         # never import the task modules, which import the services.
         import library.tasks  # noqa: F401
+        from library.ingest.insert import check_plain_insert_models
         from library.player_profiles import connect_invalidation
 
+        checks.register(check_plain_insert_models)
         connect_invalidation()

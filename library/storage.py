@@ -8,20 +8,18 @@ that `temp_files_sweep` removes -- never a half-written file under a real name.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import functools
 import os
 import random
 import re
 import shutil
-import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 import blake3
 from django.conf import settings
@@ -101,15 +99,9 @@ def media_path_in(relative: str, folders: dict[str, Path]) -> Path:
     return media_folder(head, folders) / name
 
 
-def relative_media_path(path: Path) -> str:
-    """The MEDIA_ROOT-relative POSIX path of an absolute path inside it."""
-    return path.resolve().relative_to(media_root()).as_posix()
-
-
 def file_checksum(path: StrPath) -> str:
-    """BLAKE3 hex digest (256 bits) of the file's bytes: a cryptographic hash that runs about 3.5 times as fast
-    as hardware-accelerated SHA-256 (4.8 against 1.3 GB/s on the import benchmark's files), which matters
-    because an import hashes every byte of the library."""
+    """BLAKE3 hex digest (256 bits) of the file's bytes: a cryptographic hash several times as fast as SHA-256,
+    which matters because an import hashes every byte of the library."""
     digest = blake3.blake3()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -184,23 +176,18 @@ def store_file(src: Path, relative_dest: str, *, mode: StoreMode, replace: bool 
 
 
 class StagedFile:
-    """A complete copy (or hard link) of a source file under a temp name beside its destination.
-
-    Bulk importers stage a whole batch, make it durable with one `sync_paths()`, then `commit` each file under
-    its final name and sync the folders once more before writing rows: two grouped syncs per batch instead of
-    two flushes per file, with the same guarantee that a final name only ever holds complete bytes.
+    """A complete copy (or hard link) of a source file under a temp name, made durable (`sync_paths`) by whoever
+    staged it, then `place`d under its final name by the importer, which syncs the folders of a whole batch
+    once before writing its rows: a final name only ever holds complete bytes.
     """
 
-    def __init__(self, tmp: StrPath, checksum: str, size: int, *, copied: bool) -> None:
-        # Where the bytes are: the temp name, then the final name once committed. Kept as a string: importers
+    def __init__(self, tmp: StrPath, checksum: str, size: int) -> None:
+        # Where the bytes are: the temp name, then the final name once placed. Kept as a string: importers
         # send staged files between processes by the thousand, and unpickling a Path re-parses it.
         self._location = os.fspath(tmp)
-        self.committed = ""  # the MEDIA_ROOT-relative final name, once `commit` has moved the file there
+        self.placed_as = ""  # the MEDIA_ROOT-relative final name, once `place` has moved the file there
         self.checksum = checksum
         self.size = size  # what was copied, which may differ from an earlier stat if the source changed since
-        # Durable where it is (`sync_paths` ran on it since it got there): its batch may skip it.
-        self.synced = False
-        self.copied = copied  # new bytes (False: a hard link to the source), see `drop_cached`
 
     @property
     def path(self) -> Path:
@@ -211,12 +198,12 @@ class StagedFile:
         """`path` as a string, for the importer's per-file calls (each Path built costs a parse)."""
         return self._location
 
-    def commit(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
-        """Rename into place (no per-file fsync); `FileExistsError` if taken and `replace` is False.
-        `folders`: a `media_folder` memo shared by the commits of one batch."""
+    def place(self, relative_dest: str, *, replace: bool, folders: dict[str, Path] | None = None) -> Path:
+        """Rename into place (the folder is not synced); `FileExistsError` if taken and `replace` is False.
+        `folders`: a `media_folder` memo shared by the files of one batch."""
         dest = media_path_in(relative_dest, {} if folders is None else folders)
         _rename(self._location, dest, replace=replace)
-        self._location, self.committed, self.synced = os.fspath(dest), relative_dest, False
+        self._location, self.placed_as = os.fspath(dest), relative_dest
         return dest
 
     def discard(self) -> None:
@@ -238,12 +225,12 @@ def stage_file(
     tmp = os.path.join(media_folder(relative_dir, folders), _temp_basename())
     if hardlink and _link_if_possible(src, tmp):
         if data is not None:
-            return StagedFile(tmp, bytes_checksum(data), len(data), copied=False)
-        return StagedFile(tmp, file_checksum(tmp), os.stat(tmp).st_size, copied=False)
+            return StagedFile(tmp, bytes_checksum(data), len(data))
+        return StagedFile(tmp, file_checksum(tmp), os.stat(tmp).st_size)
     try:
         if data is not None:
             _write_new(tmp, data)
-            return StagedFile(tmp, bytes_checksum(data), len(data), copied=True)
+            return StagedFile(tmp, bytes_checksum(data), len(data))
         digest = blake3.blake3()
         size = 0
         with src.open("rb") as reader, open(tmp, "xb") as writer:
@@ -254,7 +241,7 @@ def stage_file(
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    return StagedFile(tmp, digest.hexdigest(), size, copied=True)
+    return StagedFile(tmp, digest.hexdigest(), size)
 
 
 def _write_new(path: StrPath, data: bytes) -> None:
@@ -273,80 +260,30 @@ def _write_new(path: StrPath, data: bytes) -> None:
 
 
 def sync_paths(paths: Iterable[StrPath]) -> None:
-    """Make many files (and their folders' entries) durable at once. On Linux that is one `syncfs` per
-    filesystem: a single journal commit, where an fsync per file cost a disk flush each and, from parallel
-    workers, fought over the journal (most of an import's system time). Elsewhere the fsyncs overlap in a
-    small thread pool, so the filesystem can still fold them into a few commits."""
+    """Make many files and their folders' entries durable at once: the fsyncs overlap in a small thread pool, so
+    the filesystem can fold them into a few journal commits."""
     files = list(dict.fromkeys(os.fspath(path) for path in paths))
-    if not files:
+    _fsync_all(files, _fsync_path)
+    sync_folders(files)
+
+
+def sync_folders(paths: Iterable[StrPath]) -> None:
+    """Make the folder entries of these paths (renames into them) durable, each folder once."""
+    _fsync_all(list(dict.fromkeys(os.path.dirname(os.fspath(path)) for path in paths)), _fsync_dir)
+
+
+def _fsync_all(paths: list[str], fsync: Callable[[StrPath], None]) -> None:
+    if len(paths) <= 1:
+        for path in paths:
+            fsync(path)
         return
-    folders = dict.fromkeys(os.path.dirname(path) for path in files)
-    if _syncfs is not None:
-        for folder in {os.stat(folder).st_dev: folder for folder in folders}.values():
-            _syncfs_at(folder)
-        return
-    with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
-        list(pool.map(_fsync_path, files))
-        list(pool.map(_fsync_dir, folders))
-
-
-def drop_cached(paths: Iterable[StrPath]) -> None:
-    """Evict these files' pages from the page cache; only pages already written back go, so call it after
-    `sync_paths`. An import copies a whole library once and nobody is about to read those copies, so keeping
-    them cached would push out what is being read (the database, the tracks being played), as `dd
-    oflag=nocache` avoids too. Where memory is handed back to a hypervisor, it also lets the next copies reuse
-    these pages instead of faulting in fresh ones: on the benchmark's VM, writing 1 GB in 10k files took 0.6 s
-    of system time this way against 2.3-3.1 s. Best effort: a file that cannot be opened is skipped."""
-    if not hasattr(os, "posix_fadvise"):  # macOS
-        return
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        except OSError:
-            pass  # advice only: a filesystem may not take it
-        finally:
-            os.close(fd)
-
-
-def libc_function(name: str) -> Any:
-    """A Linux-only C library call that Python's os module lacks, or None (other systems, old C libraries)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return getattr(ctypes.CDLL(None, use_errno=True), name)
-    except (OSError, AttributeError):
-        return None
-
-
-_syncfs: Callable[[int], int] | None = libc_function("syncfs")
-_renameat2: Callable[[int, bytes, int, bytes, int], int] | None = libc_function("renameat2")
-_AT_FDCWD = -100
-_RENAME_NOREPLACE = 1
-
-
-def _syncfs_at(folder: str) -> None:
-    assert _syncfs is not None
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _syncfs(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, f"syncfs: {os.strerror(code)}", folder)
-    finally:
-        os.close(fd)
-
-
-def store_bytes(data: bytes, relative_dest: str, *, replace: bool = True) -> Path:
-    """Write `data` to MEDIA_ROOT/`relative_dest` atomically (covers, sidecars)."""
-    return store_many_bytes([(data, relative_dest)], replace=replace)[0]
+    with ThreadPoolExecutor(max_workers=min(_SYNC_THREADS, len(paths))) as pool:
+        list(pool.map(fsync, paths))
 
 
 def store_many_bytes(items: Sequence[tuple[bytes, str]], *, replace: bool = True) -> list[Path]:
-    """`store_bytes` for many (data, relative_dest) at once (an import batch's album covers), with one grouped
-    sync of the temp files and one of their folders instead of two flushes per file."""
+    """Write each (data, relative_dest) to MEDIA_ROOT/relative_dest atomically (an import batch's album covers),
+    with one grouped sync of the temp files and one of their folders."""
     written: list[tuple[Path, Path]] = []
     folders: dict[str, Path] = {}
     try:
@@ -358,7 +295,7 @@ def store_many_bytes(items: Sequence[tuple[bytes, str]], *, replace: bool = True
         sync_paths(tmp for tmp, _dest in written)
         for tmp, dest in written:
             _rename(tmp, dest, replace=replace)
-        sync_paths(dest for _tmp, dest in written)
+        sync_folders(dest for _tmp, dest in written)
     finally:
         for tmp, _dest in written:
             _unlink_quietly(tmp)
@@ -410,14 +347,7 @@ def _rename(src: StrPath, dest: Path, *, replace: bool) -> None:
 
 def _rename_no_replace(src: StrPath, dest: Path) -> None:
     """Rename `src` to `dest`, or raise `FileExistsError` if `dest` exists: the no-clobber rename POSIX
-    lacks. Linux has it as one call (renameat2 with RENAME_NOREPLACE); elsewhere link() fails with EEXIST
-    instead of overwriting, and the source name is removed after it."""
-    if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dest), _RENAME_NOREPLACE) == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # these: the filesystem lacks the flag
-            raise OSError(code, os.strerror(code), str(src), None, str(dest))
+    lacks. link() fails with EEXIST instead of overwriting, and the source name is removed after it."""
     try:
         os.link(src, dest)
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""Reading and writing audio tags: the only importer of mutagen (with `library.mutagen_speedups`, installed here).
+"""Reading and writing audio tags: the only importer of mutagen.
 
 Every tag system (ID3, Vorbis comments, MP4 atoms, APEv2, ASF, RIFF INFO) is first flattened into neutral field
 names through the alias tables below (data, not code: add a spelling there), then turned into one `TrackTags`.
@@ -21,12 +21,9 @@ from typing import Any
 
 import mutagen
 from mutagen.aac import AAC
-from mutagen.ac3 import AC3
 from mutagen.aiff import AIFF
 from mutagen.apev2 import APEv2, APEv2File, APEValue
 from mutagen.asf import ASF, ASFByteArrayAttribute
-from mutagen.dsdiff import DSDIFF
-from mutagen.dsf import DSF
 from mutagen.flac import FLAC, Picture
 from mutagen.id3 import (
     APIC,
@@ -45,19 +42,13 @@ from mutagen.musepack import Musepack
 from mutagen.oggflac import OggFLAC
 from mutagen.oggopus import OggOpus
 from mutagen.oggspeex import OggSpeex
-from mutagen.oggtheora import OggTheora
 from mutagen.oggvorbis import OggVorbis
-from mutagen.optimfrog import OptimFROG
-from mutagen.smf import SMF
-from mutagen.tak import TAK
 from mutagen.trueaudio import TrueAudio
 from mutagen.wave import WAVE
 from mutagen.wavpack import WavPack
 
-from library import mutagen_speedups
+from library import lrc
 from mcma.errors import ApplicationError
-
-mutagen_speedups.install()
 
 
 class UnreadableAudioError(ApplicationError):
@@ -138,9 +129,10 @@ class TrackTags:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Alias tables: neutral field -> the keys each tag system uses for it (upper case; the first one is written)
+# Alias tables: neutral field -> the keys each tag system uses for it (matched in any case; the first one is
+# written, spelled as here)
 # ---------------------------------------------------------------------------------------------------------------
-_ITUNES = "----:COM.APPLE.ITUNES:"
+_ITUNES = "----:com.apple.iTunes:"
 
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "id3": {
@@ -156,12 +148,12 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "originaldate": ("TDOR", "TXXX:ORIGINALDATE", "TXXX:ORIGINALYEAR"),
         "genre": ("TCON",),
         "compilation": ("TCMP", "TXXX:COMPILATION", "TXXX:TCMP"),  # ffmpeg writes the last
-        "mb_recording": ("UFID:HTTP://MUSICBRAINZ.ORG", "TXXX:MUSICBRAINZ RECORDING ID"),
-        "mb_releasetrack": ("TXXX:MUSICBRAINZ RELEASE TRACK ID",),
-        "mb_release": ("TXXX:MUSICBRAINZ ALBUM ID",),
-        "mb_releasegroup": ("TXXX:MUSICBRAINZ RELEASE GROUP ID",),
-        "mb_artist": ("TXXX:MUSICBRAINZ ARTIST ID",),
-        "mb_albumartist": ("TXXX:MUSICBRAINZ ALBUM ARTIST ID",),
+        "mb_recording": ("UFID:http://musicbrainz.org", "TXXX:MusicBrainz Recording Id"),
+        "mb_releasetrack": ("TXXX:MusicBrainz Release Track Id",),
+        "mb_release": ("TXXX:MusicBrainz Album Id",),
+        "mb_releasegroup": ("TXXX:MusicBrainz Release Group Id",),
+        "mb_artist": ("TXXX:MusicBrainz Artist Id",),
+        "mb_albumartist": ("TXXX:MusicBrainz Album Artist Id",),
         "rg_track_gain": ("TXXX:REPLAYGAIN_TRACK_GAIN",),
         "rg_track_peak": ("TXXX:REPLAYGAIN_TRACK_PEAK",),
         "rg_album_gain": ("TXXX:REPLAYGAIN_ALBUM_GAIN",),
@@ -206,47 +198,47 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "comment": ("COMMENT", "DESCRIPTION"),
     },
     "mp4": {
-        "title": ("©NAM",),
+        "title": ("©nam",),
         "artist": ("©ART",),
         "artists": (_ITUNES + "ARTISTS",),
-        "album": ("©ALB",),
-        "albumartist": ("AART",),
-        "track": ("TRKN",),
-        "disc": ("DISK",),
+        "album": ("©alb",),
+        "albumartist": ("aART",),
+        "track": ("trkn",),
+        "disc": ("disk",),
         "discsubtitle": (_ITUNES + "DISCSUBTITLE",),
-        "date": ("©DAY",),
+        "date": ("©day",),
         "originaldate": (_ITUNES + "ORIGINALDATE",),
-        "genre": ("©GEN", "GNRE"),
-        "compilation": ("CPIL",),
-        "mb_recording": (_ITUNES + "MUSICBRAINZ TRACK ID",),
-        "mb_releasetrack": (_ITUNES + "MUSICBRAINZ RELEASE TRACK ID",),
-        "mb_release": (_ITUNES + "MUSICBRAINZ ALBUM ID",),
-        "mb_releasegroup": (_ITUNES + "MUSICBRAINZ RELEASE GROUP ID",),
-        "mb_artist": (_ITUNES + "MUSICBRAINZ ARTIST ID",),
-        "mb_albumartist": (_ITUNES + "MUSICBRAINZ ALBUM ARTIST ID",),
-        "rg_track_gain": (_ITUNES + "REPLAYGAIN_TRACK_GAIN",),
-        "rg_track_peak": (_ITUNES + "REPLAYGAIN_TRACK_PEAK",),
-        "rg_album_gain": (_ITUNES + "REPLAYGAIN_ALBUM_GAIN",),
-        "rg_album_peak": (_ITUNES + "REPLAYGAIN_ALBUM_PEAK",),
+        "genre": ("©gen", "gnre"),
+        "compilation": ("cpil",),
+        "mb_recording": (_ITUNES + "MusicBrainz Track Id",),
+        "mb_releasetrack": (_ITUNES + "MusicBrainz Release Track Id",),
+        "mb_release": (_ITUNES + "MusicBrainz Album Id",),
+        "mb_releasegroup": (_ITUNES + "MusicBrainz Release Group Id",),
+        "mb_artist": (_ITUNES + "MusicBrainz Artist Id",),
+        "mb_albumartist": (_ITUNES + "MusicBrainz Album Artist Id",),
+        "rg_track_gain": (_ITUNES + "replaygain_track_gain",),
+        "rg_track_peak": (_ITUNES + "replaygain_track_peak",),
+        "rg_album_gain": (_ITUNES + "replaygain_album_gain",),
+        "rg_album_peak": (_ITUNES + "replaygain_album_peak",),
         "isrc": (_ITUNES + "ISRC",),
-        "bpm": ("TMPO",),
-        "explicit": ("RTNG",),
-        "lyrics": ("©LYR",),
-        "comment": ("©CMT",),
+        "bpm": ("tmpo",),
+        "explicit": ("rtng",),
+        "lyrics": ("©lyr",),
+        "comment": ("©cmt",),
     },
     "ape": {
-        "title": ("TITLE",),
-        "artist": ("ARTIST",),
-        "artists": ("ARTISTS",),
-        "album": ("ALBUM",),
-        "albumartist": ("ALBUM ARTIST", "ALBUMARTIST", "ALBUM_ARTIST"),
-        "track": ("TRACK", "TRACKNUMBER"),
-        "disc": ("DISC", "DISCNUMBER"),
-        "discsubtitle": ("DISCSUBTITLE",),
-        "date": ("YEAR", "DATE"),
-        "originaldate": ("ORIGINALDATE", "ORIGINALYEAR"),
-        "genre": ("GENRE",),
-        "compilation": ("COMPILATION",),
+        "title": ("Title",),
+        "artist": ("Artist",),
+        "artists": ("Artists",),
+        "album": ("Album",),
+        "albumartist": ("Album Artist", "AlbumArtist", "ALBUM_ARTIST"),
+        "track": ("Track", "TrackNumber"),
+        "disc": ("Disc", "DiscNumber"),
+        "discsubtitle": ("DiscSubtitle",),
+        "date": ("Year", "Date"),
+        "originaldate": ("OriginalDate", "OriginalYear"),
+        "genre": ("Genre",),
+        "compilation": ("Compilation",),
         "mb_recording": ("MUSICBRAINZ_TRACKID",),
         "mb_releasetrack": ("MUSICBRAINZ_RELEASETRACKID",),
         "mb_release": ("MUSICBRAINZ_ALBUMID",),
@@ -259,37 +251,37 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "rg_album_peak": ("REPLAYGAIN_ALBUM_PEAK",),
         "isrc": ("ISRC",),
         "bpm": ("BPM",),
-        "explicit": ("ITUNESADVISORY",),
-        "lyrics": ("LYRICS", "UNSYNCEDLYRICS"),
-        "comment": ("COMMENT",),
+        "explicit": ("iTunesAdvisory",),
+        "lyrics": ("Lyrics", "UnsyncedLyrics"),
+        "comment": ("Comment",),
     },
     "asf": {
-        "title": ("TITLE",),
-        "artist": ("AUTHOR", "WM/ARTIST"),
+        "title": ("Title",),
+        "artist": ("Author", "WM/Artist"),
         "artists": ("WM/ARTISTS",),
-        "album": ("WM/ALBUMTITLE",),
-        "albumartist": ("WM/ALBUMARTIST",),
-        "track": ("WM/TRACKNUMBER", "WM/TRACK"),
-        "disc": ("WM/PARTOFSET",),
-        "discsubtitle": ("WM/SETSUBTITLE",),
-        "date": ("WM/YEAR", "DATE"),  # ffmpeg writes a plain "date"
-        "originaldate": ("WM/ORIGINALRELEASETIME", "WM/ORIGINALRELEASEYEAR"),
-        "genre": ("WM/GENRE",),
-        "compilation": ("WM/ISCOMPILATION", "COMPILATION"),
-        "mb_recording": ("MUSICBRAINZ/TRACK ID",),
-        "mb_releasetrack": ("MUSICBRAINZ/RELEASE TRACK ID",),
-        "mb_release": ("MUSICBRAINZ/ALBUM ID",),
-        "mb_releasegroup": ("MUSICBRAINZ/RELEASE GROUP ID",),
-        "mb_artist": ("MUSICBRAINZ/ARTIST ID",),
-        "mb_albumartist": ("MUSICBRAINZ/ALBUM ARTIST ID",),
+        "album": ("WM/AlbumTitle",),
+        "albumartist": ("WM/AlbumArtist",),
+        "track": ("WM/TrackNumber", "WM/Track"),
+        "disc": ("WM/PartOfSet",),
+        "discsubtitle": ("WM/SetSubTitle",),
+        "date": ("WM/Year", "date"),  # ffmpeg writes a plain "date"
+        "originaldate": ("WM/OriginalReleaseTime", "WM/OriginalReleaseYear"),
+        "genre": ("WM/Genre",),
+        "compilation": ("WM/IsCompilation", "Compilation"),
+        "mb_recording": ("MusicBrainz/Track Id",),
+        "mb_releasetrack": ("MusicBrainz/Release Track Id",),
+        "mb_release": ("MusicBrainz/Album Id",),
+        "mb_releasegroup": ("MusicBrainz/Release Group Id",),
+        "mb_artist": ("MusicBrainz/Artist Id",),
+        "mb_albumartist": ("MusicBrainz/Album Artist Id",),
         "rg_track_gain": ("REPLAYGAIN_TRACK_GAIN",),
         "rg_track_peak": ("REPLAYGAIN_TRACK_PEAK",),
         "rg_album_gain": ("REPLAYGAIN_ALBUM_GAIN",),
         "rg_album_peak": ("REPLAYGAIN_ALBUM_PEAK",),
         "isrc": ("WM/ISRC",),
-        "bpm": ("WM/BEATSPERMINUTE",),
-        "lyrics": ("WM/LYRICS",),
-        "comment": ("DESCRIPTION",),
+        "bpm": ("WM/BeatsPerMinute",),
+        "lyrics": ("WM/Lyrics",),
+        "comment": ("Description",),
     },
     # RIFF INFO chunk of WAV files without an ID3 chunk (what ffmpeg and most rippers write).
     "riff": {
@@ -306,8 +298,8 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 # Each family's raw key -> the names it is an alias of, with its rank among that name's aliases.
 _ALIAS_NAMES: dict[str, dict[str, list[tuple[str, int]]]] = {
     family: {
-        key: [(name, rank) for name, keys in names.items() for rank, alias in enumerate(keys) if alias == key]
-        for key in {alias for keys in names.values() for alias in keys}
+        key: [(name, rank) for name, keys in names.items() for rank, alias in enumerate(keys) if alias.upper() == key]
+        for key in {alias.upper() for keys in names.values() for alias in keys}
     }
     for family, names in ALIASES.items()
 }
@@ -339,7 +331,6 @@ AUDIO_SUFFIXES = frozenset(
 
 _FEAT = re.compile(r"\s+(?:feat\.?|ft\.|featuring)\s+", re.IGNORECASE)
 _DATE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?")
-_LRC_STAMP = re.compile(r"\[(\d{1,3}):(\d{1,2})(?:[.:](\d{1,3}))?\]")
 _NUMBER = re.compile(r"^\s*(\d+)\s*(?:/\s*(\d+))?")
 _SMALLINT_MAX = 32767
 
@@ -355,38 +346,8 @@ class _NamedBytes(io.BytesIO):
         self.name = name
 
 
-# mutagen.File's own list of formats (mutagen 1.48). Passed in explicitly, because without it File re-imports all
-# these modules on every call: 20 % of the time it takes to parse a typical file's tags.
-_MUTAGEN_KINDS: list[type[mutagen.FileType]] = [
-    MP3,
-    TrueAudio,
-    OggTheora,
-    OggSpeex,
-    OggVorbis,
-    OggFLAC,
-    FLAC,
-    AIFF,
-    APEv2File,
-    MP4,
-    ID3FileType,
-    WavPack,
-    Musepack,
-    MonkeysAudio,
-    OptimFROG,
-    ASF,
-    OggOpus,
-    AAC,
-    AC3,
-    SMF,
-    TAK,
-    DSF,
-    DSDIFF,
-    WAVE,
-]
-
-
-# The common formats, when the suffix and the first bytes agree: the class mutagen.File would pick, which its
-# 24-way sniffing costs a quarter of the parse of a small file to find. Anything else is left to mutagen.File.
+# The common formats, when the suffix and the first bytes agree: the class mutagen.File would pick after scoring
+# every format it knows, which a small file's parse pays for. Anything else is left to mutagen.File.
 _PLAIN_KINDS: dict[str, tuple[Callable[[bytes], bool], type[mutagen.FileType]]] = {
     ".mp3": (lambda head: head.startswith(b"ID3"), MP3),
     ".flac": (lambda head: head.startswith(b"fLaC"), FLAC),
@@ -398,11 +359,11 @@ _PLAIN_KINDS: dict[str, tuple[Callable[[bytes], bool], type[mutagen.FileType]]] 
 
 def _open_audio(path: Path, data: bytes | None) -> mutagen.FileType | None:
     if data is None:
-        return mutagen.File(path, options=_MUTAGEN_KINDS)
+        return mutagen.File(path)
     plain = _PLAIN_KINDS.get(path.suffix.lower())
     if plain is not None and plain[0](data[:64]):
         return plain[1](_NamedBytes(data, str(path)))
-    return mutagen.File(_NamedBytes(data, str(path)), options=_MUTAGEN_KINDS)
+    return mutagen.File(_NamedBytes(data, str(path)))
 
 
 def read_tags(path: Path, *, data: bytes | None = None) -> TrackTags:
@@ -642,9 +603,9 @@ def _build(
     date, year = _parse_date(first("date"))
     _original, original_year = _parse_date(first("originaldate"))
     lyrics_text = "\n".join(values("lyrics"))
-    synced = sylt or (lyrics_text if _LRC_STAMP.search(lyrics_text) else "")
+    synced = sylt or (lyrics_text if lrc.is_synced(lyrics_text) else "")
     if synced and (not lyrics_text or lyrics_text == synced):
-        lyrics_text = _lrc_to_plain(synced)
+        lyrics_text = lrc.plain_text(synced)
     codec = _codec(audio, path)
     lossless = _CODECS.get(codec, ("", False))[1]
     suffix = path.suffix.lower().lstrip(".")
@@ -711,23 +672,23 @@ def _codec(audio: Any, path: Path) -> str:
         return "pcm"
     if isinstance(audio, ASF):
         return "wma"
-    return _CODEC_OF_CLASS.get(type(audio).__name__) or path.suffix.lower().lstrip(".") or "unknown"
+    codec = next((name for kind, name in _CODEC_OF_KIND if isinstance(audio, kind)), "")
+    return codec or path.suffix.lower().lstrip(".") or "unknown"
 
 
-_CODEC_OF_CLASS = {
-    "MP3": "mp3",
-    "EasyMP3": "mp3",
-    "FLAC": "flac",
-    "OggFLAC": "flac",
-    "OggVorbis": "vorbis",
-    "OggOpus": "opus",
-    "OggSpeex": "speex",
-    "WavPack": "wavpack",
-    "MonkeysAudio": "ape",
-    "Musepack": "mpc",
-    "TrueAudio": "tta",
-    "AAC": "aac",
-}
+_CODEC_OF_KIND: tuple[tuple[type[mutagen.FileType], str], ...] = (
+    (MP3, "mp3"),  # EasyMP3 too: a subclass
+    (FLAC, "flac"),
+    (OggFLAC, "flac"),
+    (OggVorbis, "vorbis"),
+    (OggOpus, "opus"),
+    (OggSpeex, "speex"),
+    (WavPack, "wavpack"),
+    (MonkeysAudio, "ape"),
+    (Musepack, "mpc"),
+    (TrueAudio, "tta"),
+    (AAC, "aac"),
+)
 
 
 def _credited_artists(artist_values: list[str], artists_tag: list[str]) -> tuple[list[str], list[str]]:
@@ -858,15 +819,6 @@ def _mbid(text: str) -> str:
     return text if text and _MBID.fullmatch(text) else ""
 
 
-def _lrc_to_plain(lrc: str) -> str:
-    lines = []
-    for line in lrc.splitlines():
-        if re.fullmatch(r"\s*\[[a-zA-Z]+:[^\]]*\]\s*", line):  # [ti:...], [ar:...] headers
-            continue
-        lines.append(_LRC_STAMP.sub("", line).strip())
-    return "\n".join(lines).strip()
-
-
 def _image_mime(data: bytes, declared: str = "") -> str:
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
@@ -911,11 +863,11 @@ def write_tags(path: Path, tags: TrackTags, *, cover: bytes | None, cover_mime: 
             _write_mp4(audio, fields, cover, mime)
         elif isinstance(audio, ASF):
             _write_asf(audio, fields)
-        elif isinstance(audio, FLAC | OggVorbis | OggOpus) or type(audio).__name__ in {"OggFLAC", "OggSpeex"}:
+        elif isinstance(audio, FLAC | OggVorbis | OggOpus | OggFLAC | OggSpeex):
             _write_vorbis(audio, fields, cover, mime)
-        elif isinstance(audio, APEv2File) or type(audio).__name__ in {"WavPack", "MonkeysAudio", "Musepack"}:
+        elif isinstance(audio, APEv2File):  # WavPack, Monkey's Audio and Musepack too: subclasses
             _write_ape(audio, fields, cover, mime)
-        elif isinstance(audio, ID3FileType | WAVE | AIFF) or type(audio).__name__ == "MP3":
+        elif isinstance(audio, ID3FileType | WAVE | AIFF):  # MP3 too
             _write_id3(audio, fields, tags, cover, mime)
         else:
             raise UnreadableAudioError(f"writing tags to {type(audio).__name__} files is not supported")
@@ -1009,8 +961,7 @@ def _write_mp4(audio: MP4, fields: dict[str, list[str]], cover: bytes | None, mi
         atom = ALIASES["mp4"].get(name, ("",))[0]
         if not atom:
             continue
-        key = "----:com.apple.iTunes:" + atom[len(_ITUNES) :].title() if atom.startswith(_ITUNES) else atom.lower()
-        key = _MP4_CASE.get(atom, key)
+        key = atom
         if name in ("track", "disc"):
             number, _sep, total = values[0].partition("/")
             audio.tags[key] = [(int(number), int(total or 0))]
@@ -1028,38 +979,6 @@ def _write_mp4(audio: MP4, fields: dict[str, list[str]], cover: bytes | None, mi
     audio.save()
 
 
-# MP4 atoms are case-sensitive; the alias table is upper case for matching, so spell the written keys here.
-_MP4_CASE = {
-    "©NAM": "©nam",
-    "©ART": "©ART",
-    "©ALB": "©alb",
-    "AART": "aART",
-    "TRKN": "trkn",
-    "DISK": "disk",
-    "©DAY": "©day",
-    "©GEN": "©gen",
-    "CPIL": "cpil",
-    "TMPO": "tmpo",
-    "RTNG": "rtng",
-    "©LYR": "©lyr",
-    "©CMT": "©cmt",
-    _ITUNES + "ARTISTS": "----:com.apple.iTunes:ARTISTS",
-    _ITUNES + "ISRC": "----:com.apple.iTunes:ISRC",
-    _ITUNES + "DISCSUBTITLE": "----:com.apple.iTunes:DISCSUBTITLE",
-    _ITUNES + "ORIGINALDATE": "----:com.apple.iTunes:ORIGINALDATE",
-    _ITUNES + "MUSICBRAINZ TRACK ID": "----:com.apple.iTunes:MusicBrainz Track Id",
-    _ITUNES + "MUSICBRAINZ RELEASE TRACK ID": "----:com.apple.iTunes:MusicBrainz Release Track Id",
-    _ITUNES + "MUSICBRAINZ ALBUM ID": "----:com.apple.iTunes:MusicBrainz Album Id",
-    _ITUNES + "MUSICBRAINZ RELEASE GROUP ID": "----:com.apple.iTunes:MusicBrainz Release Group Id",
-    _ITUNES + "MUSICBRAINZ ARTIST ID": "----:com.apple.iTunes:MusicBrainz Artist Id",
-    _ITUNES + "MUSICBRAINZ ALBUM ARTIST ID": "----:com.apple.iTunes:MusicBrainz Album Artist Id",
-    _ITUNES + "REPLAYGAIN_TRACK_GAIN": "----:com.apple.iTunes:replaygain_track_gain",
-    _ITUNES + "REPLAYGAIN_TRACK_PEAK": "----:com.apple.iTunes:replaygain_track_peak",
-    _ITUNES + "REPLAYGAIN_ALBUM_GAIN": "----:com.apple.iTunes:replaygain_album_gain",
-    _ITUNES + "REPLAYGAIN_ALBUM_PEAK": "----:com.apple.iTunes:replaygain_album_peak",
-}
-
-
 def _write_ape(audio: Any, fields: dict[str, list[str]], cover: bytes | None, mime: str) -> None:
     if audio.tags is None:
         audio.add_tags()
@@ -1067,7 +986,7 @@ def _write_ape(audio: Any, fields: dict[str, list[str]], cover: bytes | None, mi
     for name, values in fields.items():
         key = ALIASES["ape"].get(name, ("",))[0]
         if key:
-            audio.tags[key if "_" in key else key.title()] = values
+            audio.tags[key] = values
     if cover:
         ext = "png" if mime == "image/png" else "jpg"
         audio.tags["Cover Art (Front)"] = APEValue(f"cover.{ext}".encode() + b"\x00" + cover, 1)
@@ -1076,30 +995,13 @@ def _write_ape(audio: Any, fields: dict[str, list[str]], cover: bytes | None, mi
 
 def _write_asf(audio: Any, fields: dict[str, list[str]]) -> None:
     audio.tags.clear()
-    names = {
-        "TITLE": "Title",
-        "AUTHOR": "Author",
-        "WM/ARTISTS": "WM/ARTISTS",
-        "WM/ALBUMTITLE": "WM/AlbumTitle",
-        "WM/ALBUMARTIST": "WM/AlbumArtist",
-        "WM/TRACKNUMBER": "WM/TrackNumber",
-        "WM/PARTOFSET": "WM/PartOfSet",
-        "WM/SETSUBTITLE": "WM/SetSubTitle",
-        "WM/YEAR": "WM/Year",
-        "WM/GENRE": "WM/Genre",
-        "WM/ISCOMPILATION": "WM/IsCompilation",
-        "WM/ISRC": "WM/ISRC",
-        "WM/BEATSPERMINUTE": "WM/BeatsPerMinute",
-        "WM/LYRICS": "WM/Lyrics",
-        "DESCRIPTION": "Description",
-    }
     for name, values in fields.items():
         key = ALIASES["asf"].get(name, ("",))[0]
         if not key:
             continue
         if name == "track":
             values = [values[0].partition("/")[0]]
-        audio.tags[names.get(key, key.replace("MUSICBRAINZ/", "MusicBrainz/").title())] = values
+        audio.tags[key] = values
     audio.save()
 
 
@@ -1113,12 +1015,11 @@ def _write_id3(audio: Any, fields: dict[str, list[str]], tags: TrackTags, cover:
         if not key:
             continue
         if key.startswith("TXXX:"):
-            desc = _ID3_TXXX_CASE.get(key, key[5:])
-            id3.add(TXXX(encoding=3, desc=desc, text=values))
+            id3.add(TXXX(encoding=3, desc=key[5:], text=values))
         elif key.startswith("UFID:"):
-            id3.add(UFID(owner="http://musicbrainz.org", data=values[0].encode()))
+            id3.add(UFID(owner=key[5:], data=values[0].encode()))
         elif key == "USLT":
-            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or _lrc_to_plain(values[0])))
+            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or lrc.plain_text(values[0])))
         elif key == "COMM":
             id3.add(COMM(encoding=3, lang="eng", desc="", text=values))
         else:
@@ -1126,13 +1027,3 @@ def _write_id3(audio: Any, fields: dict[str, list[str]], tags: TrackTags, cover:
     if cover:
         id3.add(APIC(encoding=3, mime=mime, type=3, desc="Cover", data=cover))
     audio.save(v2_version=4)
-
-
-_ID3_TXXX_CASE = {
-    "TXXX:MUSICBRAINZ RELEASE TRACK ID": "MusicBrainz Release Track Id",
-    "TXXX:MUSICBRAINZ ALBUM ID": "MusicBrainz Album Id",
-    "TXXX:MUSICBRAINZ RELEASE GROUP ID": "MusicBrainz Release Group Id",
-    "TXXX:MUSICBRAINZ ARTIST ID": "MusicBrainz Artist Id",
-    "TXXX:MUSICBRAINZ ALBUM ARTIST ID": "MusicBrainz Album Artist Id",
-    "TXXX:ITUNESADVISORY": "ITUNESADVISORY",
-}

@@ -85,10 +85,3 @@ class Searchable(Protocol):
     """A source that answers text searches (Capability.SEARCH)."""
 
     def search(self, *, query: str, kind: ResultKind | None = None, limit: int = 20) -> Sequence[SearchResult]: ...
-
-
-@runtime_checkable
-class Fetchable(Protocol):
-    """A source that can download one item into a work directory (Capability.DOWNLOAD); returns the file."""
-
-    def fetch(self, *, external_id: str, work_dir: Path) -> Path: ...

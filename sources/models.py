@@ -30,6 +30,9 @@ class ScanRun(models.Model):
     removed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    rows_retried = models.PositiveIntegerField(
+        default=0, help_text="Tracks saved one by one because their batch's bulk write hit a conflict."
+    )
     # [{"path": "...", "error": "..."}], capped so one broken folder cannot bloat the row.
     errors = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True, default="")

@@ -289,8 +289,11 @@ def _finish(scan: ScanRun, report: ScanReport, *, state: ScanState, message: str
 
 
 def _summary(report: ScanReport) -> str:
-    return (
+    summary = (
         f"{report.found} audio files found: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.failed} failed; {report.skipped} other files skipped; "
         f"{report.removed} tracks marked missing."
     )
+    if report.rows_retried:
+        summary += f" {report.rows_retried} tracks were saved one by one after a database conflict."
+    return summary

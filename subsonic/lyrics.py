@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TIMESTAMP = re.compile(r"\[(\d{1,3}):(\d{1,2})(?:[.:](\d{1,3}))?\]")
+from library.lrc import TIMESTAMP
+
 _OFFSET = re.compile(r"^\[offset:\s*([+-]?\d+)\]\s*$", re.IGNORECASE)
 
 
@@ -32,7 +33,7 @@ def lrc_parse(text: str) -> StructuredLyrics:
         if offset_match:
             offset = int(offset_match.group(1))
             continue
-        stamps = list(_TIMESTAMP.finditer(raw))
+        stamps = list(TIMESTAMP.finditer(raw))
         if not stamps:
             continue
         words = raw[stamps[-1].end() :].strip()

@@ -21,7 +21,9 @@ from downloads.models import DownloadJob, JobPhase, JobState
 from downloads.services.requesting import resolvable_source
 from downloads.services.transitions import job_complete
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
-from library.importing import album_cover_store, albums_refresh, track_delete_file, track_upsert
+from library.ingest.covers import album_cover_store
+from library.ingest.refresh import albums_refresh
+from library.ingest.rows import track_delete_file, track_upsert
 from library.models import Track
 from library.storage import file_checksum, library_relative_path, media_root, store_file
 from library.tags import TrackTags, read_tags, write_tags

@@ -15,7 +15,7 @@ from django.utils import timezone
 from downloads.errors import Classified
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
 from downloads.services.enqueueing import jobs_send_on_commit
-from library.importing import track_delete_file
+from library.ingest.rows import track_delete_file
 from library.models import Track
 from library.services import pending_references_apply
 from library.storage import media_path

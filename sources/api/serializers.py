@@ -57,6 +57,7 @@ class ScanRunSerializer(serializers.ModelSerializer[ScanRun]):
             "removed",
             "skipped",
             "failed",
+            "rows_retried",
             "message",
             "created_at",
             "started_at",

@@ -1,4 +1,4 @@
-"""Phase 6: refresh the albums a batch touched (counts, genres, artists) and give each album a cover once.
+"""Phase 5: refresh the albums a batch touched (counts, genres, artists) and give each album a cover once.
 
 Cover priority follows common practice (Navidrome's default): a folder image (cover, folder, front; .jpg or
 .png) beside the track or one folder up (multi-disc "Disc N" layouts), else the first embedded picture.
@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from library import importing
+from library.ingest.covers import album_covers_store
 from library.models import Album
 from library.tags import image_mime
 from sources.scan.store import Imported
@@ -20,10 +20,6 @@ from sources.scan.walk import COVER_NAMES, COVER_SUFFIXES
 logger = logging.getLogger(__name__)
 
 _MAX_COVER_BYTES = 20 * 1024 * 1024
-
-
-def refresh_albums(album_ids: Iterable[int]) -> None:
-    importing.albums_refresh(album_ids)
 
 
 def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
@@ -46,13 +42,13 @@ def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
         if cover is not None:
             covers.append((album, *cover))
     try:
-        return importing.album_covers_store(covers)
+        return album_covers_store(covers)
     except OSError as exc:  # one unwritable cover must not cost the others theirs
         logger.warning("scan: cannot store %d covers together (%s); storing them one by one", len(covers), exc)
     stored = 0
     for album, image, mime in covers:
         try:
-            stored += importing.album_covers_store([(album, image, mime)])
+            stored += album_covers_store([(album, image, mime)])
         except OSError as exc:
             logger.warning("scan: cannot store the cover of album %s: %s", album.pk, exc)
     return stored

@@ -1,4 +1,4 @@
-"""Phase 5: tracks whose source file vanished are marked missing (kept, never deleted).
+"""Phase 6: tracks whose source file vanished are marked missing (kept, never deleted).
 
 Streams the source's present tracks from the database in chunks and checks each file on disk, so memory stays
 flat however large the library is.

@@ -11,28 +11,25 @@ halves overlap instead of taking turns under one GIL.
 
 from __future__ import annotations
 
-import gc
 import logging
+import multiprocessing
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import billiard
 from django.db import DatabaseError
 
-from library import storage
-from library.importing import ResolveCache
+from library.ingest.identity import ResolveCache
+from library.ingest.refresh import albums_refresh
 from library.models import Track
 from library.storage import StoreMode
-from sources.scan.albums import refresh_albums, store_covers
+from sources.scan.albums import store_covers
 from sources.scan.diff import Change, diff_batch
 from sources.scan.missing import mark_missing
 from sources.scan.read import Prepared, cover_trimmer, files_prepare, files_prepare_detached
@@ -44,13 +41,15 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 200
 PREPARE_PROCESSES = 2
-# Files per worker task: with the default batch, one chunk per worker. Each chunk costs two syncfs (a journal
-# commit each, in the kernel's threads as much as ours); 25 files per chunk made the import 7 % slower.
+# Files per worker task: with the default batch, one chunk per worker. Each chunk pays its own task overhead
+# (pickling, queueing) and one grouped sync of its copies, so chunks stay large.
 CHUNK_FILES = 100
 # Batches handed to the workers beyond the one being written. With one, a worker whose chunk was done sat idle
-# until the other worker's chunk, and then that batch's rows, were done too (8 % of each worker's time on the
-# benchmark); with two, the next batch's chunks are already queued.
+# until the other worker's chunk, and then that batch's rows, were done too; with two, the next batch's chunks
+# are already queued.
 READ_AHEAD_BATCHES = 2
+# How often a worker process checks that the process that started it is still alive.
+PARENT_CHECK_SECONDS = 1.0
 STAGING_THREADS = 4
 
 
@@ -127,12 +126,8 @@ class _Preparer:
 
 def _process_pool() -> ProcessPoolExecutor | None:
     """Forked workers inherit the settings and code as they are (no re-import, no setup); forking is only
-    safe from a process's main thread, and only pays with a second core.
-
-    The processes come from billiard's fork context (Celery's fork of multiprocessing, same API): a Celery
-    prefork worker runs tasks in a daemonic process, which the standard library forbids to have children, so
-    scans started from the API, the admin or `manage.py scan` fell back to threads and ran at half the speed of
-    `import_folder`. Each worker dies with the process that started it (a killed Celery child leaves none)."""
+    safe from a process's main thread, and only pays with a second core. A daemonic process (a Celery prefork
+    child) may not have children: its first `submit` fails and the scan reads in threads instead."""
     if (os.cpu_count() or 1) < 2 or not sys.platform.startswith("linux"):  # macOS: fork breaks system libraries
         return None
     if threading.current_thread() is not threading.main_thread():
@@ -140,65 +135,29 @@ def _process_pool() -> ProcessPoolExecutor | None:
     try:
         return ProcessPoolExecutor(
             max_workers=PREPARE_PROCESSES,
-            mp_context=billiard.get_context("fork"),
-            initializer=_worker_init,
-            initargs=(os.getpid(), _DEFAULT_GC_THRESHOLDS),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_watch_parent,
+            initargs=(os.getpid(),),
         )
     except (OSError, ValueError):
         return None
 
 
-_PR_SET_PDEATHSIG = 1
-_DEFAULT_GC_THRESHOLDS = gc.get_threshold()
-# Allocations between two collections of the youngest generation while a scan runs (Python's default is 700).
-SCAN_GC_THRESHOLD = 10_000
+def _watch_parent(parent_pid: int) -> None:
+    """End this worker soon after the process that forked it dies (a SIGKILLed parent would otherwise leave it
+    blocked on its task queue forever): a daemon thread compares the parent's pid, portably."""
+
+    def watch() -> None:
+        while not _never.wait(PARENT_CHECK_SECONDS):
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="mcma-parent-watch", daemon=True).start()
 
 
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the scan with the objects that exist before it frozen out of the garbage collector, and its youngest
-    generation collected less often. The process writing the rows holds each batch's readings for a while, so
-    they survived into the older generations, and each collection walked them and the whole of Django again:
-    about 0.4 CPU-s per 10k tracks, on the busiest process. The scan makes few reference cycles and frees the
-    rest by reference counting.
-
-    Only where the scan owns the process (its main thread: a Celery task, a management command): both settings
-    are global. A process frozen already (`mcma.wsgi`) is left frozen."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    thresholds = gc.get_threshold()
-    freezing = gc.get_freeze_count() == 0
-    if freezing:
-        gc.freeze()
-    gc.set_threshold(max(thresholds[0], SCAN_GC_THRESHOLD), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        if freezing:
-            gc.unfreeze()
+_never = threading.Event()  # never set: its timed wait is the watcher's sleep
 
 
-def _worker_init(parent_pid: int, gc_thresholds: tuple[int, int, int]) -> None:
-    """Undo what the scan changed in the process it forked from (`_fewer_collections`): a worker frees most of
-    its garbage by reference counting, but a parsed file's cycles can hold its bytes, and collecting young
-    objects less often doubled a worker's peak memory."""
-    gc.set_threshold(*gc_thresholds)
-    _die_with_parent(parent_pid)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask the kernel to kill this worker when the process that forked it dies (else a SIGKILLed parent would
-    leave it blocked on its task queue forever)."""
-    prctl = storage.libc_function("prctl")
-    if prctl is not None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before the request took effect
-        os._exit(1)
-
-
-@_fewer_collections()
 def scan_tree(
     options: ScanOptions,
     *,
@@ -216,7 +175,7 @@ def scan_tree(
         if batch:
             in_flight.append(_start(options, batch, preparer))
         while in_flight and (last or len(in_flight) > READ_AHEAD_BATCHES):
-            _finish(options, in_flight[0], in_flight[1:], preparer, report, on_file, cache)
+            _finish(options, in_flight[0], preparer, report, on_file, cache)
             in_flight.pop(0)
             if on_batch and not last:
                 on_batch(report)
@@ -241,7 +200,7 @@ def scan_tree(
         raise
     preparer.close(cancel=False)
     if options.mark_missing:
-        report.removed += mark_missing(source=options.source, root=options.root, on_albums=refresh_albums)
+        report.removed += mark_missing(source=options.source, root=options.root, on_albums=albums_refresh)
     if on_batch:
         on_batch(report)
     return report
@@ -261,21 +220,10 @@ def _prepared(pending: _Pending, preparer: _Preparer) -> Iterator[Prepared]:
             yield trim(prepared)
 
 
-def _placed(pendings: list[_Pending], preparer: _Preparer) -> set[str]:
-    """The final names the workers took for these batches' files, once they are done with them."""
-    return {
-        prepared.staged.committed
-        for pending in pendings
-        for chunk in pending.chunks
-        for prepared in preparer.result(chunk)
-        if prepared.staged is not None and prepared.staged.committed
-    }
-
-
 def _discard(pending: _Pending, *, rows_possible: bool) -> None:
     """Copies of a batch that will not be stored (the scan stopped), staged or already under their final
-    names: none is left behind without a row. `rows_possible`: the batch was being stored, so some of its files
-    may have their rows already; those stay."""
+    names (the batch being stored): none is left behind without a row. `rows_possible`: the batch was being
+    stored, so some of its files may have their rows already; those stay."""
     files = []
     for chunk in pending.chunks:
         future, results = chunk.future, chunk.prepared
@@ -284,20 +232,19 @@ def _discard(pending: _Pending, *, rows_possible: bool) -> None:
         files += [prepared.staged for prepared in results or () if prepared.staged is not None]
     keep: set[str] = set()
     if rows_possible:
-        committed = [file.committed for file in files if file.committed]
+        placed = [file.placed_as for file in files if file.placed_as]
         try:
-            keep = set(Track.objects.filter(path__in=committed).values_list("path", flat=True))
+            keep = set(Track.objects.filter(path__in=placed).values_list("path", flat=True))
         except DatabaseError:
-            keep = set(committed)  # cannot tell: the next scan adopts those that have no row
+            keep = set(placed)  # cannot tell: the next scan adopts those that have no row
     for file in files:
-        if file.committed not in keep:
+        if not file.placed_as or file.placed_as not in keep:
             file.discard()
 
 
 def _finish(
     options: ScanOptions,
     pending: _Pending,
-    later: list[_Pending],
     preparer: _Preparer,
     report: ScanReport,
     on_file: ProgressCallback | None,
@@ -317,11 +264,10 @@ def _finish(
         prepared=_prepared(pending, preparer),
         report=report,
         cache=cache,
-        placed_later=partial(_placed, later, preparer),
     )
     if on_file:
         for _change in pending.changes:
             on_file(report)
     album_ids |= stored.album_ids
     store_covers(imported=stored.imported, root=options.root)
-    refresh_albums(album_ids)
+    albums_refresh(album_ids)

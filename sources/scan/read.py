@@ -1,4 +1,5 @@
-"""Phase 3: read the tags of the new and changed files of a batch, and stage their copies.
+"""Phase 3: read the tags of the new and changed files of a batch, and stage their copies (durable, under temp
+names: only the store, phase 4, gives a file its final name).
 
 A changed file whose bytes still match the stored checksum was only touched: its tags are not read again.
 Every failure is per file (`UnreadableAudioError`, or an I/O error while hashing) and never stops the batch.
@@ -8,7 +9,7 @@ processes, next to the process that writes the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -48,8 +49,8 @@ class Prepared:
 
     def detached(self) -> Prepared:
         """Without its `Change`, for the trip back from a worker process to the process that sent the change
-        and still has it (see `attached`): unpickling the changes again was half of what receiving a chunk's
-        results cost that process, the import's busiest."""
+        and still has it (see `attached`): that process, the import's busiest, need not unpickle the changes
+        it sent."""
         return replace(self, result=replace(self.result, change=_DETACHED))
 
     def attached(self, change: Change) -> Prepared:
@@ -124,47 +125,18 @@ def files_prepare_detached(changes: list[Change], *, hardlink: bool) -> list[Pre
     return [prepared.detached() for prepared in files_prepare(changes, hardlink=hardlink)]
 
 
-def library_names(read: Read) -> Iterator[str]:
-    """The names a new file may take in the library, best first: its deterministic name, then "... (2)"..."""
-    suffix = read.change.candidate.path.suffix or f".{read.tags.suffix}"
-    return storage.library_relative_paths(read.tags, suffix)
-
-
 def files_prepare(changes: list[Change], *, hardlink: bool) -> list[Prepared]:
-    """`file_prepare` for a chunk of files, here in the worker, in parallel with the process that commits the
-    previous batch. The chunk's copies are made durable together and leave the page cache (`storage.drop_cached`),
-    then each new file is moved to its deterministic name when that name is free, and those names are made durable
-    together too. A taken name is left to the committing process: only the database tells a file stored by a
-    crashed scan, to adopt, from another track's file."""
+    """`file_prepare` for a chunk of files, here in the worker, in parallel with the process that writes the
+    previous batch; the chunk's copies are then made durable together. A copy that could not be made durable
+    is removed and reported as that file's failure."""
     trim = cover_trimmer()  # a chunk is mostly one or two albums: most pictures need not travel back at all
     folders: dict[str, Path] = {}
     prepared = [trim(file_prepare(change, hardlink=hardlink, folders=folders)) for change in changes]
     staged = [ready.staged for ready in prepared if ready.staged is not None]
-    if not _synced(staged):
-        return prepared  # left unsynced and in staging: the committing process syncs them again and reports
-    storage.drop_cached(item.location for item in staged if item.copied)
-    _synced([placed for ready in prepared if (placed := _placed(ready, folders)) is not None])
+    try:
+        storage.sync_paths(item.location for item in staged)
+    except OSError as exc:
+        for item in staged:
+            item.discard()
+        return [replace(ready, staged=None, stage_error=exc) if ready.staged else ready for ready in prepared]
     return prepared
-
-
-def _synced(files: list[storage.StagedFile]) -> bool:
-    """Make these files durable where they are now, together, and mark them so; False if that failed."""
-    try:
-        storage.sync_paths(item.location for item in files)
-    except OSError:
-        return False
-    for item in files:
-        item.synced = True
-    return True
-
-
-def _placed(ready: Prepared, folders: dict[str, Path]) -> storage.StagedFile | None:
-    """The staged copy of a new file, once moved to its deterministic name; None if it stays in staging."""
-    result, staged = ready.result, ready.staged
-    if staged is None or not isinstance(result, Read) or result.change.known is not None:
-        return None  # an update replaces a stored file: the committing process does that, with its row
-    try:
-        staged.commit(next(library_names(result)), replace=False, folders=folders)
-    except (OSError, storage.UnsafePathError):
-        return None  # taken (or the folder cannot be made): the committing process tries the next names
-    return staged

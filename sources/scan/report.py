@@ -25,6 +25,8 @@ class ScanReport:
     removed: int = 0
     skipped: int = 0
     failed: int = 0
+    # Rows of batches whose bulk write hit a conflict (IntegrityError) and were saved one by one instead.
+    rows_retried: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     errors_dropped: int = 0
 

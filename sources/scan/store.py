@@ -1,31 +1,31 @@
 """Phase 4: put a batch's files under their final names in managed storage, then write its tracks in one
 transaction.
 
-Files first, rows second, with group commit: every file of the batch is staged under a temp name by phase 3's
-workers, which sync each chunk of copies, move each new file to its deterministic name when that is free and sync
-those names (what a worker could not do is done here: one `sync_paths` for the bytes, renames that never overwrite
-another file -- the rename fails with EEXIST and the next free name is taken -- and one `sync_paths` for the
-names). Only then are the rows written -- new tracks with plain inserts, updates one by one. If rows
-cannot be written, the files this batch created are removed again, so no file stays in MEDIA_ROOT without a Track
-and no Track points at a missing file. A file left behind by a crash between rename and commit is found on its
-deterministic name with the same checksum and no track, and adopted by the next scan instead of duplicated --
-unless a worker of this scan placed it there for a later batch.
+Files first, rows second: phase 3's workers stage every file of the batch, durable, under a temp name. Here each
+is renamed to its final name -- an update over its stored copy, a new file to its deterministic name with a
+rename that never overwrites another file (EEXIST: the next free name "... (2)" is tried) -- and the folders
+are synced once for the whole batch. Only then are the rows written. If rows cannot be written, the files this
+batch created are removed again, so no file stays in MEDIA_ROOT without a Track and no Track points at a
+missing file. A file left behind by a crash between rename and commit is found on its deterministic name with
+the same checksum and no track, and adopted by the next scan instead of duplicated.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
-from library import importing, storage
+from library import storage
+from library.ingest.identity import ResolveCache
+from library.ingest.rows import SavedTrack, TrackFile, track_delete_file, tracks_save
 from library.models import Track
 from library.tags import TrackTags
-from sources.scan.read import Prepared, Read, Touched, Unreadable, library_names
+from sources.scan.read import Prepared, Read, Touched, Unreadable
 from sources.scan.report import Outcome, ScanReport
 
 logger = logging.getLogger(__name__)
@@ -49,26 +49,17 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class _Stored:
+    """A file of the batch under its final name, before its row is written."""
+
     read: Read
     relative_path: str
-    dest: storage.StrPath
     checksum: str
     size: int
-    created_file: bool
-    synced: bool  # its name is durable already
+    created_file: bool  # False: an update over the track's stored copy, which stays if the row fails
 
 
-def store_batch(
-    *,
-    source: str,
-    prepared: Iterable[Prepared],
-    report: ScanReport,
-    cache: importing.ResolveCache | None = None,
-    placed_later: Callable[[], Collection[str]] = frozenset,
-) -> BatchResult:
-    """`prepared` holds each file's reading and, for files to import, the copy staged while it was read (and
-    for most new files already moved to its final name). `placed_later`: the names that the workers preparing
-    later batches have taken; asked for (and waited for) only before adopting a file found on a taken name."""
+def store_batch(*, source: str, prepared: Iterable[Prepared], report: ScanReport, cache: ResolveCache) -> BatchResult:
+    """`prepared` holds each file's reading and, for files to import, the copy staged while it was read."""
     staged: list[tuple[Read, storage.StagedFile]] = []
     touched: list[Touched] = []
     for ready in prepared:
@@ -86,23 +77,22 @@ def store_batch(
         assert ready.staged is not None, "phase 3 stages every reading it does not report a stage_error for"
         staged.append((result, ready.staged))
     stored: list[_Stored] = []
-    if staged:
-        # Bytes first: a final name must only ever hold complete, durable bytes.
-        storage.sync_paths(file.location for _read, file in staged if not file.synced and not file.committed)
-        # Names this batch took: their rows are not committed yet, so they are no crashed scan's orphans.
-        claimed = {file.committed for _read, file in staged if file.committed}
-        folders: dict[str, Path] = {}
-        for read, staged_file in staged:
-            try:
-                item = _commit(read, staged_file, claimed=claimed, placed_later=placed_later, folders=folders)
-            except (OSError, storage.UnsafePathError) as exc:
-                staged_file.discard()
-                _copy_failed(report, read.change.candidate.relative, exc)
-                continue
-            claimed.add(item.relative_path)
-            stored.append(item)
-        # The renames: a row must never point at a name a crash could still take back.
-        storage.sync_paths(item.dest for item in stored if not item.synced)
+    placed: list[str] = []  # the batch's renames, to sync
+    claimed: set[str] = set()  # names this batch took: their rows are not written yet, so they are no orphans
+    folders: dict[str, Path] = {}
+    for read, staged_file in staged:
+        try:
+            item = _place(read, staged_file, claimed=claimed, folders=folders)
+        except (OSError, storage.UnsafePathError) as exc:
+            staged_file.discard()
+            _copy_failed(report, read.change.candidate.relative, exc)
+            continue
+        claimed.add(item.relative_path)
+        stored.append(item)
+        if staged_file.placed_as:
+            placed.append(staged_file.location)
+    # A row must never point at a name a crash could still take back.
+    storage.sync_folders(placed)
     return _write_rows(source=source, stored=stored, touched=touched, report=report, cache=cache)
 
 
@@ -111,37 +101,30 @@ def _copy_failed(report: ScanReport, relative: str, exc: Exception) -> None:
     report.count(Outcome.FAILED, path=relative, reason=f"cannot copy into the library: {reason}")
 
 
-def _commit(
-    read: Read,
-    staged: storage.StagedFile,
-    *,
-    claimed: set[str],
-    placed_later: Callable[[], Collection[str]],
-    folders: dict[str, Path],
-) -> _Stored:
-    def stored(relative: str, dest: storage.StrPath, *, created_file: bool = True, synced: bool = False) -> _Stored:
-        return _Stored(read, relative, dest, staged.checksum, staged.size, created_file=created_file, synced=synced)
+def _place(read: Read, staged: storage.StagedFile, *, claimed: set[str], folders: dict[str, Path]) -> _Stored:
+    def stored(relative: str, *, created_file: bool) -> _Stored:
+        return _Stored(read, relative, staged.checksum, staged.size, created_file=created_file)
 
-    if staged.committed:  # moved to its deterministic name by the worker
-        return stored(staged.committed, staged.location, synced=staged.synced)
     known = read.change.known
     if known is not None and known.path:
-        dest = staged.commit(known.path, replace=True, folders=folders)  # an update keeps the track's stored path
-        return stored(known.path, dest, created_file=False)
-    for relative in itertools.islice(library_names(read), _NAME_ATTEMPTS):
+        staged.place(known.path, replace=True, folders=folders)  # an update keeps the track's stored path
+        return stored(known.path, created_file=False)
+    for relative in itertools.islice(_library_names(read), _NAME_ATTEMPTS):
         try:
-            dest = staged.commit(relative, replace=False, folders=folders)
+            staged.place(relative, replace=False, folders=folders)
         except FileExistsError:
-            if (
-                relative not in claimed
-                and _is_orphan_copy(relative, staged.checksum)
-                and relative not in placed_later()
-            ):
+            if relative not in claimed and _is_orphan_copy(relative, staged.checksum):
                 staged.discard()
-                return stored(relative, storage.media_path(relative))
+                return stored(relative, created_file=True)  # no row has it: if ours fails, it goes too
             continue  # taken by another track (or another writer just now): try the next name
-        return stored(relative, dest)
+        return stored(relative, created_file=True)
     raise OSError(f"no free file name for {read.change.candidate.relative!r}")
+
+
+def _library_names(read: Read) -> Iterator[str]:
+    """The names a new file may take in the library, best first: its deterministic name, then "... (2)"..."""
+    suffix = read.change.candidate.path.suffix or f".{read.tags.suffix}"
+    return storage.library_relative_paths(read.tags, suffix)
 
 
 def _is_orphan_copy(relative: str, checksum: str) -> bool:
@@ -160,49 +143,35 @@ def _write_rows(
     stored: list[_Stored],
     touched: list[Touched],
     report: ScanReport,
-    cache: importing.ResolveCache | None,
+    cache: ResolveCache,
 ) -> BatchResult:
     result = BatchResult()
-    saved: list[tuple[_Stored, Outcome, Track | importing.CreatedTrack]] = []
+    saved: list[tuple[_Stored, SavedTrack]] = []
     failed_rows: list[tuple[_Stored, str]] = []
-    new = [item for item in stored if item.read.change.known is None]
-    one_by_one = [item for item in stored if item.read.change.known is not None]
     try:
         with transaction.atomic():
-            try:
-                tracks = importing.tracks_create(source=source, items=[_new_track(item) for item in new], cache=cache)
-                saved.extend((item, Outcome.ADDED, track) for item, track in zip(new, tracks, strict=True))
-            except Exception:  # one bad row or a concurrent insert: retry those rows one at a time
-                logger.info("scan: bulk insert of %d tracks failed; saving them one by one", len(new), exc_info=True)
-                one_by_one = new + one_by_one
-            for item in one_by_one:
-                candidate = item.read.change.candidate
-                try:
-                    upserted, created = importing.track_upsert(
-                        source=source,
-                        source_id=candidate.relative,
-                        tags=item.read.tags,
-                        stored_path=item.relative_path,
-                        size_bytes=item.size,
-                        checksum=item.checksum,
-                        source_mtime_ns=candidate.mtime_ns,
-                        cache=cache,
-                    )
-                except Exception as exc:  # a bad row must not sink the other rows of the batch
-                    logger.warning("scan: cannot save %s: %s", candidate.relative, exc, exc_info=True)
-                    failed_rows.append((item, f"cannot save the track: {exc}"))
-                    continue
-                saved.append((item, Outcome.ADDED if created else Outcome.UPDATED, upserted))
+            try:  # tracks_save is a savepoint of its own: a conflict leaves the batch's transaction usable
+                tracks = tracks_save(source=source, files=[_track_file(item) for item in stored], cache=cache)
+                saved.extend(zip(stored, tracks, strict=True))
+            except IntegrityError as exc:  # a row that conflicts (e.g. a concurrent import's): retry rows alone
+                logger.warning("scan: %d tracks saved one by one after a conflict: %s", len(stored), exc)
+                report.rows_retried += len(stored)
+                for item in stored:
+                    try:
+                        (track,) = tracks_save(source=source, files=[_track_file(item)], cache=cache)
+                    except IntegrityError as row_exc:
+                        failed_rows.append((item, f"cannot save the track: {row_exc}"))
+                        continue
+                    saved.append((item, track))
             for touch in touched:
                 candidate = touch.change.candidate
                 assert touch.change.known is not None
                 Track.objects.filter(pk=touch.change.known.track_id).update(
                     source_size=candidate.size, source_mtime_ns=candidate.mtime_ns, is_missing=False
                 )
-    except Exception as exc:  # the commit itself failed: nothing of this batch is in the database
+    except DatabaseError as exc:  # the commit itself failed: nothing of this batch is in the database
         logger.exception("scan: a batch of %d files could not be saved", len(stored) + len(touched))
-        if cache is not None:
-            cache.clear()
+        cache.clear()
         for item in stored:
             _undo(item)
             report.count(Outcome.FAILED, path=item.read.change.candidate.relative, reason=f"database error: {exc}")
@@ -212,17 +181,18 @@ def _write_rows(
     for item, reason in failed_rows:
         _undo(item)
         report.count(Outcome.FAILED, path=item.read.change.candidate.relative, reason=reason)
-    for item, outcome, track in saved:
-        report.count(outcome)
+    for item, track in saved:
+        report.count(Outcome.ADDED if track.created else Outcome.UPDATED)
+        album = track.album
         result.imported.append(
             Imported(
-                album_id=track.album.pk,
-                album_has_cover=bool(track.album.cover_path),
+                album_id=album.pk,
+                album_has_cover=bool(album.cover_path),
                 tags=item.read.tags,
                 source_dir=str(item.read.change.candidate.path.parent),
             )
         )
-        result.album_ids.add(track.album.pk)
+        result.album_ids.add(album.pk)
         if item.read.change.known is not None:
             # An update may have moved the track to another album: the old one needs recounting too.
             result.album_ids.add(item.read.change.known.album_id)
@@ -234,9 +204,9 @@ def _write_rows(
     return result
 
 
-def _new_track(item: _Stored) -> importing.NewTrack:
+def _track_file(item: _Stored) -> TrackFile:
     candidate = item.read.change.candidate
-    return importing.NewTrack(
+    return TrackFile(
         source_id=candidate.relative,
         tags=item.read.tags,
         stored_path=item.relative_path,
@@ -248,4 +218,4 @@ def _new_track(item: _Stored) -> importing.NewTrack:
 
 def _undo(item: _Stored) -> None:
     if item.created_file:
-        importing.track_delete_file(stored_path=item.relative_path)
+        track_delete_file(stored_path=item.relative_path)

@@ -57,7 +57,7 @@ def walk(root: Path) -> Iterator[Candidate | Refusal]:
         prefix = _relative(root, folder)
         prefix = f"{prefix}/" if prefix else ""
         for entry in entries:
-            relative = prefix + entry.name  # os.path.relpath per file was a tenth of an import's main process
+            relative = prefix + entry.name  # built from the folder's prefix: os.path.relpath per file is costly
             outcome = _classify(root, entry, relative)
             if isinstance(outcome, Path):
                 subfolders.append(outcome)

@@ -76,7 +76,7 @@ def test_no_replace_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_replace_overwrites_atomically(tmp_path: Path) -> None:
     src = tmp_path / "v2"
     src.write_bytes(b"version 2")
-    storage.store_bytes(b"version 1", "x/song.mp3")
+    storage.store_many_bytes([(b"version 1", "x/song.mp3")])
 
     storage.store_file(src, "x/song.mp3", mode="copy", replace=True)
 
@@ -188,7 +188,7 @@ def test_library_relative_path_sanitises() -> None:
 def test_library_relative_path_is_unique_when_taken() -> None:
     tags = TrackTags(title="Song", artists=("Band",), album="Record")
     first = storage.library_relative_path(tags, "mp3")
-    storage.store_bytes(b"taken", first)
+    storage.store_many_bytes([(b"taken", first)])
 
     second = storage.library_relative_path(tags, "mp3")
 
@@ -196,13 +196,13 @@ def test_library_relative_path_is_unique_when_taken() -> None:
 
 
 def test_delete_file_is_quiet_when_absent() -> None:
-    storage.store_bytes(b"x", "a/b.mp3")
+    storage.store_many_bytes([(b"x", "a/b.mp3")])
     storage.delete_file("a/b.mp3")
     storage.delete_file("a/b.mp3")
     assert not storage.media_path("a/b.mp3").exists()
 
 
-def test_staged_files_commit_without_clobbering(tmp_path: Path) -> None:
+def test_staged_files_are_placed_without_clobbering(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.write_bytes(b"staged bytes")
     staged = storage.stage_file(src, "A/B")
@@ -211,14 +211,14 @@ def test_staged_files_commit_without_clobbering(tmp_path: Path) -> None:
     tmp = staged.path
     assert tmp.parent == storage.media_path("A/B")
     assert staged.checksum == storage.file_checksum(src)
-    dest = staged.commit("A/B/song.mp3", replace=False)
+    dest = staged.place("A/B/song.mp3", replace=False)
     assert dest.read_bytes() == b"staged bytes"
     assert not tmp.exists()
-    assert (staged.path, staged.committed) == (dest, "A/B/song.mp3")
+    assert (staged.path, staged.placed_as) == (dest, "A/B/song.mp3")
 
     again = storage.stage_file(src, "A/B")
     with pytest.raises(FileExistsError):
-        again.commit("A/B/song.mp3", replace=False)
+        again.place("A/B/song.mp3", replace=False)
     again.discard()
     assert _leftover_temp_files() == []
 
@@ -226,11 +226,11 @@ def test_staged_files_commit_without_clobbering(tmp_path: Path) -> None:
 def test_staged_hardlink_and_replace(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.write_bytes(b"v1")
-    storage.stage_file(src, "A").commit("A/x.mp3", replace=False)
+    storage.stage_file(src, "A").place("A/x.mp3", replace=False)
     src.write_bytes(b"version two")
 
     linked = storage.stage_file(src, "A", hardlink=True)
-    dest = linked.commit("A/x.mp3", replace=True)
+    dest = linked.place("A/x.mp3", replace=True)
 
     assert dest.read_bytes() == b"version two"
     assert dest.stat().st_ino == src.stat().st_ino
@@ -262,12 +262,7 @@ def test_checksum_is_blake3_of_the_bytes_whichever_way_they_are_read(tmp_path: P
     assert from_memory.size == streamed.size == src.stat().st_size
 
 
-@pytest.mark.parametrize("native", [True, False], ids=["renameat2", "link-unlink"])
-def test_no_clobber_rename_with_and_without_renameat2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool
-) -> None:
-    if not native:
-        monkeypatch.setattr(storage, "_renameat2", None)
+def test_no_clobber_rename(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.write_bytes(b"new")
     taken = tmp_path / "taken"
@@ -283,41 +278,22 @@ def test_no_clobber_rename_with_and_without_renameat2(
     assert not src.exists()
 
 
-@pytest.mark.parametrize("native", [True, False], ids=["syncfs", "fsync-pool"])
-def test_sync_paths_with_and_without_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
-    if not native:
-        monkeypatch.setattr(storage, "_syncfs", None)
-    elif storage._syncfs is None:
-        pytest.skip("no syncfs on this system")
+def test_sync_paths_syncs_each_file_and_each_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    name = "_syncfs_at" if native else "_fsync_path"
-    real = getattr(storage, name)
+    real = storage._fsync_path
 
     def recorded(path: str) -> None:
         calls.append(path)
         real(path)
 
-    monkeypatch.setattr(storage, name, recorded)
+    monkeypatch.setattr(storage, "_fsync_path", recorded)
     files = [tmp_path / f"f{n}" for n in range(5)]
     for path in files:
         path.write_bytes(b"x")
 
-    storage.sync_paths([*files[:3], *map(str, files[3:])])  # Paths and strings alike
+    storage.sync_paths([*files[:3], *map(str, files[3:]), files[0]])  # Paths and strings alike, repeats once
 
-    # One call for the whole filesystem, or one per file plus their folder.
-    assert calls == [str(tmp_path)] if native else set(calls) == {*map(str, files), str(tmp_path)}
-
-
-def test_syncfs_failure_is_an_os_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if storage._syncfs is None:
-        pytest.skip("no syncfs on this system")
-    monkeypatch.setattr(storage, "_syncfs", lambda fd: -1)
-    monkeypatch.setattr(storage.ctypes, "get_errno", lambda: errno.EIO)
-    (tmp_path / "f").write_bytes(b"x")
-
-    with pytest.raises(OSError, match="syncfs") as raised:
-        storage.sync_paths([tmp_path / "f"])
-    assert raised.value.errno == errno.EIO
+    assert sorted(calls) == sorted([*map(str, files), str(tmp_path)])
 
 
 def test_store_many_bytes_writes_all_and_leaves_no_temp_files() -> None:

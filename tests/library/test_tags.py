@@ -248,17 +248,38 @@ def test_write_tags_refuses_non_audio(tmp_path: Path) -> None:
 def test_read_tags_opens_each_format_with_the_class_mutagen_file_picks(
     fmt: str, audio_maker: AudioMaker, tmp_path: Path
 ) -> None:
-    """read_tags opens common formats directly when suffix and header agree, and passes mutagen.File its own
-    list of formats otherwise (so it is not rebuilt per file): the same class as mutagen.File's choice."""
+    """read_tags opens common formats directly when suffix and header agree, and leaves the rest to mutagen.File:
+    the same class as mutagen.File's choice."""
     path = audio_maker.make(tmp_path / f"a.{fmt}", fmt, tags={"title": "T"})
     unnamed = tmp_path / "no-suffix"  # only the bytes can tell the formats apart
     unnamed.write_bytes(path.read_bytes())
 
     for candidate in (path, unnamed):
         chosen = type(mutagen.File(candidate))
-        assert type(mutagen.File(candidate, options=tags._MUTAGEN_KINDS)) is chosen
         assert type(tags._open_audio(candidate, candidate.read_bytes())) is chosen
         assert type(tags._open_audio(candidate, None)) is chosen
+
+
+@pytest.mark.parametrize(
+    ("fmt", "key"),
+    [
+        ("mp3", "TXXX:MusicBrainz Album Id"),
+        ("m4a", "----:com.apple.iTunes:MusicBrainz Album Id"),
+        ("wma", "MusicBrainz/Album Id"),
+        ("wv", "MUSICBRAINZ_ALBUMID"),
+    ],
+)
+def test_written_keys_are_spelled_as_other_taggers_spell_them(
+    fmt: str, key: str, audio_maker: AudioMaker, tmp_path: Path
+) -> None:
+    path = audio_maker.make(tmp_path / f"a.{fmt}", fmt)
+    release = "11111111-2222-3333-4444-555555555555"
+
+    write_tags(path, TrackTags(title="T", musicbrainz_release_id=release), cover=None, cover_mime=None)
+
+    audio = mutagen.File(path)
+    assert key in audio.tags
+    assert read_tags(path).musicbrainz_release_id == release
 
 
 # -- control characters: cleaned at the door, whatever the format ------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import User
 from library import services
-from library.importing import albums_refresh
+from library.ingest.refresh import albums_refresh
 from library.models import Track
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
 from tests.subsonic.support import SubsonicClient

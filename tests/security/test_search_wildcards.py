@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from library.importing import albums_refresh
+from library.ingest.refresh import albums_refresh
 from tests.factories.library import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory
 from tests.subsonic.support import SubsonicClient
 

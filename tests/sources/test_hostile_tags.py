@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import IntegrityError
 
-from library import importing
 from library.models import Track
 from library.storage import STAGING_DIR
 from library.tags import TrackTags, write_tags
@@ -55,10 +55,9 @@ def test_a_file_that_fails_leaves_no_empty_folder(
     _hostile_file(music_root, audio_maker)
 
     def refuse(**_kwargs: Any) -> Any:
-        raise RuntimeError("the database refused the row")
+        raise IntegrityError("the database refused the row")
 
-    monkeypatch.setattr(importing, "tracks_create", refuse)
-    monkeypatch.setattr(importing, "track_upsert", refuse)
+    monkeypatch.setattr("sources.scan.store.tracks_save", refuse)
 
     scan = services.scan_import_folder(root=music_root, mark_missing=True)
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 
-from library import importing, storage
+from library import storage
+from library.ingest import rows
 from library.models import Album, Track
 from library.tags import read_tags, write_tags
 from sources import services
@@ -22,11 +23,9 @@ from sources.errors import ScanAlreadyRunningError
 from sources.models import ScanRun, ScanState
 from sources.scan.diff import Change
 from sources.scan.pipeline import ScanOptions, scan_tree
-from sources.scan.read import Read, file_prepare, files_prepare
-from sources.scan.report import ScanReport
+from sources.scan.read import Read, files_prepare
 from sources.scan.walk import Candidate, Refusal, walk
 from tests.audio import AudioMaker
-from tests.page_cache import cached_pages, filesystem_type, linux_only
 from tests.sources.conftest import JPEG, album_tags
 
 pytestmark = pytest.mark.django_db
@@ -195,24 +194,40 @@ def test_walk_streams_in_sorted_order(music_root: Path) -> None:
     assert [e.relative for e in walker if isinstance(e, Candidate)] == ["c.wma", "a/0.ogg", "a/1.flac", "b/2.mp3"]
 
 
-def test_a_failing_row_leaves_no_orphan_file(small_library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importing.track_upsert
+def test_a_conflicting_row_fails_alone_leaves_no_orphan_file_and_is_counted(
+    small_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rows.tracks_save
 
-    def flaky(**kwargs: Any) -> Any:
-        if kwargs["source_id"] == "Band/First/03.ogg":
-            raise RuntimeError("database hiccup")
+    def conflicting(**kwargs: Any) -> Any:
+        if any(file.source_id == "Band/First/03.ogg" for file in kwargs["files"]):
+            raise IntegrityError("UNIQUE constraint failed: library_track.path")  # e.g. a concurrent import
         return real(**kwargs)
 
-    def bulk_conflict(**_kwargs: Any) -> Any:
-        raise IntegrityError("UNIQUE constraint failed")  # e.g. a concurrent insert: fall back to one by one
-
-    monkeypatch.setattr(importing, "tracks_create", bulk_conflict)
-    monkeypatch.setattr(importing, "track_upsert", flaky)
+    monkeypatch.setattr("sources.scan.store.tracks_save", conflicting)
 
     scan = _scan(small_library)
 
-    assert (scan.added, scan.failed) == (6, 2)
-    assert any(e["path"] == "Band/First/03.ogg" and "hiccup" in e["error"] for e in scan.errors)
+    assert (scan.added, scan.failed) == (6, 2)  # the conflicting row and the library's one unreadable file
+    assert scan.rows_retried == 7  # the whole batch went one by one, and says so
+    assert "7 tracks were saved one by one" in scan.message
+    assert any(e["path"] == "Band/First/03.ogg" and "UNIQUE" in e["error"] for e in scan.errors)
+    _assert_storage_matches_tracks()
+
+
+def test_a_bug_in_the_row_writer_stops_the_scan_instead_of_slowing_it(
+    small_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_kwargs: Any) -> Any:
+        raise TypeError("a bug, not a conflict")
+
+    monkeypatch.setattr("sources.scan.store.tracks_save", broken)
+
+    scan = _scan(small_library)
+
+    assert scan.state == ScanState.FAILED
+    assert "a bug, not a conflict" in scan.message
+    assert (scan.added, scan.rows_retried) == (0, 0)
     _assert_storage_matches_tracks()
 
 
@@ -229,7 +244,7 @@ def test_a_failing_batch_commit_removes_its_files(small_library: Path, monkeypat
                 return None
 
             def __exit__(self, *exc: object) -> bool:
-                raise RuntimeError("commit failed")
+                raise DatabaseError("commit failed")
 
         monkeypatch.setattr(store.transaction, "atomic", lambda *a, **k: Boom())
         try:
@@ -330,26 +345,6 @@ def test_a_file_orphaned_by_a_crash_is_adopted_not_duplicated(music_root: Path, 
     _assert_storage_matches_tracks()
 
 
-def test_a_file_a_later_batch_placed_is_not_adopted(music_root: Path, audio_maker: AudioMaker) -> None:
-    """A worker preparing the next batch may already have moved an identical file to the same name; its row is
-    not written yet, so it looks like a crashed scan's orphan."""
-    from sources.scan import store
-
-    audio_maker.make(music_root / "a.flac", "flac", tags=album_tags("Record", "Band", 1))
-    name = "Band/Record (2004)/01 Record 1.flac"
-    placed = storage.media_path(name)
-    placed.parent.mkdir(parents=True)
-    placed.write_bytes((music_root / "a.flac").read_bytes())
-    changes = [Change(candidate, None) for candidate in walk(music_root) if isinstance(candidate, Candidate)]
-    prepared = [file_prepare(change, hardlink=False) for change in changes]  # staged only: the name is taken
-    report = ScanReport()
-
-    store.store_batch(source="local", prepared=prepared, report=report, placed_later=lambda: {name})
-
-    assert Track.objects.get().path == "Band/Record (2004)/01 Record 1 (2).flac"
-    assert placed.exists()  # still the later batch's file
-
-
 def test_identical_files_in_separate_batches_get_a_file_each(music_root: Path, audio_maker: AudioMaker) -> None:
     tags = album_tags("Record", "Band", 1)
     for folder in ("a", "b", "c", "d"):
@@ -369,14 +364,14 @@ def test_a_scan_stopped_midway_leaves_no_file_without_a_row(
 ) -> None:
     from sources.scan import pipeline
 
-    real_refresh = pipeline.refresh_albums
+    real_refresh = pipeline.albums_refresh
 
     def interrupted(album_ids: Any) -> None:  # after the first batch with tracks is committed
         real_refresh(album_ids)
         if album_ids:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "refresh_albums", interrupted)
+    monkeypatch.setattr(pipeline, "albums_refresh", interrupted)
 
     with pytest.raises(KeyboardInterrupt):
         scan_tree(ScanOptions(source="local", root=small_library.resolve(), batch_size=batch_size))
@@ -466,30 +461,7 @@ def test_the_workers_read_a_bounded_number_of_batches_ahead(
     assert in_flight_when_written == [ahead + 1] * (batches - ahead) + list(range(ahead, 0, -1))
 
 
-@linux_only
-@pytest.mark.parametrize("hardlink", [False, True])
-def test_a_worker_leaves_its_copies_out_of_the_page_cache_but_not_the_files_it_links(
-    music_root: Path, audio_maker: AudioMaker, hardlink: bool
-) -> None:
-    if filesystem_type(storage.media_root()) == "tmpfs":
-        pytest.skip("tmpfs pages are the files themselves: they cannot leave the page cache")
-    sources = [audio_maker.make(music_root / f"{n}.flac", "flac", tags=album_tags("Cache", "Band", n)) for n in (1, 2)]
-    changes = [Change(candidate, None) for candidate in walk(music_root) if isinstance(candidate, Candidate)]
-
-    prepared = files_prepare(changes, hardlink=hardlink)
-
-    stored = [ready.staged for ready in prepared if ready.staged is not None]
-    assert [file.copied for file in stored] == [not hardlink] * 2
-    assert all(cached_pages(source) > 0 for source in sources)  # the user's files are left as they were
-    if hardlink:
-        assert all(cached_pages(file.path) > 0 for file in stored)  # the same inodes as the sources
-    else:
-        assert [cached_pages(file.path) for file in stored] == [0, 0]
-    for file in stored:
-        file.discard()
-
-
-def test_a_worker_chunk_is_synced_and_placed_in_two_steps_and_sends_one_picture_per_album(
+def test_a_worker_chunk_is_synced_once_left_in_staging_and_sends_one_picture_per_album(
     music_root: Path, audio_maker: AudioMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = []
@@ -509,13 +481,10 @@ def test_a_worker_chunk_is_synced_and_placed_in_two_steps_and_sends_one_picture_
 
     prepared = files_prepare(changes, hardlink=False)
 
-    # One grouped sync for the chunk's three copies, then one for the three names they were moved to.
-    assert [len(files) for files in synced] == [3, 3]
+    # One grouped sync for the chunk's three copies, all still in staging: only the store names files.
+    assert [len(files) for files in synced] == [3]
     assert [f.parent.name for f in synced[0]] == [storage.STAGING_DIR] * 3
-    assert [f.relative_to(storage.media_root()).as_posix() for f in synced[1]] == [
-        f"Band/Pics (2004)/{n:02d} Pics {n}.mp3" for n in (1, 2, 3)
-    ]
-    assert all(ready.staged is not None and ready.staged.synced for ready in prepared)
+    assert all(ready.staged is not None and not ready.staged.placed_as for ready in prepared)
     covers = [ready.result.tags.cover for ready in prepared if isinstance(ready.result, Read)]
     assert covers == [JPEG, None, None]
     for ready in prepared:

@@ -1,21 +1,22 @@
-"""The scan's worker processes: available inside a Celery prefork child, and gone when their parent dies; and
-the garbage collector settings a scan changes for its own process only."""
+"""The scan's worker processes: gone when their parent dies, and replaced by threads where a process may not
+have children (a Celery prefork child)."""
 
 from __future__ import annotations
 
-import gc
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import billiard
 import pytest
 
 from sources.scan import pipeline
+from sources.scan.read import Prepared
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 needs_process_pool = pytest.mark.skipif(
@@ -23,30 +24,29 @@ needs_process_pool = pytest.mark.skipif(
 )
 
 
-def _worker_pids_from_a_fresh_pool(_: object) -> tuple[bool, list[int], int]:
-    pool = pipeline._process_pool()
-    if pool is None:
-        return False, [], os.getpid()
-    with pool:
-        pids = sorted(set(pool.map(_pid_after_a_while, range(8))))
-    return True, pids, os.getpid()
-
-
 def _pid_after_a_while(_: int) -> int:
     time.sleep(0.05)  # so that both workers get some of the tasks
     return os.getpid()
 
 
-@needs_process_pool
-def test_a_celery_prefork_child_still_gets_worker_processes() -> None:
-    # Celery's prefork pool runs tasks in daemonic billiard processes, which the standard library forbids
-    # to have children.
-    with billiard.Pool(1) as celery_like:
-        (got_pool, worker_pids, child_pid), *_ = celery_like.map(_worker_pids_from_a_fresh_pool, [None])
+def _prepare_nothing_in_a_daemonic_process(results: multiprocessing.Queue[tuple[bool, list[Prepared]]]) -> None:
+    preparer = pipeline._Preparer(hardlink=False)
+    chunk = preparer.submit([])
+    results.put((isinstance(preparer._pool, ThreadPoolExecutor), preparer.result(chunk)))
+    preparer.close(cancel=False)
 
-    assert got_pool
-    assert worker_pids
-    assert child_pid not in worker_pids
+
+@needs_process_pool
+def test_a_process_that_may_not_have_children_reads_in_threads() -> None:
+    # Celery's prefork pool runs tasks in daemonic processes, which the standard library forbids to have children.
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[tuple[bool, list[Prepared]]] = context.Queue()
+    child = context.Process(target=_prepare_nothing_in_a_daemonic_process, args=(results,), daemon=True)
+    child.start()
+    threads, prepared = results.get(timeout=30)
+    child.join(timeout=30)
+
+    assert (threads, prepared) == (True, [])
 
 
 def _alive(pid: int) -> bool:
@@ -80,7 +80,7 @@ def test_scan_workers_die_with_the_process_that_started_them() -> None:
         assert worker_pids
         assert all(_alive(pid) for pid in worker_pids)
 
-        parent.send_signal(signal.SIGKILL)  # no clean-up runs: only the kernel can take the workers down
+        parent.send_signal(signal.SIGKILL)  # no clean-up runs: the workers must notice on their own
         parent.wait(timeout=10)
 
         deadline = time.monotonic() + 10
@@ -91,49 +91,3 @@ def test_scan_workers_die_with_the_process_that_started_them() -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait(timeout=10)
-
-
-def test_a_scan_gives_the_garbage_collector_back_as_it_found_it() -> None:
-    thresholds = gc.get_threshold()
-    assert gc.get_freeze_count() == 0
-
-    during: list[tuple[int, int]] = []
-
-    @pipeline._fewer_collections()
-    def failing_scan() -> None:
-        during.append((gc.get_threshold()[0], gc.get_freeze_count()))
-        raise RuntimeError("the scan failed")
-
-    with pytest.raises(RuntimeError):
-        failing_scan()
-
-    assert during[0][0] == max(thresholds[0], pipeline.SCAN_GC_THRESHOLD)
-    assert during[0][1] > 0
-
-    assert gc.get_threshold() == thresholds
-    assert gc.get_freeze_count() == 0
-
-
-def test_a_process_frozen_before_the_scan_stays_frozen() -> None:
-    gc.freeze()  # as mcma.wsgi does at start-up
-    try:
-        frozen = gc.get_freeze_count()
-        with pipeline._fewer_collections():
-            pass
-        # Frozen objects can still be freed, so the count may drop a little; an unfreeze would empty it, and a
-        # second freeze would add the objects made since the first.
-        assert 0 < gc.get_freeze_count() <= frozen
-    finally:
-        gc.unfreeze()
-
-
-@needs_process_pool
-def test_scan_workers_collect_garbage_as_often_as_usual() -> None:
-    thresholds = gc.get_threshold()
-    with pipeline._fewer_collections():
-        pool = pipeline._process_pool()
-        assert pool is not None
-        with pool:
-            in_worker = pool.submit(gc.get_threshold).result()
-
-    assert in_worker == thresholds

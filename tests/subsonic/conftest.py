@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.models import User
 from accounts.services import subsonic_password_reveal
-from library.importing import albums_refresh
+from library.ingest.refresh import albums_refresh
 from library.models import Album, Artist, Genre, Track
 from tests.audio import AudioMaker
 from tests.factories.accounts import AdminFactory, UserFactory

@@ -7,7 +7,8 @@ from pathlib import Path
 from django.conf import settings
 
 from accounts.models import User
-from library.importing import albums_refresh, track_upsert
+from library.ingest.refresh import albums_refresh
+from library.ingest.rows import track_upsert
 from library.storage import file_checksum
 from library.tags import read_tags
 from tests.audio import AudioMaker

@@ -1,4 +1,4 @@
-"""library.importing: identity rules for artists/albums/tracks, credits, denormalised counts and covers."""
+"""library.ingest: identity rules for artists/albums/tracks, credits, denormalised counts and covers."""
 
 from __future__ import annotations
 
@@ -6,19 +6,14 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
-from library import importing, storage
-from library.importing import (
-    VARIOUS_ARTISTS_MBID,
-    NewTrack,
-    ResolveCache,
-    album_cover_store,
-    albums_refresh,
-    artist_resolve,
-    track_upsert,
-    tracks_create,
-)
+from library import storage
+from library.ingest import identity, insert
+from library.ingest.covers import album_cover_store, album_covers_store
+from library.ingest.identity import VARIOUS_ARTISTS_MBID, ResolveCache, relations_resolve
+from library.ingest.refresh import albums_refresh
+from library.ingest.rows import TrackFile, track_upsert, tracks_save
 from library.models import Album, Artist, ArtistRole, Genre, Track
 from library.tags import TrackTags
 
@@ -51,7 +46,19 @@ def _upsert(source_id: str, tags: TrackTags = BASE, **extra: object) -> tuple[Tr
         "checksum": "c" * 64,
     }
     fields.update(extra)
-    return track_upsert(**fields)  # type: ignore[arg-type]
+    cache = fields.pop("cache", None)
+    if cache is None:
+        return track_upsert(**fields)  # type: ignore[arg-type]
+    file = TrackFile(**{name: value for name, value in fields.items() if name != "source"})  # type: ignore[arg-type]
+    (saved,) = tracks_save(source="local", files=[file], cache=cache)  # type: ignore[arg-type]
+    return Track.objects.get(pk=saved.pk), saved.created
+
+
+def _artist(name: str, musicbrainz_id: str = "") -> Artist:
+    """The artist row a track by `name` files under."""
+    tags = TrackTags(title="t", artists=(name,), musicbrainz_album_artist_id=musicbrainz_id)
+    (rel,) = relations_resolve([tags], cache=ResolveCache())
+    return rel.credits[0][0]
 
 
 def test_creates_artists_album_genres_and_credits() -> None:
@@ -140,9 +147,9 @@ def test_same_album_name_by_different_artists_is_two_albums() -> None:
 
 
 def test_artist_names_fold_case_and_accents() -> None:
-    one = artist_resolve(name="Beyoncé")
-    two = artist_resolve(name="  BEYONCE ")
-    tagged = artist_resolve(name="beyonce", musicbrainz_id="859d0860-d480-4efd-970c-c05d5f1776b8")
+    one = _artist("Beyoncé")
+    two = _artist("  BEYONCE ")
+    tagged = _artist("beyonce", musicbrainz_id="859d0860-d480-4efd-970c-c05d5f1776b8")
 
     assert one.pk == two.pk == tagged.pk
     tagged.refresh_from_db()
@@ -193,7 +200,7 @@ def test_album_covers_store_sets_many_at_once_and_the_first_writer_wins() -> Non
     stale.cover_path = "covers/albums/gone.jpg"  # its row still says so, but the file is gone
     Album.objects.filter(pk=stale.pk).update(cover_path=stale.cover_path)
 
-    written = importing.album_covers_store([(album, b"\x89PNG", "image/png") for album in albums])
+    written = album_covers_store([(album, b"\x89PNG", "image/png") for album in albums])
 
     assert written == 3
     paths = dict(Album.objects.filter(pk__in=[a.pk for a in albums]).values_list("pk", "cover_path"))
@@ -216,11 +223,11 @@ def test_long_and_odd_values_are_clipped_not_fatal() -> None:
     assert len(track.artist.name) == 500
 
 
-def test_tracks_create_inserts_a_batch_in_a_few_queries(django_assert_max_num_queries: Any) -> None:
+def test_tracks_save_inserts_a_batch_in_a_few_queries(django_assert_max_num_queries: Any) -> None:
     cache = ResolveCache()
     _upsert("warm/0.mp3", cache=cache)  # artists, album and genres are now cached
     items = [
-        NewTrack(
+        TrackFile(
             source_id=f"bulk/{n}.mp3",
             tags=replace(BASE, title=f"Song {n}"),
             stored_path=f"lib/{n}.mp3",
@@ -231,25 +238,37 @@ def test_tracks_create_inserts_a_batch_in_a_few_queries(django_assert_max_num_qu
     ]
 
     with django_assert_max_num_queries(8):
-        tracks = tracks_create(source="local", items=items, cache=cache)
+        tracks = tracks_save(source="local", files=items, cache=cache)
 
     assert len(tracks) == 50
-    assert all(t.pk for t in tracks)
+    assert all(t.pk and t.created for t in tracks)
     created = Track.objects.get(source_id="bulk/7.mp3")
     assert created.title == "Song 7"
     assert sorted(g.name for g in created.genres.all()) == ["Blues", "Rock"]
     assert [c.role for c in created.artist_credits.all()] == [ArtistRole.PRIMARY, ArtistRole.FEATURED]
 
 
-def test_tracks_create_is_all_or_nothing() -> None:
+def test_the_plain_insert_check_accepts_the_models_it_serves_and_refuses_unknown_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert insert.check_plain_insert_models(None) == []
+
+    # As if Track.source_metadata were of a class insert_rows does not know (or a subclass of a known one).
+    monkeypatch.setattr(insert, "_PLAIN_FIELD_CLASSES", insert._PLAIN_FIELD_CLASSES - {models.JSONField})
+    (error,) = insert.check_plain_insert_models(None)
+    assert error.id == "library.E001"
+    assert "Track.source_metadata" in error.msg
+
+
+def test_tracks_save_is_all_or_nothing() -> None:
     _upsert("dup/1.mp3")
     items = [
-        NewTrack(source_id="dup/0.mp3", tags=BASE, stored_path="lib/dup0", size_bytes=1, checksum=""),
-        NewTrack(source_id="dup/1.mp3", tags=BASE, stored_path="lib/dup1b", size_bytes=1, checksum=""),
+        TrackFile(source_id="dup/0.mp3", tags=BASE, stored_path="lib/dup0", size_bytes=1, checksum=""),
+        TrackFile(source_id="dup/2.mp3", tags=BASE, stored_path="lib/dup/1.mp3", size_bytes=1, checksum=""),  # taken
     ]
 
     with pytest.raises(IntegrityError):
-        tracks_create(source="local", items=items)
+        tracks_save(source="local", files=items, cache=ResolveCache())
 
     assert not Track.objects.filter(source_id="dup/0.mp3").exists()
 
@@ -303,13 +322,13 @@ MIXED_SIGHTINGS = [
 ]
 
 
-def test_tracks_create_resolves_mixed_sightings_as_one_by_one_does_in_one_pass(
+def test_tracks_save_resolves_mixed_sightings_as_one_by_one_does_in_one_pass(
     django_assert_max_num_queries: Any,
 ) -> None:
-    artist_resolve(name="Known")  # rows from an earlier scan: one known only by name, one with an id
-    artist_resolve(name="Tagged", musicbrainz_id="t-1")
+    _artist("Known")  # rows from an earlier scan: one known only by name, one with an id
+    _artist("Tagged", musicbrainz_id="t-1")
     items = [
-        NewTrack(source_id=f"mixed/{n}.mp3", tags=tags, stored_path=f"lib/m{n}", size_bytes=1, checksum="")
+        TrackFile(source_id=f"mixed/{n}.mp3", tags=tags, stored_path=f"lib/m{n}", size_bytes=1, checksum="")
         for n, tags in enumerate(MIXED_SIGHTINGS)
     ]
     with transaction.atomic():
@@ -319,27 +338,59 @@ def test_tracks_create_resolves_mixed_sightings_as_one_by_one_does_in_one_pass(
         transaction.set_rollback(True)
 
     cache = ResolveCache()
-    tracks_create(source="local", items=items, cache=cache)
+    tracks_save(source="local", files=items, cache=cache)
 
     assert _identities() == one_by_one
-    with django_assert_max_num_queries(0):  # everything the batch needs was resolved in the warm-up
-        for item in items:
-            importing._relations(item.tags, cache)
+    with django_assert_max_num_queries(0):  # everything the batch resolved is cached for the next batches
+        relations_resolve([item.tags for item in items], cache=cache)
 
 
-def test_tracks_create_takes_the_rows_a_concurrent_import_inserted_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = importing._GroupPlan.of
+def test_tracks_save_takes_the_rows_a_concurrent_import_inserted_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    existing = identity._existing
+    raced: list[Artist] = []
 
-    def raced(asked: dict[str, dict[str, Any]]) -> importing._GroupPlan:
-        # Another import creates the artist between this batch's lookup and its insert.
-        Artist.objects.get_or_create(name_key="racer", musicbrainz_id="", defaults={"name": "Racer"})
-        return plan(asked)
+    def racing(kind: Any, groups: Any) -> Any:
+        found = existing(kind, groups)
+        if kind.model is Artist and not raced:
+            # Another import creates the artist between this batch's lookup and its insert.
+            raced.append(Artist.objects.create(name="Racer", name_key="racer", sort_name="Racer"))
+        return found
 
-    monkeypatch.setattr(importing._GroupPlan, "of", raced)
+    monkeypatch.setattr(identity, "_existing", racing)
     tags = replace(BASE, album_artist="Racer", artists=("Racer",))
-    item = NewTrack(source_id="race/1.mp3", tags=tags, stored_path="lib/race", size_bytes=1, checksum="")
+    item = TrackFile(source_id="race/1.mp3", tags=tags, stored_path="lib/race", size_bytes=1, checksum="")
 
-    (created,) = tracks_create(source="local", items=[item], cache=ResolveCache())
+    (saved,) = tracks_save(source="local", files=[item], cache=ResolveCache())
 
     assert Artist.objects.filter(name_key="racer").count() == 1
-    assert Track.objects.get(pk=created.pk).artist.name_key == "racer"
+    assert Track.objects.get(pk=saved.pk).artist_id == raced[0].pk
+
+
+def test_an_artist_given_an_id_by_a_concurrent_import_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    _artist("Shared")  # known only by name
+    existing = identity._existing
+    reads: list[Any] = []
+
+    def racing(kind: Any, groups: Any) -> Any:
+        found = existing(kind, groups)
+        if kind.model is Artist:
+            reads.append(found)
+            if len(reads) == 1:  # another import gives the row an id between this batch's read and its write
+                Artist.objects.filter(name_key="shared").update(musicbrainz_id="other-1")
+        return found
+
+    monkeypatch.setattr(identity, "_existing", racing)
+    tags = replace(BASE, album_artist="Shared", artists=("Shared",), musicbrainz_album_artist_id="mine-1")
+
+    (saved,) = tracks_save(source="local", files=[TrackFile("r/1.mp3", tags, "lib/r1", 1, "")], cache=ResolveCache())
+
+    assert len(reads) == 2  # the write found the row changed, so the group was read and resolved again
+    artist = Track.objects.select_related("album__album_artist").get(pk=saved.pk).album.album_artist
+    assert Artist.objects.get(pk=artist.pk).musicbrainz_id == artist.musicbrainz_id == "mine-1"
+
+
+def test_integers_out_of_the_columns_range_are_held_in_it() -> None:
+    track, _ = _upsert("big/1.mp3", replace(BASE, duration_ms=-5, track_number=-1))
+
+    track.refresh_from_db()
+    assert (track.duration_ms, track.track_number) == (0, 0)
