@@ -42,12 +42,13 @@ from downloads.errors import (
     retry_delay,
 )
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
+from downloads.relay import arrival_meta, downloaded_file_detach, work_dir
 from downloads.selectors import user_may_request_downloads
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
 from library.importing import album_cover_store, albums_refresh, track_delete_file, track_upsert
 from library.models import Track
 from library.services import pending_references_apply
-from library.storage import file_checksum, library_relative_path, media_path, media_root, store_file
+from library.storage import file_checksum, library_relative_path, media_path, store_file
 from library.tags import TrackTags, read_tags, write_tags
 from mcma.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from sources.base import Capability, ResultKind, Searchable
@@ -324,13 +325,8 @@ def source_paused_until(*, source: str, now: datetime | None = None) -> datetime
     return until if isinstance(until, datetime) else None
 
 
-def _work_root() -> Path:
-    return Path(settings.DOWNLOAD_TEMP_DIR) if settings.DOWNLOAD_TEMP_DIR else media_root() / ".incoming"
-
-
 def _work_dir(job: DownloadJob) -> Path:
-    """Per attempt: a worker that lost its job (and cleans up late) never touches its successor's files."""
-    return _work_root() / str(job.pk) / str(job.attempt)
+    return work_dir(job_id=job.pk, attempt=job.attempt)
 
 
 def _work_dir_remove(job: DownloadJob) -> None:
@@ -365,6 +361,9 @@ def _progress_writer(job: DownloadJob) -> Callable[[DownloadProgress], None]:
     def write(progress: DownloadProgress) -> None:
         total = progress.total_bytes
         percent = min(100.0, 100.0 * progress.downloaded_bytes / total) if total else 0.0
+        fields: dict[str, Any] = {}
+        if (announced := arrival_meta(job.meta, job=job, progress=progress)) is not None:
+            job.meta = fields["meta"] = announced  # where web processes find the bytes to relay
         _beat(
             job,
             bytes_done=progress.downloaded_bytes,
@@ -372,6 +371,7 @@ def _progress_writer(job: DownloadJob) -> Callable[[DownloadProgress], None]:
             percent=round(percent, 1),
             speed=progress.speed,
             eta=progress.eta,
+            **fields,
         )
 
     return write
@@ -400,6 +400,7 @@ def _song_pipeline(job: DownloadJob) -> None:
         on_progress=_progress_writer(job),
         cookies_file=media.cookies_file,
     )
+    downloaded_file_detach(path)  # players may still be relayed the file as it came
 
     _beat(job, phase=JobPhase.CHECKING)
     _check_duration(read_tags(path).duration_ms, metadata.duration_ms)
