@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.core import signals
 from django.db import close_old_connections, connection
+from django.db.backends.signals import connection_created
 
 from downloads import relay
 from downloads.models import DownloadJob, JobPhase, JobState
@@ -37,12 +38,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _concurrent_database() -> None:
-    if connection.vendor == "sqlite":
-        pytest.skip(
-            "the in-memory test SQLite (shared cache) cannot run a worker and a reader at once; "
-            "CI runs these on PostgreSQL"
-        )
+def _concurrent_database() -> Iterator[None]:
+    """The in-memory test SQLite shares one cache between connections, where a reader meeting a writer's table lock
+    fails at once instead of waiting (file databases in WAL mode, as the server runs them, never block readers).
+    Reading uncommitted rows lifts those read locks, so the worker thread and the player can run at once."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+
+    def read_uncommitted(sender: Any, connection: Any, **kwargs: Any) -> None:
+        connection.cursor().execute("PRAGMA read_uncommitted = 1")
+
+    connection_created.connect(read_uncommitted)
+    read_uncommitted(None, connection)
+    yield
+    connection_created.disconnect(read_uncommitted)
 
 
 @pytest.fixture(scope="module")
