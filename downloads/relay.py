@@ -203,6 +203,8 @@ def arriving_media_open(*, job_id: Any) -> ArrivingMedia | None:
     ext, relative = record.get("ext"), record.get("file")
     if record.get("attempt") != attempt or ext not in CONTENT_TYPES or not isinstance(relative, str):
         return None
+    if Path(relative).is_absolute() or ".." in Path(relative).parts:
+        return None  # only ever a name inside the attempt's work dir
     try:
         handle = open(work_dir(job_id=job_id, attempt=attempt) / relative, "rb")  # noqa: SIM115 (closed by close())
     except OSError:
