@@ -40,12 +40,23 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
+class ArrivingFile:
+    """The file yt-dlp appends the media to while it arrives, and what the chosen format says it is."""
+
+    path: Path
+    ext: str  # the container of the source's bytes (webm, m4a, opus...), before any post-processing
+    exact_size: int | None  # the whole length, when the origin announced it (not an estimate)
+
+
+@dataclass(frozen=True)
 class DownloadProgress:
     downloaded_bytes: int
     total_bytes: int | None
     speed: float | None
     eta: int | None
     finished: bool = False
+    # While bytes arrive: where they land. A "finished" report has none (the file got its final name).
+    arriving: ArrivingFile | None = None
 
 
 @dataclass(frozen=True)
@@ -163,8 +174,9 @@ def audio_download(
 ) -> Path:
     """Download the audio of `url` into `work_dir` and return the file.
 
-    `on_progress` is called at most once per `options.progress_interval` while bytes arrive, and once when the
-    transfer finishes; an exception it raises (cancellation) aborts the download and comes out unchanged.
+    `on_progress` is called when the first bytes arrive (with the file they land in, see `ArrivingFile`), then at
+    most once per `options.progress_interval` while they do, and once when the transfer finishes; an exception it
+    raises (cancellation) aborts the download and comes out unchanged.
     Partial files stay in `work_dir`; the caller owns the directory and removes it.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -187,6 +199,7 @@ def audio_download(
                 speed=float(d["speed"]) if d.get("speed") else None,
                 eta=int(d["eta"]) if d.get("eta") is not None else None,
                 finished=status == "finished",
+                arriving=_arriving_file(d) if status == "downloading" else None,
             )
         )
 
@@ -233,6 +246,15 @@ def audio_download(
         if private_cookies:
             private_cookies.unlink(missing_ok=True)
     return _result_file(info or {}, work_dir, options)
+
+
+def _arriving_file(hook_report: dict[str, Any]) -> ArrivingFile | None:
+    partial = hook_report.get("tmpfilename")
+    ext = (hook_report.get("info_dict") or {}).get("ext")
+    if not isinstance(partial, str) or not isinstance(ext, str):
+        return None
+    exact = hook_report.get("total_bytes")
+    return ArrivingFile(path=Path(partial), ext=ext.lower(), exact_size=int(exact) if exact else None)
 
 
 def _result_file(info: dict[str, Any], work_dir: Path, options: DownloadOptions) -> Path:

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
@@ -43,6 +43,23 @@ class ByteRange:
 
 class RangeNotSatisfiable(Exception):
     pass
+
+
+class ClosableChunks(Protocol):
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __next__(self) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class GrowingFile(Protocol):
+    """A file still being written (`downloads.relay.ArrivingMedia`)."""
+
+    content_type: str
+    exact_size: int | None  # the whole length once written, when known
+
+    def available(self) -> int: ...
+    def stream(self, start: int = 0, end: int | None = None) -> ClosableChunks: ...
+    def close(self) -> None: ...
 
 
 def range_parse(header: str, size: int) -> ByteRange | None:
@@ -197,3 +214,44 @@ def file_response(
     if filename is not None or as_attachment:
         response["Content-Disposition"] = content_disposition(filename or path.name, as_attachment=as_attachment)
     return response
+
+
+def growing_file_response(
+    request: HttpRequest, *, media: GrowingFile, filename: str | None = None, as_attachment: bool = False
+) -> HttpResponseBase:
+    """Serve a file while it is written: its bytes as they arrive, with the whole length as Content-Length when
+    known (so a body cut short by a failure is seen as incomplete). A single Range is honoured when its first
+    byte has arrived; otherwise, or with the length unknown, the whole stream comes as 200, as RFC 9110 §14.2
+    lets a server ignore Range. No validators: these bytes are replaced by the finished file later, so `If-Range`
+    never matches (whole stream) and nothing should be cached (`no-store`). `media` is closed with the response."""
+    size = media.exact_size
+    byte_range: ByteRange | None = None
+    range_header = request.headers.get("Range")
+    if range_header and size is not None and request.headers.get("If-Range") is None:
+        try:
+            byte_range = range_parse(range_header, size)
+        except RangeNotSatisfiable:
+            media.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        if byte_range is not None and byte_range.start >= media.available():
+            byte_range = None  # not here yet: the whole stream instead of a wait of unknown length
+    status = 206 if byte_range else 200
+    response_out: HttpResponseBase
+    if request.method == "HEAD":
+        media.close()
+        response_out = HttpResponse(status=status, content_type=media.content_type)
+    else:
+        body = media.stream(byte_range.start, byte_range.end) if byte_range else media.stream()
+        response_out = StreamingHttpResponse(body, status=status, content_type=media.content_type)
+    if byte_range is not None and size is not None:
+        response_out["Content-Length"] = str(byte_range.length)
+        response_out["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+    elif size is not None:
+        response_out["Content-Length"] = str(size)
+    response_out["Accept-Ranges"] = "bytes" if size is not None else "none"
+    response_out["Cache-Control"] = "no-store"
+    if filename is not None or as_attachment:
+        response_out["Content-Disposition"] = content_disposition(filename or "download", as_attachment=as_attachment)
+    return response_out

@@ -225,15 +225,10 @@ def transcode_plan(
     The limit is the lower of the request's `max_bitrate` and the admin-set one (0 = none). A file already in the
     asked format at or below the limit is sent as it is; so is everything when ffmpeg is missing.
     """
-    fmt = (requested_format or "").strip().lower() or None
+    fmt = format_requested(requested_format)
     if fmt == RAW:
         return None
-    if fmt is not None and fmt not in CODECS:
-        raise InvalidInputError(f"format must be one of {', '.join([*CODECS, RAW])}", details={"format": fmt})
-    if not 0 <= max_bitrate <= MAX_BITRATE:
-        raise InvalidInputError(
-            f"maxBitRate must be from 0 (no limit) to {MAX_BITRATE} kbps", details={"maxBitRate": max_bitrate}
-        )
+    max_bitrate_requested(max_bitrate)
     _check_offset(track, offset_seconds)
     if ffmpeg_path() is None:
         return None
@@ -256,6 +251,23 @@ def transcode_plan(
     if source == codec.name and track.bitrate and track.bitrate <= bitrate and not offset_seconds:
         return None
     return _plan(codec, bitrate, offset_seconds, track)
+
+
+def format_requested(requested_format: str | None) -> str | None:
+    """The format a request names (a codec name or `raw`), None when it names none; InvalidInputError otherwise."""
+    fmt = (requested_format or "").strip().lower() or None
+    if fmt is not None and fmt != RAW and fmt not in CODECS:
+        raise InvalidInputError(f"format must be one of {', '.join([*CODECS, RAW])}", details={"format": fmt})
+    return fmt
+
+
+def max_bitrate_requested(max_bitrate: int) -> int:
+    """A request's bitrate limit in kbps (0 = none); InvalidInputError when it is negative or absurd."""
+    if not 0 <= max_bitrate <= MAX_BITRATE:
+        raise InvalidInputError(
+            f"maxBitRate must be from 0 (no limit) to {MAX_BITRATE} kbps", details={"maxBitRate": max_bitrate}
+        )
+    return max_bitrate
 
 
 def transcoded_codec(*, track: TrackAudio, limits: PlaybackLimits) -> Codec | None:

@@ -401,6 +401,9 @@ DOWNLOAD_PLAYLIST_MAX_TRACKS = env.int("DOWNLOAD_PLAYLIST_MAX_TRACKS", default=5
 # A download task running longer is killed (prefork pool); the sweep then hands the job to another attempt.
 DOWNLOAD_TASK_TIME_LIMIT = env.int("DOWNLOAD_TASK_TIME_LIMIT", default=1800)
 DOWNLOAD_SWEEP_SECONDS = env.float("DOWNLOAD_SWEEP_SECONDS", default=60.0)
+# A player relayed a song while it downloads gets its stream ended after this long without a new byte (a stalled
+# or lost worker); the download itself goes on or fails on its own terms.
+DOWNLOAD_RELAY_IDLE_SECONDS = env.float("DOWNLOAD_RELAY_IDLE_SECONDS", default=30.0)
 # ---------------------------------------------------------------------------------------------------------------
 # Scrobble forwarding: ListenBrainz (each user sets their own token in their profile)
 # ---------------------------------------------------------------------------------------------------------------
@@ -424,12 +427,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 EXTERNAL_SEARCH_IN_SUBSONIC = env.bool("EXTERNAL_SEARCH_IN_SUBSONIC", default=False)
 # The longest a search waits for the sources; past it the library hits are answered alone.
 EXTERNAL_SEARCH_TIMEOUT_SECONDS = env.float("EXTERNAL_SEARCH_TIMEOUT_SECONDS", default=2.0)
-# stream/download of an external song requests its download and waits this long for it (polling the job) before
-# answering "still downloading"; the player's retry then streams the library copy.
+# stream/download of an external song requests its download and waits this long for its first bytes to relay, or
+# for the library copy (polling the job), before answering "still downloading"; the player's retry then streams.
 EXTERNAL_STREAM_WAIT_SECONDS = env.float("EXTERNAL_STREAM_WAIT_SECONDS", default=25.0)
 # At most this many requests of one web process wait like that at once (the rest are told "still downloading" at
 # once, their downloads requested all the same), so players cannot tie up every thread of the web server.
 EXTERNAL_STREAM_MAX_WAITING = env.int("EXTERNAL_STREAM_MAX_WAITING", default=2)
+# At most this many requests of one web process relay a download's bytes while they arrive (the player starts at
+# once). A request beyond it waits for the library copy as above, in one of the EXTERNAL_STREAM_MAX_WAITING places.
+EXTERNAL_STREAM_MAX_RELAYS = env.int("EXTERNAL_STREAM_MAX_RELAYS", default=2)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Logging: one line per event to stderr; never a secret (credentials in URLs are masked, mcma.access_log)

@@ -8,11 +8,10 @@ external hits and "not found" for `ext-` ids, exactly as if the catalogue did no
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from django.conf import settings
 
 from accounts.models import User
 from downloads.models import JobState
+from downloads.relay import ArrivingMedia, arriving_media_open
 from downloads.selectors import download_job_state, search_results_mark, sources_search, user_may_request_downloads
 from downloads.services import download_request_referencing
 from library.covers import remote_cover_image
@@ -321,48 +321,75 @@ def queue_entry(*, user: User, ref: ExternalRef, position: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Playback: the download is the fetch (waited for, bounded); proxying its bytes while it runs is not done yet
+# Playback: the download is the fetch; its bytes are relayed while they arrive (bounded), else waited for (bounded)
 # --------------------------------------------------------------------------------------------------------------
 _POLL_SECONDS = 0.2
 
 
-_waiting_lock = threading.Lock()
-_waiting = 0
+class _Places:
+    """A per-process bound on requests held by external songs' downloads (the setting named, read on each take)."""
+
+    def __init__(self, setting: str) -> None:
+        self._setting = setting
+        self._lock = threading.Lock()
+        self._taken = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._taken >= getattr(settings, self._setting):
+                return False
+            self._taken += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._taken -= 1
 
 
-@contextlib.contextmanager
-def _waiting_slot(ref: ExternalRef) -> Iterator[None]:
-    """One of the EXTERNAL_STREAM_MAX_WAITING places to wait in; none free: "still downloading" at once."""
-    global _waiting
-    with _waiting_lock:
-        if _waiting >= settings.EXTERNAL_STREAM_MAX_WAITING:
-            raise _still_downloading(ref)
-        _waiting += 1
-    try:
-        yield
-    finally:
-        with _waiting_lock:
-            _waiting -= 1
+_relaying = _Places("EXTERNAL_STREAM_MAX_RELAYS")
+_waiting = _Places("EXTERNAL_STREAM_MAX_WAITING")
 
 
 def _still_downloading(ref: ExternalRef) -> SubsonicError:
     return SubsonicError(ErrorCode.GENERIC, f"This song is still downloading from {ref.source}; try again in a moment")
 
 
-def track_for_playback(*, user: User, ref: ExternalRef) -> Track:
-    """The library track of the external song, downloading it first: waits up to EXTERNAL_STREAM_WAIT_SECONDS
-    for the job (in one of a few waiting places per process), then answers that it is still downloading (the
-    player retries; the job goes on)."""
+def playback_source(*, user: User, ref: ExternalRef, relay: bool = True) -> Track | ArrivingMedia:
+    """What plays the external song: its library track, or (`relay`) its download's bytes as they arrive.
+
+    Requests the download, then waits up to EXTERNAL_STREAM_WAIT_SECONDS for the first of them: in one of
+    EXTERNAL_STREAM_MAX_RELAYS places (kept by the relay until it is closed) or, with those taken or no `relay`,
+    one of EXTERNAL_STREAM_MAX_WAITING places that wait for the track only. With none free, or past the wait, the
+    answer is "still downloading" (the player retries; the job goes on)."""
     require_song(user=user, ref=ref)
     result = download_request_referencing(user=user, source=ref.source, external_id=ref.external_id)
     pk = track_pk_by_source(source=ref.source, source_id=ref.external_id)
     if pk is not None:
         return track_get(track_id=pk)
-    with _waiting_slot(ref):
-        return _wait_for_track(ref, result.job.pk if result.job is not None else None)
+    job_id = result.job.pk if result.job is not None else None
+    relay = relay and job_id is not None and _relaying.take()
+    places = _relaying if relay else _waiting
+    if not relay and not places.take():
+        raise _still_downloading(ref)
+    found: Track | ArrivingMedia | None = None
+    try:
+        found = _wait_for_playback(ref, job_id, relay=relay)
+        if isinstance(found, ArrivingMedia):
+            found.when_closed(places.release)
+        return found
+    finally:
+        if not isinstance(found, ArrivingMedia):
+            places.release()
 
 
-def _wait_for_track(ref: ExternalRef, job_id: Any) -> Track:
+def track_for_playback(*, user: User, ref: ExternalRef) -> Track:
+    """The library track of the external song, downloading it first (for callers that need the whole file)."""
+    found = playback_source(user=user, ref=ref, relay=False)
+    assert isinstance(found, Track)
+    return found
+
+
+def _wait_for_playback(ref: ExternalRef, job_id: Any, *, relay: bool) -> Track | ArrivingMedia:
     deadline = time.monotonic() + settings.EXTERNAL_STREAM_WAIT_SECONDS
     while True:
         pk = track_pk_by_source(source=ref.source, source_id=ref.external_id)
@@ -376,6 +403,8 @@ def _wait_for_track(ref: ExternalRef, job_id: Any) -> Track:
                 )
             if state == JobState.RETRYING:  # it will not be back within the wait: say why now
                 raise SubsonicError(ErrorCode.GENERIC, f"The download of this song will be retried later: {error}")
+            if relay and (arriving := arriving_media_open(job_id=job_id)) is not None:
+                return arriving
         if time.monotonic() >= deadline:
             raise _still_downloading(ref)
         time.sleep(_POLL_SECONDS)

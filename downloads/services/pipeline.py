@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from downloads.errors import ImplausibleFileError, JobCancelledError
 from downloads.models import DownloadJob, JobPhase, JobState
+from downloads.relay import arrival_meta, downloaded_file_detach, work_dir
 from downloads.services.requesting import resolvable_source
 from downloads.services.transitions import job_complete
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
@@ -25,7 +26,7 @@ from library.ingest.covers import album_cover_store
 from library.ingest.refresh import albums_refresh
 from library.ingest.rows import track_delete_file, track_upsert
 from library.models import Track
-from library.storage import file_checksum, library_relative_path, media_root, store_file
+from library.storage import file_checksum, library_relative_path, store_file
 from library.tags import TrackTags, read_tags, write_tags
 from sources.resolving import Resolvable, SourceRequestError, TrackMetadata
 
@@ -36,13 +37,8 @@ _DURATION_TOLERANCE_MS = 10_000
 _DURATION_TOLERANCE_RATIO = 0.10
 
 
-def _work_root() -> Path:
-    return Path(settings.DOWNLOAD_TEMP_DIR) if settings.DOWNLOAD_TEMP_DIR else media_root() / ".incoming"
-
-
 def _work_dir(job: DownloadJob) -> Path:
-    """Per attempt: a worker that lost its job (and cleans up late) never touches its successor's files."""
-    return _work_root() / str(job.pk) / str(job.attempt)
+    return work_dir(job_id=job.pk, attempt=job.attempt)
 
 
 def work_dir_remove(job: DownloadJob) -> None:
@@ -77,6 +73,9 @@ def _progress_writer(job: DownloadJob) -> Callable[[DownloadProgress], None]:
     def write(progress: DownloadProgress) -> None:
         total = progress.total_bytes
         percent = min(100.0, 100.0 * progress.downloaded_bytes / total) if total else 0.0
+        fields: dict[str, Any] = {}
+        if (announced := arrival_meta(job.meta, job=job, progress=progress)) is not None:
+            job.meta = fields["meta"] = announced  # where web processes find the bytes to relay
         _beat(
             job,
             bytes_done=progress.downloaded_bytes,
@@ -84,6 +83,7 @@ def _progress_writer(job: DownloadJob) -> Callable[[DownloadProgress], None]:
             percent=round(percent, 1),
             speed=progress.speed,
             eta=progress.eta,
+            **fields,
         )
 
     return write
@@ -112,6 +112,7 @@ def song_pipeline(job: DownloadJob) -> None:
         on_progress=_progress_writer(job),
         cookies_file=media.cookies_file,
     )
+    downloaded_file_detach(path)  # players may still be relayed the file as it came
 
     _beat(job, phase=JobPhase.CHECKING)
     _check_duration(read_tags(path).duration_ms, metadata.duration_ms)

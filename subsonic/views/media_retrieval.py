@@ -10,12 +10,13 @@ from pathlib import PurePosixPath
 
 from django.http.response import HttpResponseBase
 
+from downloads.relay import ArrivingMedia
 from library import selectors
 from library.covers import cover_image, placeholder_image
 from library.models import Track
 from library.storage import media_path
-from library.streaming import file_response
-from library.transcoding import playback_response, stream_permission_check
+from library.streaming import file_response, growing_file_response
+from library.transcoding import format_requested, max_bitrate_requested, playback_response, stream_permission_check
 from subsonic import external, ids, lyrics
 from subsonic.call import Call
 from subsonic.errors import not_found
@@ -28,9 +29,19 @@ COVER_CACHE_SECONDS = 7 * 24 * 3600
 
 def present_track(call: Call, param: str = "id") -> Track:
     """The song's track; an external song is downloaded first (`external.track_for_playback`)."""
+    found = _playable(call, param, relay=False)
+    assert isinstance(found, Track)
+    return found
+
+
+def _playable(call: Call, param: str = "id", *, relay: bool = True) -> Track | ArrivingMedia:
+    """The song's track, or an external song's download relayed while it arrives (`external.playback_source`)."""
     decoded = ids.decode_or_external(call.params.required(param), allowed=(Kind.TRACK,), bare=Kind.TRACK)
     if isinstance(decoded, ids.ExternalRef):
-        track = external.track_for_playback(user=call.user, ref=decoded)
+        found = external.playback_source(user=call.user, ref=decoded, relay=relay)
+        if isinstance(found, ArrivingMedia):
+            return found
+        track = found
     else:
         track = selectors.track_get(track_id=decoded[1])
     if track.is_missing:
@@ -40,34 +51,51 @@ def present_track(call: Call, param: str = "id") -> Track:
 
 def stream(call: Call) -> HttpResponseBase:
     """The original file, or a transcode (`format`, `maxBitRate`, the user's limit, `timeOffset`) encoded while
-    it streams; `estimateContentLength` makes a transcode's Content-Length exact. Not a play."""
+    it streams; `estimateContentLength` makes a transcode's Content-Length exact. Not a play. An external song
+    still downloading is relayed as its bytes arrive, in the source's own format (a transcode needs the file)."""
     user = call.user
     stream_permission_check(user=user)
-    track = present_track(call)
     params = call.params
+    requested_format = format_requested(params.text("format"))
+    max_bitrate = max_bitrate_requested(params.int_or("maxBitRate", 0, minimum=0))
+    offset_seconds = params.int_or("timeOffset", 0, minimum=0)
+    estimate_length = params.flag("estimateContentLength", False)
+    found = _playable(call)
+    if isinstance(found, ArrivingMedia):
+        return _relayed(call, found)
     return playback_response(
         call.request,
-        track=track,
-        path=media_path(track.path),
+        track=found,
+        path=media_path(found.path),
         user_id=user.pk,
         limits=selectors.playback_limits(user=user, client=call.client),
-        requested_format=params.text("format"),
-        max_bitrate=params.int_or("maxBitRate", 0, minimum=0),
-        offset_seconds=params.int_or("timeOffset", 0, minimum=0),
-        estimate_length=params.flag("estimateContentLength", False),
+        requested_format=requested_format,
+        max_bitrate=max_bitrate,
+        offset_seconds=offset_seconds,
+        estimate_length=estimate_length,
     )
 
 
 def download(call: Call) -> HttpResponseBase:
     call.require_role(call.user.can_download, "download")
-    track = present_track(call)
+    found = _playable(call)
+    if isinstance(found, ArrivingMedia):
+        return _relayed(call, found, as_attachment=True)
     return file_response(
         call.request,
-        path=media_path(track.path),
-        content_type=track.content_type,
-        filename=PurePosixPath(track.path).name,
+        path=media_path(found.path),
+        content_type=found.content_type,
+        filename=PurePosixPath(found.path).name,
         as_attachment=True,
     )
+
+
+def _relayed(call: Call, media: ArrivingMedia, *, as_attachment: bool = False) -> HttpResponseBase:
+    filename = f"{call.params.required('id').strip()}.{media.ext}" if as_attachment else None
+    response = growing_file_response(call.request, media=media, filename=filename, as_attachment=as_attachment)
+    if media.duration_ms:
+        response["X-Content-Duration"] = f"{media.duration_ms / 1000:.2f}"
+    return response
 
 
 def get_cover_art(call: Call) -> HttpResponseBase:

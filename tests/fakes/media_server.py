@@ -4,7 +4,8 @@ Routes (also reachable through `serve_media()` from other fake servers, e.g. You
   /media/<name>        the registered bytes with their content type (audio or image)
   /status/<code>       an empty answer with that HTTP status (429, 503, 404...)
   /truncated/<name>    announces the full Content-Length, sends half, closes the connection
-  /slow/<name>         sends the file in small chunks with pauses (cancel and timeout tests)
+  /slow/<name>         sends the file in small chunks with pauses (cancel, timeout and relay tests)
+  /slowcut/<name>      like /slow, but hangs up half-way (a download failing while it is relayed)
 """
 
 from __future__ import annotations
@@ -78,11 +79,14 @@ def serve_media(handler: BaseHTTPRequestHandler, store: MediaStore, route: str, 
             handler.wfile.write(data[: len(data) // 2])
             handler.wfile.flush()
             handler.close_connection = True
-        elif route == "slow":
-            for start in range(0, len(data), store.slow_chunk):
-                handler.wfile.write(data[start : start + store.slow_chunk])
+        elif route in ("slow", "slowcut"):
+            stop = len(data) // 2 if route == "slowcut" else len(data)
+            for start in range(0, stop, store.slow_chunk):
+                handler.wfile.write(data[start : min(stop, start + store.slow_chunk)])
                 handler.wfile.flush()
                 time.sleep(store.slow_pause)
+            if route == "slowcut":
+                handler.close_connection = True
         else:
             handler.wfile.write(data)
     except (BrokenPipeError, ConnectionResetError):
@@ -101,7 +105,7 @@ class _MediaHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = self.path.split("?")[0].strip("/").split("/", 1)
-        if len(parts) != 2 or parts[0] not in ("media", "status", "truncated", "slow"):
+        if len(parts) != 2 or parts[0] not in ("media", "status", "truncated", "slow", "slowcut"):
             self.send_error(404, "unknown route")
             return
         serve_media(self, self.server.store, parts[0], parts[1])

@@ -51,7 +51,8 @@ class FakeSong:
     explicit: bool = False
     available: bool = True
     lyrics: str = ""
-    # How /watch?v=<id> answers: "ok" (the media file `media_name`), or "status:<code>", "truncated", "slow".
+    # How /watch?v=<id> answers: "ok" (the media file `media_name`), or "status:<code>", "truncated", "slow",
+    # "slowcut" (see tests.fakes.media_server).
     media: str = "ok"
     media_name: str = "tone.opus"
 
@@ -456,7 +457,7 @@ class _Handler(BaseHTTPRequestHandler):
                 serve_media(self, self.server.media, "media" if route == "ok" else route, song.media_name)
             return
         parts = url.path.strip("/").split("/", 1)
-        if len(parts) == 2 and parts[0] in ("media", "status", "truncated", "slow"):
+        if len(parts) == 2 and parts[0] in ("media", "status", "truncated", "slow", "slowcut"):
             serve_media(self, self.server.media, parts[0], parts[1])
             return
         self._send(404, b"not found", "text/plain")

@@ -262,7 +262,8 @@ def test_when_the_wait_runs_out_the_player_is_told_it_is_still_downloading(
 def test_with_every_waiting_place_taken_the_player_is_told_at_once(
     api: SubsonicClient, hybrid: FakeYouTube, settings: Any
 ) -> None:
-    settings.EXTERNAL_STREAM_MAX_WAITING = 0  # as if other players already held every place
+    settings.EXTERNAL_STREAM_MAX_RELAYS = 0  # as if other players already held every place
+    settings.EXTERNAL_STREAM_MAX_WAITING = 0
     started = time.monotonic()
     reply = api.call("stream", id=BLUES)
     assert time.monotonic() - started < settings.EXTERNAL_STREAM_WAIT_SECONDS
