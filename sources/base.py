@@ -80,6 +80,26 @@ class Searchable(Protocol):
     def search(self, *, query: str, kind: ResultKind | None = None, limit: int = 20) -> Sequence[SearchResult]: ...
 
 
+@dataclass(frozen=True)
+class ArtistMetadata:
+    """An artist of a source's catalogue: what its page lists (albums and singles, top songs), as search hits."""
+
+    source: str
+    external_id: str
+    name: str
+    biography: str = ""
+    image_url: str = ""
+    albums: tuple[SearchResult, ...] = ()
+    top_songs: tuple[SearchResult, ...] = ()
+
+
+@runtime_checkable
+class ArtistBrowsable(Protocol):
+    """A source whose artists can be browsed: their albums and top songs."""
+
+    def resolve_artist(self, *, external_id: str) -> ArtistMetadata: ...
+
+
 @runtime_checkable
 class Fetchable(Protocol):
     """A source that can download one item into a work directory (Capability.DOWNLOAD); returns the file."""

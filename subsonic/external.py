@@ -9,10 +9,11 @@ external hits and "not found" for `ext-` ids, exactly as if the catalogue did no
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from library.models import PendingAction, Playlist, Track
 from library.selectors import track_get, track_pk_by_source
 from library.services import pending_reference_add, pending_references_drop
 from mcma.errors import ApplicationError
-from sources.base import ResultKind, SearchResult
+from sources.base import ArtistBrowsable, ArtistMetadata, ResultKind, SearchResult, Source
 from sources.registry import get_source
 from sources.resolving import CollectionMetadata, Resolvable, SourceRequestError, TrackMetadata
 from subsonic import ids
@@ -90,7 +91,7 @@ def search_hits(
     for outcome in outcomes:
         if outcome.error is not None:
             logger.info("external search on %s failed: %s", outcome.source, outcome.error["message"])
-        found += [hit for hit in outcome.results if ids.external_id(hit.source, hit.kind, hit.external_id)]
+        found += nameable(outcome.results)
     kept: dict[ResultKind, list[SearchResult]] = {kind: [] for kind in wanted}
     for marked in search_results_mark(results=found):
         hit = marked.result
@@ -101,16 +102,35 @@ def search_hits(
     return ExternalHits(artists=kept[ResultKind.ARTIST], albums=kept[ResultKind.ALBUM], songs=kept[ResultKind.SONG])
 
 
+def nameable(hits: Sequence[SearchResult]) -> list[SearchResult]:
+    """The hits players can be given an `ext-` id for; any other is the source's garbage (an id with characters
+    no id may hold, a kind players cannot browse): skipped, and logged so that a changed source gets noticed."""
+    kept = []
+    for hit in hits:
+        if ids.external_id(hit.source, hit.kind, hit.external_id) is None:
+            logger.warning(
+                "%s returned a %s with an unusable id %r: skipped", hit.source, hit.kind, hit.external_id[:80]
+            )
+            continue
+        kept.append(hit)
+    return kept
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Items named by `ext-` ids
 # --------------------------------------------------------------------------------------------------------------
-def _resolvable(user: User, ref: ExternalRef) -> Resolvable:
+def _source(user: User, ref: ExternalRef) -> Source:
     """The source of `ref`, when `user` may reach it; error 70 otherwise (a closed catalogue reveals nothing)."""
     if not catalogue_open(user):
         raise not_found("External item")
     source = get_source(ref.source)
     if not source.enabled:
         raise SubsonicError(ErrorCode.NOT_FOUND, f"{ref.source} is disabled on this server: its items are unavailable")
+    return source
+
+
+def _resolvable(user: User, ref: ExternalRef) -> Resolvable:
+    source = _source(user, ref)
     if not isinstance(source, Resolvable):
         raise not_found(f"Items of {ref.source}")
     return source
@@ -168,7 +188,7 @@ def album_with_songs(*, user: User, ref: ExternalRef) -> ExternalAlbum:
     _expect(ref, ResultKind.ALBUM)
     source = _resolvable(user, ref)
     collection = _asking(ref, lambda: source.resolve_collection(kind=ResultKind.ALBUM, external_id=ref.external_id))
-    return ExternalAlbum(album=_album_hit(ref.source, collection), songs=_album_songs(ref.source, collection))
+    return ExternalAlbum(album=_album_hit(ref.source, collection), songs=nameable(_album_songs(ref.source, collection)))
 
 
 def _album_hit(source: str, collection: CollectionMetadata) -> SearchResult:
@@ -205,14 +225,16 @@ def _album_songs(source: str, collection: CollectionMetadata) -> list[SearchResu
     ]
 
 
-def artist_unavailable(*, user: User, ref: ExternalRef) -> SubsonicError:
-    """getArtist on an external artist: the sources cannot list an artist's albums yet, and the player is told."""
+def artist_page(*, user: User, ref: ExternalRef) -> ArtistMetadata:
+    """The remote artist: its albums (each an `ext-` album getAlbum answers), top songs and biography; the
+    releases and songs players could not name are left out, and so are the songs the source cannot play."""
     _expect(ref, ResultKind.ARTIST)
-    _resolvable(user, ref)
-    return SubsonicError(
-        ErrorCode.GENERIC,
-        f"{ref.source} artists cannot be browsed here yet; search for the artist's albums or songs instead",
-    )
+    source = _source(user, ref)
+    if not isinstance(source, ArtistBrowsable):
+        raise SubsonicError(ErrorCode.GENERIC, f"{ref.source} artists cannot be browsed; search for their songs")
+    artist = _asking(ref, lambda: source.resolve_artist(external_id=ref.external_id))
+    playable = [song for song in artist.top_songs if song.extra.get("available", True)]
+    return dataclasses.replace(artist, albums=tuple(nameable(artist.albums)), top_songs=tuple(nameable(playable)))
 
 
 def cover(*, user: User, ref: ExternalRef, size: int | None) -> tuple[Path, str]:

@@ -219,10 +219,52 @@ def test_get_album_of_an_external_album_lists_its_available_songs(
     assert songs[1]["artist"] == "The Fakes, Guest Star"
 
 
-def test_get_artist_of_an_external_artist_says_why_it_cannot(api: SubsonicClient, hybrid: FakeYouTube) -> None:
-    reply = api.call("getArtist", id="ext-ytr-UCband0000000000000000001")
-    assert reply.error_code == 0
-    assert "cannot be browsed" in reply.error_message
+BAND = "ext-ytr-UCband0000000000000000001"
+GUEST = "ext-ytr-UCguest000000000000000001"
+
+
+def test_get_artist_of_an_external_artist_lists_its_albums(api: SubsonicClient, hybrid: FakeYouTube, fmt: str) -> None:
+    reply = api.call("getArtist", fmt, id=BAND)
+    artist = reply.one("artist")
+    assert (artist["id"], artist["name"], artist["albumCount"]) == (BAND, "The Fakes", "1")
+    albums = reply.items("artist", "album")
+    assert [(a["id"], a["name"], a["year"], a["artist"]) for a in albums] == [
+        (ALBUM, "Loopback Dreams", "2017", "The Fakes")
+    ]
+    # Each listed album opens.
+    assert api.call("getAlbum", fmt, id=albums[0]["id"]).one("album")["songCount"] == "2"
+
+
+def test_an_external_artist_without_albums_has_an_empty_list(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    reply = api.call("getArtist", "json", id=GUEST)
+    assert reply.one("artist")["albumCount"] == "0"
+    assert reply.items("artist", "album") == []
+
+
+def test_an_unknown_external_artist_is_not_found(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    assert api.call("getArtist", id="ext-ytr-UCnosuch000000000000000").error_code == 70
+    assert api.call("getArtist", id="ext-ytr-MPREb_notanartist").error_code == 70  # not an artist id of the source
+
+
+def test_the_artist_page_is_asked_for_once(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    for method in ("getArtist", "getArtistInfo2", "getTopSongs"):
+        assert api.call(method, id=BAND).ok, method
+    assert hybrid.server.api_calls("browse") == 1
+
+
+def test_artist_info_of_an_external_artist_is_its_biography(api: SubsonicClient, hybrid: FakeYouTube, fmt: str) -> None:
+    for method, element in (("getArtistInfo", "artistInfo"), ("getArtistInfo2", "artistInfo2")):
+        reply = api.call(method, fmt, id=BAND)
+        assert reply.ok, reply.body
+        assert reply.values(element, "biography") == ["A band that only plays on 127.0.0.1."]
+        assert reply.items(element, "similarArtist") == []
+
+
+def test_top_songs_of_an_external_artist_are_its_playable_songs(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    reply = api.call("getTopSongs", id=BAND)
+    # "Greyed Out" cannot be played from the source: left out.
+    assert reply.ids("topSongs", "song") == [BLUES, "ext-yt-vidAAAAAAA2"]
+    assert api.call("getTopSongs", id=BAND, count=1).ids("topSongs", "song") == [BLUES]
 
 
 def test_get_cover_art_of_an_external_album_is_fetched_once_and_resized(
