@@ -354,6 +354,10 @@ YOUTUBE_MUSIC_BASE_URL = env.str("YOUTUBE_MUSIC_BASE_URL", default="https://musi
 ACOUSTID_API_KEY = env.str("ACOUSTID_API_KEY", default="")
 MUSICBRAINZ_ENABLED = env.bool("MUSICBRAINZ_ENABLED", default=False)
 
+# The last problem a caller met with a source (a search that timed out or failed) shows in its health (the sources
+# API, admin) for this long, or until a call succeeds.
+SOURCE_PROBLEM_SECONDS = env.int("SOURCE_PROBLEM_SECONDS", default=3600)
+
 # Source backends: alias -> dotted path and options, built lazily by sources.registry.
 MCMA_SOURCES: dict[str, dict[str, object]] = {
     "local": {"BACKEND": "sources.backends.local.LocalSource", "OPTIONS": {"root": LOCAL_MEDIA_IMPORT_PATH}},

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import User
 from downloads.models import JobState
@@ -36,6 +37,7 @@ from mcma.errors import ApplicationError
 from sources.base import ArtistBrowsable, ArtistMetadata, ResultKind, SearchResult, Source
 from sources.registry import get_source
 from sources.resolving import CollectionMetadata, Resolvable, SourceRequestError, TrackMetadata
+from sources.services import source_problem_clear, source_problem_record
 from subsonic import ids
 from subsonic.errors import ErrorCode, SubsonicError, not_found
 from subsonic.ids import ExternalRef
@@ -78,20 +80,25 @@ def search_hits(
     if not query.strip() or not any(wanted.values()) or not catalogue_open(user):
         return ExternalHits()
     limit = min(MAX_SEARCH_HITS, sum(wanted.values()))
-    future = _search_pool.submit(sources_search, query=query, kind=None, limit=limit, only=source)
-    try:
-        outcomes = future.result(timeout=settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS)
-    except FutureTimeoutError:
-        logger.warning(
-            "external search for Subsonic gave up after %.1f s; answering library hits only",
-            settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS,
-        )
-        return ExternalHits()
+    names = [name for name in ids.EXTERNAL_SOURCES.values() if source is None or name == source]
+    # One search per source, all under one deadline: a slow source costs only its own hits.
+    searches = [
+        (name, _search_pool.submit(sources_search, query=query, kind=None, limit=limit, only=name)) for name in names
+    ]
+    deadline = time.monotonic() + settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS
     found: list[SearchResult] = []
-    for outcome in outcomes:
-        if outcome.error is not None:
-            logger.info("external search on %s failed: %s", outcome.source, outcome.error["message"])
-        found += nameable(outcome.results)
+    for name, future in searches:
+        try:
+            outcomes = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeoutError:
+            _search_problem(name, "timeout", f"search timed out after {settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS:g} s")
+            continue
+        for outcome in outcomes:
+            if outcome.error is None:
+                source_problem_clear(source_name=outcome.source)
+            elif outcome.error["code"] != "source_unavailable":  # a disabled source's health says so already
+                _search_problem(outcome.source, outcome.error["code"], f"search failed: {outcome.error['message']}")
+            found += nameable(outcome.results)
     kept: dict[ResultKind, list[SearchResult]] = {kind: [] for kind in wanted}
     for marked in search_results_mark(results=found):
         hit = marked.result
@@ -100,6 +107,13 @@ def search_hits(
         if len(kept[hit.kind]) < wanted[hit.kind]:
             kept[hit.kind].append(hit)
     return ExternalHits(artists=kept[ResultKind.ARTIST], albums=kept[ResultKind.ALBUM], songs=kept[ResultKind.SONG])
+
+
+def _search_problem(source: str, error: str, what: str) -> None:
+    """A search of `source` gave nothing: logged, and kept for the source's health (the sources API, admin)."""
+    at = timezone.now().strftime("%Y-%m-%d %H:%M:%S UTC")
+    logger.warning("external search for Subsonic on %s: %s; answering library hits only", source, what)
+    source_problem_record(source_name=source, error=error, message=f"{what} at {at}")
 
 
 def nameable(hits: Sequence[SearchResult]) -> list[SearchResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from accounts.models import User
 from library.models import Track
+from sources.selectors import source_status
 from subsonic import ids
 from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
@@ -166,6 +168,20 @@ def test_a_slow_source_never_makes_the_search_slow(api: SubsonicClient, hybrid: 
     reply = api.call("search3", "json", query="localhost")
     assert time.monotonic() - started < 1.0
     assert _songs(reply) == [ids.track_id(mine.pk)]
+    health = source_status(source_name="youtube").health
+    assert health.available
+    assert re.search(
+        r"last problem: search timed out after 0.3 s at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", health.message
+    )
+    assert health.details["last_problem"]["error"] == "timeout"  # type: ignore[index]
+
+
+def test_a_successful_search_clears_the_source_problem(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    hybrid.server.fail_next("500")
+    assert _songs(api.call("search3", query="localhost")) == []
+    assert "last problem: search failed" in source_status(source_name="youtube").health.message
+    assert _songs(api.call("search3", query="localhost")) == [BLUES, COVER]
+    assert source_status(source_name="youtube").health.message == "ok"
 
 
 @pytest.mark.parametrize("fault", ["500", "429-html", "layout"])
@@ -173,6 +189,20 @@ def test_a_failing_source_leaves_the_library_hits(api: SubsonicClient, hybrid: F
     mine = _local_track("Localhost Blues (demo)")
     hybrid.server.fail_next(fault)
     assert _songs(api.call("search3", query="localhost")) == [ids.track_id(mine.pk)]
+    problem = source_status(source_name="youtube").health.details["last_problem"]
+    assert problem["error"] == "source_request_failed"  # type: ignore[index]
+    assert problem["message"].startswith("search failed: YouTube Music")  # type: ignore[index]
+
+
+def test_the_source_problem_shows_in_the_sources_api(
+    api: SubsonicClient, hybrid: FakeYouTube, admin: User, api_client_for: Any
+) -> None:
+    hybrid.server.fail_next("500")
+    api.call("search3", query="localhost")
+    body = api_client_for(admin).get("/api/v1/sources/youtube/health").json()
+    assert body["available"] is True
+    assert "last problem: search failed" in body["message"]
+    assert body["details"]["last_problem"]["error"] == "source_request_failed"
 
 
 # --------------------------------------------------------------------------------------------------------------
