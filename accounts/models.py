@@ -17,6 +17,12 @@ class User(AbstractUser):
     can_comment = models.BooleanField(default=False)
     can_request_downloads = models.BooleanField(default=True, help_text="May download from external sources.")
     max_bitrate = models.PositiveIntegerField(default=0, help_text="Streaming bitrate cap in kbps; 0 = none.")
+    download_daily_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Songs this user may have downloaded from external sources per 24 hours; 0 = no limit, "
+        "empty = the server's DOWNLOAD_DAILY_LIMIT.",
+    )
     subsonic_external_search = models.BooleanField(
         default=True,
         help_text="Subsonic searches also show YouTube Music hits (when the server enables it and the user may "

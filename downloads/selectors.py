@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from downloads.models import ACTIVE_STATES, DownloadJob, JobKind, JobState
@@ -21,6 +24,43 @@ def user_may_request_downloads(*, user: User | None) -> bool:
     """`can_request_downloads` decides for ordinary users. Admins are always allowed (they can set the flag on
     themselves anyway, so refusing them would only confuse), and so is the operator at the shell (no user)."""
     return user is None or user.is_admin or user.can_request_downloads
+
+
+# The budget is counted over a sliding day, so it never resets for everyone at once at midnight.
+BUDGET_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class DownloadBudget:
+    """How many songs a user may have downloaded per BUDGET_WINDOW (None: no limit), how many were asked for in
+    the last one, and when the next one frees up (None while some are left)."""
+
+    limit: int | None
+    used: int
+    frees_at: datetime | None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+
+def download_budget(*, user: User | None) -> DownloadBudget:
+    """The user's own `download_daily_limit`, else DOWNLOAD_DAILY_LIMIT; 0 is no limit. Songs count whichever way
+    they were asked for (alone, or as tracks of an album or playlist); admins and the shell have no limit."""
+    if user is None or user.is_admin:
+        return DownloadBudget(limit=None, used=0, frees_at=None)
+    limit = user.download_daily_limit if user.download_daily_limit is not None else settings.DOWNLOAD_DAILY_LIMIT
+    if not limit:
+        return DownloadBudget(limit=None, used=0, frees_at=None)
+    since = timezone.now() - BUDGET_WINDOW
+    asked = DownloadJob.objects.filter(requested_by=user, kind=JobKind.SONG, created_at__gt=since)
+    used = asked.count()
+    frees_at = None
+    if used >= limit:
+        # Once the (used - limit + 1) oldest songs of the window have aged out, one is free again.
+        oldest = asked.order_by("created_at").values_list("created_at", flat=True)[used - limit]
+        frees_at = oldest + BUDGET_WINDOW
+    return DownloadBudget(limit=limit, used=used, frees_at=frees_at)
 
 
 def download_jobs_visible(

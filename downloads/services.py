@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import re
 import shutil
 from collections.abc import Callable, Iterable
@@ -35,14 +36,16 @@ from downloads.errors import (
     PAUSES_SOURCE,
     RETRYABLE,
     Classified,
+    DownloadBudgetExceededError,
     DownloadRequestsNotAllowedError,
     ImplausibleFileError,
     JobCancelledError,
+    SourcePausedError,
     classify,
     retry_delay,
 )
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
-from downloads.selectors import user_may_request_downloads
+from downloads.selectors import download_budget, user_may_request_downloads
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
 from library.importing import album_cover_store, albums_refresh, track_delete_file, track_upsert
 from library.models import Track
@@ -124,6 +127,32 @@ def _check_may_request(user: User | None) -> None:
         )
 
 
+def _check_may_start(user: User | None, source: str) -> None:
+    """A new download needs the source not to be paused by a rate limit, and the user's daily budget not to be
+    used up (checked with the user's row locked, so two requests at once cannot both take the last song)."""
+    now = timezone.now()
+    paused_until = source_paused_until(source=source, now=now)
+    if paused_until is not None:
+        raise SourcePausedError(
+            f"{source} is rate-limiting downloads until {paused_until:%H:%M} UTC; try again then",
+            details={"source": source, "retry_after": math.ceil((paused_until - now).total_seconds())},
+        )
+    if user is None:
+        return
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    budget = download_budget(user=user)
+    if budget.exhausted and budget.frees_at is not None:
+        raise DownloadBudgetExceededError(
+            f"{user.username} has had {budget.used} songs downloaded in the last 24 hours, the most allowed "
+            f"({budget.limit}); the next one can be asked for at {budget.frees_at:%H:%M} UTC",
+            details={
+                "limit": budget.limit,
+                "used": budget.used,
+                "retry_after": math.ceil((budget.frees_at - now).total_seconds()),
+            },
+        )
+
+
 def download_request(*, user: User | None, source: str, external_id: str, kind: str) -> DownloadRequestResult:
     """Ask for `external_id` of `source` to be downloaded; idempotent while a job for it is active."""
     _check_may_request(user)
@@ -144,6 +173,7 @@ def download_request(*, user: User | None, source: str, external_id: str, kind: 
         return DownloadRequestResult(job=existing, track=None, created=False)
     try:
         with transaction.atomic():
+            _check_may_start(user, source)
             job = DownloadJob.objects.create(source=source, external_id=external_id, kind=kind, requested_by=user)
             _enqueue_on_commit([job.pk])
     except IntegrityError:
