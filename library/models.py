@@ -442,6 +442,7 @@ class PendingAction(models.TextChoices):
     PLAY = "play", "play"
     PLAYLIST_ENTRY = "playlist_entry", "playlist entry"
     QUEUE_ENTRY = "queue_entry", "play queue entry"
+    BOOKMARK = "bookmark", "bookmark"
 
 
 class PendingReference(models.Model):
@@ -458,6 +459,9 @@ class PendingReference(models.Model):
     playlist = models.ForeignKey(Playlist, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     # A playlist or play queue entry's place in the list as the player sent it; None appends.
     position = models.PositiveIntegerField(null=True, blank=True)
+    # A bookmark's place in the song, and its comment.
+    position_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -471,6 +475,10 @@ class PendingReference(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(action="playlist_entry") | models.Q(playlist__isnull=False),
                 name="pending_reference_playlist",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(action="bookmark") | models.Q(position_ms__isnull=False),
+                name="pending_reference_bookmark",
             ),
         ]
 

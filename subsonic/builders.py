@@ -433,6 +433,24 @@ def external_album_with_songs(album: SearchResult, songs: list[SearchResult], pr
     return node
 
 
+def external_album_directory(album: SearchResult, songs: list[SearchResult], profile: Profile) -> Node:
+    node = Node("directory", {"id": _external(album, ResultKind.ALBUM, album.external_id), "name": album.title})
+    node.add_list("child", [external_song(hit, profile, "child") for hit in songs])
+    return node
+
+
+def external_artist_directory(artist: ArtistMetadata, profile: Profile) -> Node:
+    node = Node("directory", {"id": ids.external_id(artist.source, ResultKind.ARTIST, artist.external_id)})
+    node.set("name", artist.name)
+    children = []
+    for hit in artist.albums:
+        child = external_album(hit, profile, child=True)
+        child.name = "child"
+        children.append(child)
+    node.add_list("child", children)
+    return node
+
+
 def external_artist_with_albums(artist: ArtistMetadata, profile: Profile) -> Node:
     node = Node(
         "artist", {"id": ids.external_id(artist.source, ResultKind.ARTIST, artist.external_id), "name": artist.name}

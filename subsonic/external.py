@@ -292,6 +292,8 @@ def _referencing(
     client: str = "",
     playlist: Playlist | None = None,
     position: int | None = None,
+    position_ms: int | None = None,
+    comment: str = "",
 ) -> None:
     require_song(user=user, ref=ref)
     record = None
@@ -307,6 +309,8 @@ def _referencing(
             client=client,
             playlist=playlist,
             position=position,
+            position_ms=position_ms,
+            comment=comment,
         )
     download_request_referencing(user=user, source=ref.source, external_id=ref.external_id, reference=record)
 
@@ -354,6 +358,19 @@ def playlist_entry(*, user: User, ref: ExternalRef, playlist: Playlist, position
 
 def queue_entry(*, user: User, ref: ExternalRef, position: int) -> None:
     _referencing(user, ref, PendingAction.QUEUE_ENTRY, position=position)
+
+
+def bookmark(*, user: User, ref: ExternalRef, position_ms: int, comment: str) -> None:
+    _referencing(user, ref, PendingAction.BOOKMARK, position_ms=position_ms, comment=comment)
+
+
+def bookmark_delete(*, user: User, ref: ExternalRef) -> None:
+    """Takes back a bookmark still waiting for its song's download; none waiting is "not found", as in the library."""
+    require_song(user=user, ref=ref)
+    if not pending_references_drop(
+        user=user, source=ref.source, external_id=ref.external_id, action=PendingAction.BOOKMARK
+    ):
+        raise not_found("Bookmark")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -103,12 +103,23 @@ def get_artists(call: Call) -> Node:
 
 
 def get_music_directory(call: Call) -> Node:
-    kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM), bare=Kind.ALBUM)
+    try:
+        kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM), bare=Kind.ALBUM)
+    except ids.ExternalNotInLibraryError as missing:
+        return _external_directory(call, missing.ref)
     if kind is Kind.ARTIST:
         artist, albums = selectors.artist_with_albums(user=call.user, artist_id=pk)
         return builders.artist_directory(artist, albums, call.profile)
     album, tracks = selectors.album_with_tracks(user=call.user, album_id=pk)
     return builders.album_directory(album, tracks, call.profile, limits=call.playback_limits())
+
+
+def _external_directory(call: Call, ref: ids.ExternalRef) -> Node:
+    """search2 hands folder-browsing players `ext-` albums and artists: they open like library folders."""
+    if ref.kind is ResultKind.ARTIST:
+        return builders.external_artist_directory(external.artist_page(user=call.user, ref=ref), call.profile)
+    remote = external.album_with_songs(user=call.user, ref=ref)
+    return builders.external_album_directory(remote.album, remote.songs, call.profile)
 
 
 def get_genres(call: Call) -> Node:
