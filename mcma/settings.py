@@ -134,8 +134,21 @@ STORAGES = {
         )
     },
 }
+
+
+def _size_setting(name: str, default: str) -> int:
+    """A size in bytes, or with K/M/G/T (binary multiples)."""
+    found = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:I?B)?", env.str(name, default="") or default, re.I)
+    if found is None:
+        raise SystemExit(f"mcma: {name} must be a size like 500M or 2G")
+    return int(found[1]) * 1024 ** " KMGT".index(found[2].upper() or " ")
+
+
 # Cached derived files (resized covers, transcodes) that can always be rebuilt.
 MCMA_CACHE_DIR = Path(env.str("MCMA_CACHE_DIR", default=str(MCMA_DATA_DIR / "cache"))).expanduser().resolve()
+# Covers of external items (YouTube Music thumbnails, with their resized copies) kept under the cache dir, least
+# recently used dropped first.
+REMOTE_COVER_CACHE_SIZE = _size_setting("REMOTE_COVER_CACHE_SIZE", "200M")
 # Covers with more pixels are not resized: 25 MP (5000x5000) decodes to at most 100 MB, and real scans are smaller.
 COVER_MAX_PIXELS = env.int("COVER_MAX_PIXELS", default=25_000_000)
 
@@ -337,10 +350,7 @@ TRANSCODE_QUEUE_SECONDS = env.float("TRANSCODE_QUEUE_SECONDS", default=5.0)  # a
 TRANSCODE_MIN_CEILING_SECONDS = env.int("TRANSCODE_MIN_CEILING_SECONDS", default=600)  # or 3x the song, if longer
 # Whole transcodes are kept under the cache dir up to this size (bytes, or with K/M/G/T), least recently used
 # dropped first; 0 keeps none.
-_cache_size = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:I?B)?", env.str("TRANSCODE_CACHE_SIZE", default="") or "1G", re.I)
-if _cache_size is None:
-    raise SystemExit("mcma: TRANSCODE_CACHE_SIZE must be a size like 500M or 2G")
-TRANSCODE_CACHE_SIZE = int(_cache_size[1]) * 1024 ** " KMGT".index(_cache_size[2].upper() or " ")
+TRANSCODE_CACHE_SIZE = _size_setting("TRANSCODE_CACHE_SIZE", "1G")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Sources

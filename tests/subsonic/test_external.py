@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,6 +310,27 @@ def test_get_cover_art_of_an_external_album_is_fetched_once_and_resized(
     assert small["Content-Type"] == "image/jpeg"
     assert b"".join(small.streaming_content) != b"".join(full.streaming_content)  # type: ignore[attr-defined]
     assert hybrid.server.calls.count("GET /media/cover.jpg") == fetched
+
+
+def test_remote_covers_are_kept_within_their_size_least_recently_used_first(
+    api: SubsonicClient, hybrid: FakeYouTube, settings: Any
+) -> None:
+    def fetch(item: str) -> None:
+        response = api.raw("getCoverArt", id=item, **api.auth_params())
+        assert response.status_code == 200
+        b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+    fetch(ALBUM)
+    remote = Path(settings.MCMA_CACHE_DIR) / "covers" / "remote"
+    one_cover = sum(p.stat().st_size for p in remote.rglob("*") if p.is_file())
+    settings.REMOTE_COVER_CACHE_SIZE = one_cover  # room for one original
+    fetch(COVER)
+    assert len([p for p in remote.glob("*") if p.is_file()]) == 1
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 2
+    fetch(COVER)  # the one kept: served from the cache
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 2
+    fetch(ALBUM)  # dropped: fetched again
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 3
 
 
 def test_get_cover_art_of_an_external_song(api: SubsonicClient, hybrid: FakeYouTube) -> None:
