@@ -122,19 +122,22 @@ class MarkedResult:
 
 
 def search_results_mark(*, results: Sequence[SearchResult]) -> list[MarkedResult]:
-    """Mark each hit as already in the library (its track) or already queued (its active job): two queries."""
+    """Mark each hit as already in the library (its track) or already queued (its active job). A song is in the
+    library when a track came from the same source item, or, for hits that carry one, has the same ISRC or
+    MusicBrainz recording id (bought, ripped or downloaded elsewhere). Two queries, three with such hits."""
     if not results:
         return []
     keys = {(r.source, r.external_id) for r in results}
     sources = {source for source, _ in keys}
     ids = {external_id for _, external_id in keys}
-    song_keys = {(r.source, r.external_id) for r in results if r.kind == ResultKind.SONG}
+    songs = [r for r in results if r.kind == ResultKind.SONG]
     tracks: dict[tuple[str, str], int] = {}
-    if song_keys:
+    if songs:
         for track_id, source, source_id in Track.objects.filter(source__in=sources, source_id__in=ids).values_list(
             "pk", "source", "source_id"
         ):
             tracks[(source, source_id)] = track_id
+    by_isrc, by_recording = _tracks_by_identity(songs)
     jobs: dict[tuple[str, str], tuple[str, str]] = {}
     active = DownloadJob.objects.filter(Q(source__in=sources, external_id__in=ids), state__in=ACTIVE_STATES)
     for job_id, source, external_id, state in active.values_list("pk", "source", "external_id", "state"):
@@ -143,15 +146,36 @@ def search_results_mark(*, results: Sequence[SearchResult]) -> list[MarkedResult
     for r in results:
         key = (r.source, r.external_id)
         job = jobs.get(key)
+        held: int | None = None
+        if r.kind == ResultKind.SONG:
+            held = tracks.get(key) or by_isrc.get(r.isrc.upper()) or by_recording.get(r.musicbrainz_recording_id)
         marked.append(
             MarkedResult(
                 result=r,
-                track_id=tracks.get(key) if r.kind == ResultKind.SONG else None,
+                track_id=held,
                 job_id=job[0] if job else None,
                 job_state=job[1] if job else None,
             )
         )
     return marked
+
+
+def _tracks_by_identity(songs: Sequence[SearchResult]) -> tuple[dict[str, int], dict[str, int]]:
+    """Library tracks by ISRC (upper case, as registered) and by MusicBrainz recording id, for the hits' ones."""
+    isrcs = {song.isrc.upper() for song in songs if song.isrc}
+    recordings = {song.musicbrainz_recording_id for song in songs if song.musicbrainz_recording_id}
+    by_isrc: dict[str, int] = {}
+    by_recording: dict[str, int] = {}
+    if not isrcs and not recordings:
+        return by_isrc, by_recording
+    same = Q(isrc__in=isrcs | {isrc.lower() for isrc in isrcs}) | Q(musicbrainz_recording_id__in=recordings)
+    matching = Track.objects.filter(same, is_missing=False).order_by("pk")
+    for track_id, isrc, recording in matching.values_list("pk", "isrc", "musicbrainz_recording_id"):
+        if isrc:
+            by_isrc.setdefault(isrc.upper(), track_id)
+        if recording:
+            by_recording.setdefault(recording, track_id)
+    return by_isrc, by_recording
 
 
 @dataclass(frozen=True)

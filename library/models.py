@@ -167,6 +167,14 @@ class Track(TimestampedModel):
             # The full-library sync (search3 "" paged by offset to 100k songs) walks present tracks in key
             # order: from this index alone, without reading a table row per skipped song.
             models.Index(fields=["is_missing", "id"], name="track_present_idx"),
+            # An external search hit that carries an ISRC or MusicBrainz recording id is matched on it (the
+            # library has the song from another source): only tracks that have one are indexed.
+            models.Index(fields=["isrc"], condition=~models.Q(isrc=""), name="track_isrc_idx"),
+            models.Index(
+                fields=["musicbrainz_recording_id"],
+                condition=~models.Q(musicbrainz_recording_id=""),
+                name="track_recording_mbid_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -50,6 +50,9 @@ class SearchResult:
     year: int | None = None
     explicit: bool | None = None
     thumbnail_url: str = ""
+    # A song's identity beyond the source, when the source knows it: the library may hold the same recording.
+    isrc: str = ""
+    musicbrainz_recording_id: str = ""
     # Source-specific facts (e.g. YouTube videoType) that callers may show but never use for identity.
     extra: Mapping[str, object] = field(default_factory=dict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from pathlib import Path
@@ -10,12 +11,15 @@ from typing import Any
 import pytest
 
 from accounts.models import User
+from downloads.selectors import SourceHits
 from library.models import Track
+from sources.base import ResultKind, SearchResult
 from sources.selectors import source_status
 from subsonic import ids
 from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
 from tests.fakes.fixtures import FakeYouTube, cover_jpeg, fake_media, fake_youtube
+from tests.fakes.ytmusic_server import FakeSong
 from tests.subsonic.conftest import client_for
 from tests.subsonic.support import Reply, SubsonicClient
 
@@ -47,8 +51,6 @@ def _local_track(title: str, **extra: Any) -> Track:
 # Ids
 # --------------------------------------------------------------------------------------------------------------
 def test_external_ids_round_trip_and_name_their_source_and_kind() -> None:
-    from sources.base import ResultKind
-
     for kind, prefix in ((ResultKind.SONG, "ext-yt-"), (ResultKind.ALBUM, "ext-yta-"), (ResultKind.ARTIST, "ext-ytr-")):
         encoded = ids.external_id("youtube", kind, "Ab_c-9")
         assert encoded == f"{prefix}Ab_c-9"
@@ -112,6 +114,29 @@ def test_legacy_and_minimal_clients_get_external_hits_in_their_shape(api: Subson
 def test_a_song_already_in_the_library_is_never_repeated(api: SubsonicClient, hybrid: FakeYouTube, fmt: str) -> None:
     downloaded = _local_track("Localhost Blues", source="youtube", source_id="vidAAAAAAA1")
     assert _songs(api.call("search3", fmt, query="localhost")) == [ids.track_id(downloaded.pk), COVER]
+
+
+def test_a_song_the_library_has_from_elsewhere_is_not_repeated_by_isrc_or_recording_id(
+    api: SubsonicClient, hybrid: FakeYouTube, monkeypatch: Any
+) -> None:
+    """YouTube Music's answers carry neither, but a source that knows them is matched on them."""
+    ripped = _local_track("Localhost Blues (CD)", isrc="USFAK1700001")
+    tagged = TrackFactory.create(
+        album=ripped.album, title="Port Zero (CD)", musicbrainz_recording_id="6f1c2b4e-0000-4000-8000-000000000001"
+    )
+    hits = [
+        SearchResult("youtube", ResultKind.SONG, "vidAAAAAAA1", "Localhost Blues", isrc="usfak1700001"),
+        SearchResult(
+            "youtube",
+            ResultKind.SONG,
+            "vidAAAAAAA2",
+            "Port Zero",
+            musicbrainz_recording_id="6f1c2b4e-0000-4000-8000-000000000001",
+        ),
+        SearchResult("youtube", ResultKind.SONG, "vidUGCUGC01", "Localhost Blues (cover)", isrc="USFAK1799999"),
+    ]
+    monkeypatch.setattr("subsonic.external.sources_search", lambda **_kwargs: [SourceHits("youtube", hits)])
+    assert _songs(api.call("search3", query="cd")) == [ids.track_id(ripped.pk), ids.track_id(tagged.pk), COVER]
 
 
 @pytest.mark.parametrize("query", ["", '""', "*"])
@@ -204,6 +229,17 @@ def test_the_source_problem_shows_in_the_sources_api(
     assert body["available"] is True
     assert "last problem: search failed" in body["message"]
     assert body["details"]["last_problem"]["error"] == "source_request_failed"
+
+
+def test_a_hit_with_an_id_no_player_could_send_back_is_skipped_and_logged(
+    api: SubsonicClient, hybrid: FakeYouTube, caplog: pytest.LogCaptureFixture
+) -> None:
+    band = hybrid.catalog.artists["UCband0000000000000000001"]
+    hybrid.catalog.songs["bad id/../x"] = FakeSong("bad id/../x", "Localhost Garbage", [band], 2)
+    with caplog.at_level(logging.WARNING, logger="subsonic.external"):
+        reply = api.call("search3", "json", query="localhost")
+    assert _songs(reply) == [BLUES, COVER]
+    assert "unusable id 'bad id/../x': skipped" in caplog.text
 
 
 # --------------------------------------------------------------------------------------------------------------
