@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +27,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from downloads.models import JobState
-from downloads.selectors import download_job_state, search_results_mark, sources_search, user_may_request_downloads
+from downloads.selectors import (
+    SourceHits,
+    download_job_state,
+    search_results_mark,
+    sources_search,
+    user_may_request_downloads,
+)
 from downloads.services import download_request_referencing
 from library.covers import remote_cover_image
 from library.models import PendingAction, Playlist, Track
@@ -70,35 +76,57 @@ class ExternalHits:
     songs: list[SearchResult] = field(default_factory=list)
 
 
-def search_hits(
+@dataclass(frozen=True)
+class ExternalSearch:
+    """A search of the external catalogue under way (one per source, all under one deadline): started before the
+    library is searched, so the two overlap and a player waits for the slower one, not for both."""
+
+    wanted: dict[ResultKind, int] = field(default_factory=dict)
+    searches: list[tuple[str, Future[list[SourceHits]]]] = field(default_factory=list)
+    deadline: float = 0.0
+
+    def hits(self) -> ExternalHits:
+        """Up to the wanted number of hits of each kind; a source that timed out or failed adds none (and its
+        health says why), songs the library holds are left out."""
+        if not self.searches:
+            return ExternalHits()
+        found: list[SearchResult] = []
+        for name, future in self.searches:
+            try:
+                outcomes = future.result(timeout=max(0.0, self.deadline - time.monotonic()))
+            except FutureTimeoutError:
+                timeout = settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS
+                _search_problem(name, "timeout", f"search timed out after {timeout:g} s")
+                continue
+            for outcome in outcomes:
+                if outcome.error is None:
+                    source_problem_clear(source_name=outcome.source)
+                elif outcome.error["code"] != "source_unavailable":  # a disabled source's health says so already
+                    _search_problem(outcome.source, outcome.error["code"], f"search failed: {outcome.error['message']}")
+                found += nameable(outcome.results)
+        return _kept(found, self.wanted)
+
+
+def search_start(
     *, user: User, query: str, source: str | None, artist_count: int, album_count: int, song_count: int
-) -> ExternalHits:
-    """Up to `*_count` hits of each kind (0 skips a kind) from every enabled searchable source players can name
-    (or only `source`, a music folder's). Nothing for an empty query or a closed catalogue; on a timeout or a
-    failing source, what the others found (the caller's library hits are then answered alone)."""
+) -> ExternalSearch:
+    """Start searching, for up to `*_count` hits of each kind (0 skips a kind), every enabled searchable source
+    players can name (or only `source`, a music folder's). Nothing is asked for an empty query or a closed
+    catalogue."""
     wanted = {ResultKind.ARTIST: artist_count, ResultKind.ALBUM: album_count, ResultKind.SONG: song_count}
     if not query.strip() or not any(wanted.values()) or not catalogue_open(user):
-        return ExternalHits()
+        return ExternalSearch()
     limit = min(MAX_SEARCH_HITS, sum(wanted.values()))
     names = [name for name in ids.EXTERNAL_SOURCES.values() if source is None or name == source]
-    # One search per source, all under one deadline: a slow source costs only its own hits.
     searches = [
         (name, _search_pool.submit(sources_search, query=query, kind=None, limit=limit, only=name)) for name in names
     ]
-    deadline = time.monotonic() + settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS
-    found: list[SearchResult] = []
-    for name, future in searches:
-        try:
-            outcomes = future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except FutureTimeoutError:
-            _search_problem(name, "timeout", f"search timed out after {settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS:g} s")
-            continue
-        for outcome in outcomes:
-            if outcome.error is None:
-                source_problem_clear(source_name=outcome.source)
-            elif outcome.error["code"] != "source_unavailable":  # a disabled source's health says so already
-                _search_problem(outcome.source, outcome.error["code"], f"search failed: {outcome.error['message']}")
-            found += nameable(outcome.results)
+    return ExternalSearch(
+        wanted=wanted, searches=searches, deadline=time.monotonic() + settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS
+    )
+
+
+def _kept(found: list[SearchResult], wanted: dict[ResultKind, int]) -> ExternalHits:
     kept: dict[ResultKind, list[SearchResult]] = {kind: [] for kind in wanted}
     for marked in search_results_mark(results=found):
         hit = marked.result
