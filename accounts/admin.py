@@ -26,6 +26,7 @@ _SUBSONIC_FLAGS = (
     "can_share",
     "can_comment",
     "can_request_downloads",
+    "download_daily_limit",
     "max_bitrate",
     "default_format",
     "subsonic_external_search",

@@ -34,6 +34,12 @@ class User(AbstractUser):
         help_text="What this user's players get when they name no format (a player profile's own default wins); "
         "blank = the original file unless a cap needs a transcode.",
     )
+    download_daily_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Songs this user may have downloaded from external sources per 24 hours; 0 = no limit, "
+        "empty = the server's DOWNLOAD_DAILY_LIMIT.",
+    )
     subsonic_external_search = models.BooleanField(
         default=True,
         help_text="Subsonic searches also show YouTube Music hits (when the server enables it and the user may "

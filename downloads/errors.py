@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from downloads.models import ErrorClass
 from downloads.ytdlp import MediaDownloadError
 from library.tags import UnreadableAudioError
-from mcma.errors import ApplicationError, InvalidInputError, PermissionDeniedError
+from mcma.errors import ApplicationError, InvalidInputError, PermissionDeniedError, RateLimitedError
 from sources.errors import SourceUnavailableError
 from sources.resolving import CookiesConfigError, SourceRequestError
 
@@ -30,6 +30,18 @@ class DownloadRequestsNotAllowedError(PermissionDeniedError):
     """The user's `can_request_downloads` flag is off."""
 
     code = "download_requests_not_allowed"
+
+
+class DownloadBudgetExceededError(RateLimitedError):
+    """The user has had DOWNLOAD_DAILY_LIMIT (or their own limit) songs downloaded in the last 24 hours."""
+
+    code = "download_budget_exceeded"
+
+
+class SourcePausedError(RateLimitedError):
+    """The source rate-limited us (or showed a bot check): no new download is taken until the pause ends."""
+
+    code = "source_paused"
 
 
 class ImplausibleFileError(ApplicationError):

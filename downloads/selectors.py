@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
+from downloads.errors import PAUSES_SOURCE
 from downloads.models import ACTIVE_STATES, DownloadJob, JobKind, JobState
 from library.models import Track
 from mcma.errors import ApplicationError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -22,6 +26,52 @@ def user_may_request_downloads(*, user: User | None) -> bool:
     """`can_request_downloads` decides for ordinary users. Admins are always allowed (they can set the flag on
     themselves anyway, so refusing them would only confuse), and so is the operator at the shell (no user)."""
     return user is None or user.is_admin or user.can_request_downloads
+
+
+def source_paused_until(*, source: str, now: datetime | None = None) -> datetime | None:
+    """When a rate limit or bot check on `source` ends, if one is in force (shared by every worker via the DB)."""
+    now = now or timezone.now()
+    until = DownloadJob.objects.filter(
+        source=source, state=JobState.RETRYING, error_class__in=list(PAUSES_SOURCE), next_retry_at__gt=now
+    ).aggregate(until=Max("next_retry_at"))["until"]
+    return until if isinstance(until, datetime) else None
+
+
+# The budget is counted over a sliding day, so it never resets for everyone at once at midnight.
+BUDGET_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class DownloadBudget:
+    """How many songs a user may have downloaded per BUDGET_WINDOW (None: no limit), how many were asked for in
+    the last one, and when the next one frees up (None while some are left)."""
+
+    limit: int | None
+    used: int
+    frees_at: datetime | None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+
+def download_budget(*, user: User | None) -> DownloadBudget:
+    """The user's own `download_daily_limit`, else DOWNLOAD_DAILY_LIMIT; 0 is no limit. Songs count whichever way
+    they were asked for (alone, or as tracks of an album or playlist); admins and the shell have no limit."""
+    if user is None or user.is_admin:
+        return DownloadBudget(limit=None, used=0, frees_at=None)
+    limit = user.download_daily_limit if user.download_daily_limit is not None else settings.DOWNLOAD_DAILY_LIMIT
+    if not limit:
+        return DownloadBudget(limit=None, used=0, frees_at=None)
+    since = timezone.now() - BUDGET_WINDOW
+    asked = DownloadJob.objects.filter(requested_by=user, kind=JobKind.SONG, created_at__gt=since)
+    used = asked.count()
+    frees_at = None
+    if used >= limit:
+        # Once the (used - limit + 1) oldest songs of the window have aged out, one is free again.
+        oldest = asked.order_by("created_at").values_list("created_at", flat=True)[used - limit]
+        frees_at = oldest + BUDGET_WINDOW
+    return DownloadBudget(limit=limit, used=used, frees_at=frees_at)
 
 
 def download_jobs_visible(
@@ -83,19 +133,22 @@ class MarkedResult:
 
 
 def search_results_mark(*, results: Sequence[SearchResult]) -> list[MarkedResult]:
-    """Mark each hit as already in the library (its track) or already queued (its active job): two queries."""
+    """Mark each hit as already in the library (its track) or already queued (its active job). A song is in the
+    library when a track came from the same source item, or, for hits that carry one, has the same ISRC or
+    MusicBrainz recording id (bought, ripped or downloaded elsewhere). Two queries, three with such hits."""
     if not results:
         return []
     keys = {(r.source, r.external_id) for r in results}
     sources = {source for source, _ in keys}
     ids = {external_id for _, external_id in keys}
-    song_keys = {(r.source, r.external_id) for r in results if r.kind == ResultKind.SONG}
+    songs = [r for r in results if r.kind == ResultKind.SONG]
     tracks: dict[tuple[str, str], int] = {}
-    if song_keys:
+    if songs:
         for track_id, source, source_id in Track.objects.filter(source__in=sources, source_id__in=ids).values_list(
             "pk", "source", "source_id"
         ):
             tracks[(source, source_id)] = track_id
+    by_isrc, by_recording = _tracks_by_identity(songs)
     jobs: dict[tuple[str, str], tuple[str, str]] = {}
     active = DownloadJob.objects.filter(Q(source__in=sources, external_id__in=ids), state__in=ACTIVE_STATES)
     for job_id, source, external_id, state in active.values_list("pk", "source", "external_id", "state"):
@@ -104,15 +157,36 @@ def search_results_mark(*, results: Sequence[SearchResult]) -> list[MarkedResult
     for r in results:
         key = (r.source, r.external_id)
         job = jobs.get(key)
+        held: int | None = None
+        if r.kind == ResultKind.SONG:
+            held = tracks.get(key) or by_isrc.get(r.isrc.upper()) or by_recording.get(r.musicbrainz_recording_id)
         marked.append(
             MarkedResult(
                 result=r,
-                track_id=tracks.get(key) if r.kind == ResultKind.SONG else None,
+                track_id=held,
                 job_id=job[0] if job else None,
                 job_state=job[1] if job else None,
             )
         )
     return marked
+
+
+def _tracks_by_identity(songs: Sequence[SearchResult]) -> tuple[dict[str, int], dict[str, int]]:
+    """Library tracks by ISRC (upper case, as registered) and by MusicBrainz recording id, for the hits' ones."""
+    isrcs = {song.isrc.upper() for song in songs if song.isrc}
+    recordings = {song.musicbrainz_recording_id for song in songs if song.musicbrainz_recording_id}
+    by_isrc: dict[str, int] = {}
+    by_recording: dict[str, int] = {}
+    if not isrcs and not recordings:
+        return by_isrc, by_recording
+    same = Q(isrc__in=isrcs | {isrc.lower() for isrc in isrcs}) | Q(musicbrainz_recording_id__in=recordings)
+    matching = Track.objects.filter(same, is_missing=False).order_by("pk")
+    for track_id, isrc, recording in matching.values_list("pk", "isrc", "musicbrainz_recording_id"):
+        if isrc:
+            by_isrc.setdefault(isrc.upper(), track_id)
+        if recording:
+            by_recording.setdefault(recording, track_id)
+    return by_isrc, by_recording
 
 
 @dataclass(frozen=True)

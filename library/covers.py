@@ -22,6 +22,7 @@ from typing import IO
 from django.conf import settings
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
+from library.disk_cache import cache_file_used, cache_trim
 from library.storage import media_path
 from mcma.errors import NotFoundError
 
@@ -110,9 +111,11 @@ def placeholder_image(*, size: int | None) -> tuple[Path, str]:
 
 def remote_cover_image(*, key: str, fetch: Callable[[], tuple[bytes, str]], size: int | None) -> tuple[Path, str]:
     """The cover of an item outside the library (a source's thumbnail), fetched once into the cover cache under
-    `key` (the item's id), then served and resized like a stored cover. `fetch` returns (bytes, mime)."""
+    `key` (the item's id), then served and resized like a stored cover. `fetch` returns (bytes, mime). Originals
+    and their resized copies live under covers/remote, kept within REMOTE_COVER_CACHE_SIZE (least recently used
+    dropped first): the catalogue behind them has no end, unlike the library's."""
     name = hashlib.sha256(key.encode()).hexdigest()
-    folder = _cache_dir() / "remote"
+    folder = _remote_dir()
     original = next((path for path in folder.glob(f"{name}.*") if not path.name.startswith(".")), None)
     if original is None:
         image, mime = fetch()
@@ -121,39 +124,49 @@ def remote_cover_image(*, key: str, fetch: Callable[[], tuple[bytes, str]], size
             raise NotFoundError(f"The source's cover is {mime or 'untyped'}, not a JPEG, PNG or WebP image.")
         original = folder / f"{name}{suffix}"
         _write_atomically(original, lambda out: out.write(image))
-    return _sized(original, f"remote/{original.name}", size)
+        cache_trim(folder, max_bytes=settings.REMOTE_COVER_CACHE_SIZE)
+    cache_file_used(original)
+    served = _sized(original, f"remote/{original.name}", size, cache_dir=folder / "sized")
+    cache_file_used(served[0])
+    return served
 
 
-def _sized(source: Path, cache_name: str, size: int | None) -> tuple[Path, str]:
+def _remote_dir() -> Path:
+    return _cache_dir() / "remote"
+
+
+def _sized(source: Path, cache_name: str, size: int | None, *, cache_dir: Path | None = None) -> tuple[Path, str]:
+    """`source` at `size`, resized once into `cache_dir` (the cover cache by default)."""
     try:
         stat = source.stat()
     except OSError as exc:
         raise NotFoundError("The cover file is missing from storage.") from exc
     if not size:
         return source, _original_mime(source)
+    folder = cache_dir or _cache_dir()
     bucket = size_bucket(size)
     key = hashlib.sha256(f"{cache_name}\0{stat.st_mtime_ns}\0{stat.st_size}\0{bucket}".encode()).hexdigest()
-    cached = _cached(key)
+    cached = _cached(folder, key)
     if cached is not None:
         return cached
     with _key_locks[int(key[:8], 16) % len(_key_locks)]:
         # Whoever held the lock has usually just written this very bucket: the common case under a burst.
-        cached = _cached(key)
+        cached = _cached(folder, key)
         if cached is not None:
             return cached
         with _resize_slots:
-            return _resize(source, key, bucket)
+            return _resize(source, folder, key, bucket)
 
 
-def _cached(key: str) -> tuple[Path, str] | None:
+def _cached(folder: Path, key: str) -> tuple[Path, str] | None:
     for suffix, mime in ((".jpg", "image/jpeg"), (".png", "image/png")):
-        cached = _cache_dir() / key[:2] / f"{key}{suffix}"
+        cached = folder / key[:2] / f"{key}{suffix}"
         if cached.exists():
             return cached, mime
     return None
 
 
-def _resize(source: Path, key: str, size: int) -> tuple[Path, str]:
+def _resize(source: Path, folder: Path, key: str, size: int) -> tuple[Path, str]:
     try:
         with Image.open(source) as image:
             if max(image.size) <= size:
@@ -168,7 +181,7 @@ def _resize(source: Path, key: str, size: int) -> tuple[Path, str]:
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise NotFoundError("The cover file is not a readable image.") from exc
     suffix, mime, fmt = (".png", "image/png", "PNG") if transparent else (".jpg", "image/jpeg", "JPEG")
-    target = _cache_dir() / key[:2] / f"{key}{suffix}"
+    target = folder / key[:2] / f"{key}{suffix}"
     _write_atomically(target, lambda out: resized.save(out, fmt, **({"quality": 88} if fmt == "JPEG" else {})))
     return target, mime
 

@@ -169,6 +169,14 @@ class Track(TimestampedModel):
             # The full-library sync (search3 "" paged by offset to 100k songs) walks present tracks in key
             # order: from this index alone, without reading a table row per skipped song.
             models.Index(fields=["is_missing", "id"], name="track_present_idx"),
+            # An external search hit that carries an ISRC or MusicBrainz recording id is matched on it (the
+            # library has the song from another source): only tracks that have one are indexed.
+            models.Index(fields=["isrc"], condition=~models.Q(isrc=""), name="track_isrc_idx"),
+            models.Index(
+                fields=["musicbrainz_recording_id"],
+                condition=~models.Q(musicbrainz_recording_id=""),
+                name="track_recording_mbid_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -444,6 +452,7 @@ class PendingAction(models.TextChoices):
     PLAY = "play", "play"
     PLAYLIST_ENTRY = "playlist_entry", "playlist entry"
     QUEUE_ENTRY = "queue_entry", "play queue entry"
+    BOOKMARK = "bookmark", "bookmark"
 
 
 class PendingReference(models.Model):
@@ -460,6 +469,9 @@ class PendingReference(models.Model):
     playlist = models.ForeignKey(Playlist, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     # A playlist or play queue entry's place in the list as the player sent it; None appends.
     position = models.PositiveIntegerField(null=True, blank=True)
+    # A bookmark's place in the song, and its comment.
+    position_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -473,6 +485,10 @@ class PendingReference(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(action="playlist_entry") | models.Q(playlist__isnull=False),
                 name="pending_reference_playlist",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(action="bookmark") | models.Q(position_ms__isnull=False),
+                name="pending_reference_bookmark",
             ),
         ]
 

@@ -365,12 +365,16 @@ def playback_report(
 
 @transaction.atomic
 def bookmark_save(*, user: User, track: Track, position_ms: int, comment: str = "") -> Bookmark:
-    if position_ms < 0:
-        raise InvalidInputError("A bookmark position can't be negative.", details={"position": position_ms})
+    _bookmark_position_check(position_ms)
     bookmark, _ = Bookmark.objects.update_or_create(
         user=user, track=track, defaults={"position_ms": position_ms, "comment": comment}
     )
     return bookmark
+
+
+def _bookmark_position_check(position_ms: int | None) -> None:
+    if position_ms is None or position_ms < 0:
+        raise InvalidInputError("A bookmark position can't be negative.", details={"position": position_ms})
 
 
 @transaction.atomic
@@ -534,6 +538,8 @@ def pending_reference_add(
     client: str = "",
     playlist: Playlist | None = None,
     position: int | None = None,
+    position_ms: int | None = None,
+    comment: str = "",
 ) -> PendingReference:
     if action == PendingAction.RATING and (rating is None or not 0 <= rating <= 5):
         raise InvalidInputError("A rating is an integer from 0 (none) to 5.", details={"rating": rating})
@@ -541,12 +547,17 @@ def pending_reference_add(
         if playlist is None:
             raise InvalidInputError("A playlist entry needs its playlist.")
         _playlist_edit_check(playlist, user)
-    if action == PendingAction.STAR:
-        # Starring twice before the download lands is one star.
+    if action == PendingAction.BOOKMARK:
+        _bookmark_position_check(position_ms)
+    if action in (PendingAction.STAR, PendingAction.BOOKMARK):
+        # Starring twice before the download lands is one star; a user has one bookmark per song, the latest.
         existing = PendingReference.objects.filter(
             user=user, source=source, external_id=external_id, action=action
         ).first()
         if existing is not None:
+            if action == PendingAction.BOOKMARK:
+                existing.position_ms, existing.comment = position_ms, comment
+                existing.save(update_fields=["position_ms", "comment"])
             return existing
     return PendingReference.objects.create(
         user=user,
@@ -558,6 +569,8 @@ def pending_reference_add(
         client=client[:100],
         playlist=playlist,
         position=position,
+        position_ms=position_ms,
+        comment=comment,
     )
 
 
@@ -601,6 +614,8 @@ def _pending_apply(reference: PendingReference, track: Track) -> None:
         reference.playlist.save(update_fields=["updated_at"])
     elif reference.action == PendingAction.QUEUE_ENTRY:
         _queue_entry_insert(user, track, reference.position)
+    elif reference.action == PendingAction.BOOKMARK:
+        bookmark_save(user=user, track=track, position_ms=int(reference.position_ms or 0), comment=reference.comment)
 
 
 def _queue_entries_write(queue: PlayQueue, track_ids: list[int]) -> None:

@@ -13,7 +13,6 @@ one cut short never enters it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
@@ -33,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from accounts.models import User
+from library.disk_cache import cache_file_used, cache_trim
 from library.models import Track
 from library.streaming import file_response
 from mcma.errors import (
@@ -389,25 +389,12 @@ def _cache_path(track: Track, plan: TranscodePlan) -> Path | None:
 def _cached(target: Path | None) -> Path | None:
     if target is None or not target.is_file():
         return None
-    with contextlib.suppress(OSError):
-        os.utime(target)  # least recently used goes first
+    cache_file_used(target)
     return target
 
 
 def _cache_trim() -> None:
-    """Drop the least recently used transcodes until the cache fits TRANSCODE_CACHE_SIZE."""
-    entries = []
-    for entry in _cache_dir().glob("*/*"):
-        with contextlib.suppress(OSError):
-            info = entry.stat()
-            entries.append((info.st_mtime, info.st_size, entry))
-    total = sum(size for _mtime, size, _entry in entries)
-    for _mtime, size, entry in sorted(entries, key=lambda item: item[0]):
-        if total <= settings.TRANSCODE_CACHE_SIZE:
-            break
-        with contextlib.suppress(OSError):
-            entry.unlink()
-            total -= size
+    cache_trim(_cache_dir(), max_bytes=settings.TRANSCODE_CACHE_SIZE)
 
 
 class _CacheWriter:

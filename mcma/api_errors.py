@@ -25,6 +25,7 @@ from mcma.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
     ServiceUnavailableError,
     UpstreamError,
     service_unavailable,
@@ -38,6 +39,7 @@ APPLICATION_ERROR_STATUS: tuple[tuple[type[ApplicationError], int], ...] = (
     (PermissionDeniedError, status.HTTP_403_FORBIDDEN),
     (ConflictError, status.HTTP_409_CONFLICT),
     (InvalidInputError, status.HTTP_400_BAD_REQUEST),
+    (RateLimitedError, status.HTTP_429_TOO_MANY_REQUESTS),
     (ServiceUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (UpstreamError, status.HTTP_502_BAD_GATEWAY),
 )
@@ -104,7 +106,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         logger.warning("unavailable in API view %s: %s", type(context.get("view")).__name__, exc)
         exc = unavailable
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=application_error_status(exc))
+        refused = Response(error_body(exc.code, exc.message, exc.details), status=application_error_status(exc))
+        if isinstance(exc, RateLimitedError) and isinstance(exc.details.get("retry_after"), int):
+            refused["Retry-After"] = str(exc.details["retry_after"])
+        return refused
     if isinstance(exc, SuspiciousOperation):
         # Too many form fields, a body over the size limit, a bad Host...: the client's fault, as Django's own 400.
         logger.warning("suspicious request rejected: %s", type(exc).__name__)

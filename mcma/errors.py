@@ -36,6 +36,13 @@ class InvalidInputError(ApplicationError):
     code = "invalid"
 
 
+class RateLimitedError(ApplicationError):
+    """The caller asked for more than a limit allows (a budget, a source's rate limit); may succeed later.
+    `details["retry_after"]` says when, in seconds, where it is known."""
+
+    code = "rate_limited"
+
+
 class ServiceUnavailableError(ApplicationError):
     """A part the request needs (the database, a Redis cache) is down or hung: the request may succeed later."""
 

@@ -134,8 +134,21 @@ STORAGES = {
         )
     },
 }
+
+
+def _size_setting(name: str, default: str) -> int:
+    """A size in bytes, or with K/M/G/T (binary multiples)."""
+    found = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:I?B)?", env.str(name, default="") or default, re.I)
+    if found is None:
+        raise SystemExit(f"mcma: {name} must be a size like 500M or 2G")
+    return int(found[1]) * 1024 ** " KMGT".index(found[2].upper() or " ")
+
+
 # Cached derived files (resized covers, transcodes) that can always be rebuilt.
 MCMA_CACHE_DIR = Path(env.str("MCMA_CACHE_DIR", default=str(MCMA_DATA_DIR / "cache"))).expanduser().resolve()
+# Covers of external items (YouTube Music thumbnails, with their resized copies) kept under the cache dir, least
+# recently used dropped first.
+REMOTE_COVER_CACHE_SIZE = _size_setting("REMOTE_COVER_CACHE_SIZE", "200M")
 # Covers with more pixels are not resized: 25 MP (5000x5000) decodes to at most 100 MB, and real scans are smaller.
 COVER_MAX_PIXELS = env.int("COVER_MAX_PIXELS", default=25_000_000)
 
@@ -339,10 +352,7 @@ TRANSCODE_MIN_CEILING_SECONDS = env.int("TRANSCODE_MIN_CEILING_SECONDS", default
 TRANSCODE_PARAMS_MAX_AGE = env.int("TRANSCODE_PARAMS_MAX_AGE", default=48 * 3600)
 # Whole transcodes are kept under the cache dir up to this size (bytes, or with K/M/G/T), least recently used
 # dropped first; 0 keeps none.
-_cache_size = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:I?B)?", env.str("TRANSCODE_CACHE_SIZE", default="") or "1G", re.I)
-if _cache_size is None:
-    raise SystemExit("mcma: TRANSCODE_CACHE_SIZE must be a size like 500M or 2G")
-TRANSCODE_CACHE_SIZE = int(_cache_size[1]) * 1024 ** " KMGT".index(_cache_size[2].upper() or " ")
+TRANSCODE_CACHE_SIZE = _size_setting("TRANSCODE_CACHE_SIZE", "1G")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Sources
@@ -355,6 +365,10 @@ YOUTUBE_COOKIES_FILE = env.str("YOUTUBE_COOKIES_FILE", default="")
 YOUTUBE_MUSIC_BASE_URL = env.str("YOUTUBE_MUSIC_BASE_URL", default="https://music.youtube.com")
 ACOUSTID_API_KEY = env.str("ACOUSTID_API_KEY", default="")
 MUSICBRAINZ_ENABLED = env.bool("MUSICBRAINZ_ENABLED", default=False)
+
+# The last problem a caller met with a source (a search that timed out or failed) shows in its health (the sources
+# API, admin) for this long, or until a call succeeds.
+SOURCE_PROBLEM_SECONDS = env.int("SOURCE_PROBLEM_SECONDS", default=3600)
 
 # Source backends: alias -> dotted path and options, built lazily by sources.registry.
 MCMA_SOURCES: dict[str, dict[str, object]] = {
@@ -391,6 +405,9 @@ DOWNLOAD_RETRY_CAP_SECONDS = env.int("DOWNLOAD_RETRY_CAP_SECONDS", default=3600)
 # A rate limit or bot check pauses every job of the source for at least this long.
 DOWNLOAD_RATE_LIMIT_PAUSE_SECONDS = env.int("DOWNLOAD_RATE_LIMIT_PAUSE_SECONDS", default=1800)
 DOWNLOAD_CONCURRENCY_PER_SOURCE = env.int("DOWNLOAD_CONCURRENCY_PER_SOURCE", default=2)
+# Songs a user (not an admin) may have downloaded per 24 hours, album and playlist tracks included; 0 = no limit.
+# An admin can set another limit per user (User.download_daily_limit).
+DOWNLOAD_DAILY_LIMIT = env.int("DOWNLOAD_DAILY_LIMIT", default=0)
 # A running job whose heartbeat is older than this lost its worker; the sweep hands it to another one.
 DOWNLOAD_STALE_AFTER_SECONDS = env.int("DOWNLOAD_STALE_AFTER_SECONDS", default=300)
 # Queued jobs whose message may have been lost (broker down at creation) are re-sent after this long.

@@ -52,6 +52,9 @@ class SearchResult:
     year: int | None = None
     explicit: bool | None = None
     thumbnail_url: str = ""
+    # A song's identity beyond the source, when the source knows it: the library may hold the same recording.
+    isrc: str = ""
+    musicbrainz_recording_id: str = ""
     # Source-specific facts (e.g. YouTube videoType) that callers may show but never use for identity.
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -85,3 +88,23 @@ class Searchable(Protocol):
     """A source that answers text searches (Capability.SEARCH)."""
 
     def search(self, *, query: str, kind: ResultKind | None = None, limit: int = 20) -> Sequence[SearchResult]: ...
+
+
+@dataclass(frozen=True)
+class ArtistMetadata:
+    """An artist of a source's catalogue: what its page lists (albums and singles, top songs), as search hits."""
+
+    source: str
+    external_id: str
+    name: str
+    biography: str = ""
+    image_url: str = ""
+    albums: tuple[SearchResult, ...] = ()
+    top_songs: tuple[SearchResult, ...] = ()
+
+
+@runtime_checkable
+class ArtistBrowsable(Protocol):
+    """A source whose artists can be browsed: their albums and top songs."""
+
+    def resolve_artist(self, *, external_id: str) -> ArtistMetadata: ...

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from mcma.errors import NotFoundError
@@ -19,12 +21,32 @@ class SourceStatus:
     health: SourceHealth
 
 
+def source_problem_key(source_name: str) -> str:
+    """Where the source's last problem seen by a caller (a search that timed out or failed) is kept, in the cache
+    every process shares, until the next success or SOURCE_PROBLEM_SECONDS."""
+    return f"sources:problem:{source_name}"
+
+
+def source_problem(*, source_name: str) -> dict[str, Any] | None:
+    """{"message", "error", "at"} of the source's last problem, or None."""
+    found = cache.get(source_problem_key(source_name))
+    return found if isinstance(found, dict) else None
+
+
 def _status(source_name: str) -> SourceStatus:
     source = get_source(source_name)
     try:
         health = source.health()
     except Exception as exc:  # a backend's broken health check must not break the listing
         health = SourceHealth(available=False, message=f"Health check failed: {exc}")
+    problem = source_problem(source_name=source_name)
+    if problem is not None:
+        # Still available (the next call may well succeed), but the reason the last one gave nothing is shown.
+        health = SourceHealth(
+            available=health.available,
+            message=f"{health.message}; last problem: {problem['message']}",
+            details={**health.details, "last_problem": problem},
+        )
     return SourceStatus(name=source.name, capabilities=tuple(sorted(source.capabilities)), health=health)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -37,6 +38,7 @@ from sources.models import ACTIVE_SCAN_STATES, ScanRun, ScanState
 from sources.registry import get_source
 from sources.scan.pipeline import ProgressCallback, ScanOptions, scan_tree
 from sources.scan.report import ScanReport
+from sources.selectors import source_problem_key
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,17 @@ SCAN_RUN_TASK = "sources.scan_run"
 class ScanSweepReport:
     abandoned: int = 0
     resent: int = 0
+
+
+def source_problem_record(*, source_name: str, error: str, message: str) -> None:
+    """Remember why the source just failed a caller (`error`: the error's code or class, `message`: what happened,
+    ending in the time), for its health to say; kept for SOURCE_PROBLEM_SECONDS or until `source_problem_clear`."""
+    problem = {"error": error, "message": message, "at": timezone.now().isoformat().replace("+00:00", "Z")}
+    cache.set(source_problem_key(source_name), problem, settings.SOURCE_PROBLEM_SECONDS)
+
+
+def source_problem_clear(*, source_name: str) -> None:
+    cache.delete(source_problem_key(source_name))
 
 
 def _importable(source_name: str) -> tuple[FolderImportable, Path]:

@@ -27,7 +27,7 @@ from library.models import (
 from library.selectors import AlbumRow, TrackRow
 from library.text import display_sort_name
 from library.transcoding import PlaybackLimits, transcoded_codec
-from sources.base import ResultKind, SearchResult
+from sources.base import ArtistMetadata, ResultKind, SearchResult
 from subsonic import ids
 from subsonic.responses import Node, Profile, Scalar
 
@@ -430,6 +430,33 @@ def external_artist(hit: SearchResult, id3: bool) -> Node:
 def external_album_with_songs(album: SearchResult, songs: list[SearchResult], profile: Profile) -> Node:
     node = external_album(album, profile)
     node.add_list("song", [external_song(hit, profile) for hit in songs])
+    return node
+
+
+def external_album_directory(album: SearchResult, songs: list[SearchResult], profile: Profile) -> Node:
+    node = Node("directory", {"id": _external(album, ResultKind.ALBUM, album.external_id), "name": album.title})
+    node.add_list("child", [external_song(hit, profile, "child") for hit in songs])
+    return node
+
+
+def external_artist_directory(artist: ArtistMetadata, profile: Profile) -> Node:
+    node = Node("directory", {"id": ids.external_id(artist.source, ResultKind.ARTIST, artist.external_id)})
+    node.set("name", artist.name)
+    children = []
+    for hit in artist.albums:
+        child = external_album(hit, profile, child=True)
+        child.name = "child"
+        children.append(child)
+    node.add_list("child", children)
+    return node
+
+
+def external_artist_with_albums(artist: ArtistMetadata, profile: Profile) -> Node:
+    node = Node(
+        "artist", {"id": ids.external_id(artist.source, ResultKind.ARTIST, artist.external_id), "name": artist.name}
+    )
+    node.set("albumCount", len(artist.albums))
+    node.add_list("album", [external_album(hit, profile) for hit in artist.albums])
     return node
 
 

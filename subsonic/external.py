@@ -8,11 +8,12 @@ external hits and "not found" for `ext-` ids, exactly as if the catalogue did no
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,20 +22,28 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import User
 from downloads.models import JobState
 from downloads.relay import ArrivingMedia, arriving_media_open
-from downloads.selectors import download_job_state, search_results_mark, sources_search, user_may_request_downloads
+from downloads.selectors import (
+    SourceHits,
+    download_job_state,
+    search_results_mark,
+    sources_search,
+    user_may_request_downloads,
+)
 from downloads.services import download_request_referencing
 from library.covers import remote_cover_image
 from library.models import PendingAction, Playlist, Track
 from library.selectors import track_get, track_pk_by_source
 from library.services import pending_reference_add, pending_references_drop
 from mcma.errors import ApplicationError
-from sources.base import ResultKind, SearchResult
+from sources.base import ArtistBrowsable, ArtistMetadata, ResultKind, SearchResult, Source
 from sources.registry import get_source
 from sources.resolving import CollectionMetadata, Resolvable, SourceRequestError, TrackMetadata
+from sources.services import source_problem_clear, source_problem_record
 from subsonic import ids
 from subsonic.errors import ErrorCode, SubsonicError, not_found
 from subsonic.ids import ExternalRef
@@ -67,30 +76,57 @@ class ExternalHits:
     songs: list[SearchResult] = field(default_factory=list)
 
 
-def search_hits(
+@dataclass(frozen=True)
+class ExternalSearch:
+    """A search of the external catalogue under way (one per source, all under one deadline): started before the
+    library is searched, so the two overlap and a player waits for the slower one, not for both."""
+
+    wanted: dict[ResultKind, int] = field(default_factory=dict)
+    searches: list[tuple[str, Future[list[SourceHits]]]] = field(default_factory=list)
+    deadline: float = 0.0
+
+    def hits(self) -> ExternalHits:
+        """Up to the wanted number of hits of each kind; a source that timed out or failed adds none (and its
+        health says why), songs the library holds are left out."""
+        if not self.searches:
+            return ExternalHits()
+        found: list[SearchResult] = []
+        for name, future in self.searches:
+            try:
+                outcomes = future.result(timeout=max(0.0, self.deadline - time.monotonic()))
+            except FutureTimeoutError:
+                timeout = settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS
+                _search_problem(name, "timeout", f"search timed out after {timeout:g} s")
+                continue
+            for outcome in outcomes:
+                if outcome.error is None:
+                    source_problem_clear(source_name=outcome.source)
+                elif outcome.error["code"] != "source_unavailable":  # a disabled source's health says so already
+                    _search_problem(outcome.source, outcome.error["code"], f"search failed: {outcome.error['message']}")
+                found += nameable(outcome.results)
+        return _kept(found, self.wanted)
+
+
+def search_start(
     *, user: User, query: str, source: str | None, artist_count: int, album_count: int, song_count: int
-) -> ExternalHits:
-    """Up to `*_count` hits of each kind (0 skips a kind) from every enabled searchable source players can name
-    (or only `source`, a music folder's). Nothing for an empty query or a closed catalogue; on a timeout or a
-    failing source, what the others found (the caller's library hits are then answered alone)."""
+) -> ExternalSearch:
+    """Start searching, for up to `*_count` hits of each kind (0 skips a kind), every enabled searchable source
+    players can name (or only `source`, a music folder's). Nothing is asked for an empty query or a closed
+    catalogue."""
     wanted = {ResultKind.ARTIST: artist_count, ResultKind.ALBUM: album_count, ResultKind.SONG: song_count}
     if not query.strip() or not any(wanted.values()) or not catalogue_open(user):
-        return ExternalHits()
+        return ExternalSearch()
     limit = min(MAX_SEARCH_HITS, sum(wanted.values()))
-    future = _search_pool.submit(sources_search, query=query, kind=None, limit=limit, only=source)
-    try:
-        outcomes = future.result(timeout=settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS)
-    except FutureTimeoutError:
-        logger.warning(
-            "external search for Subsonic gave up after %.1f s; answering library hits only",
-            settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS,
-        )
-        return ExternalHits()
-    found: list[SearchResult] = []
-    for outcome in outcomes:
-        if outcome.error is not None:
-            logger.info("external search on %s failed: %s", outcome.source, outcome.error["message"])
-        found += [hit for hit in outcome.results if ids.external_id(hit.source, hit.kind, hit.external_id)]
+    names = [name for name in ids.EXTERNAL_SOURCES.values() if source is None or name == source]
+    searches = [
+        (name, _search_pool.submit(sources_search, query=query, kind=None, limit=limit, only=name)) for name in names
+    ]
+    return ExternalSearch(
+        wanted=wanted, searches=searches, deadline=time.monotonic() + settings.EXTERNAL_SEARCH_TIMEOUT_SECONDS
+    )
+
+
+def _kept(found: list[SearchResult], wanted: dict[ResultKind, int]) -> ExternalHits:
     kept: dict[ResultKind, list[SearchResult]] = {kind: [] for kind in wanted}
     for marked in search_results_mark(results=found):
         hit = marked.result
@@ -101,16 +137,42 @@ def search_hits(
     return ExternalHits(artists=kept[ResultKind.ARTIST], albums=kept[ResultKind.ALBUM], songs=kept[ResultKind.SONG])
 
 
+def _search_problem(source: str, error: str, what: str) -> None:
+    """A search of `source` gave nothing: logged, and kept for the source's health (the sources API, admin)."""
+    at = timezone.now().strftime("%Y-%m-%d %H:%M:%S UTC")
+    logger.warning("external search for Subsonic on %s: %s; answering library hits only", source, what)
+    source_problem_record(source_name=source, error=error, message=f"{what} at {at}")
+
+
+def nameable(hits: Sequence[SearchResult]) -> list[SearchResult]:
+    """The hits players can be given an `ext-` id for; any other is the source's garbage (an id with characters
+    no id may hold, a kind players cannot browse): skipped, and logged so that a changed source gets noticed."""
+    kept = []
+    for hit in hits:
+        if ids.external_id(hit.source, hit.kind, hit.external_id) is None:
+            logger.warning(
+                "%s returned a %s with an unusable id %r: skipped", hit.source, hit.kind, hit.external_id[:80]
+            )
+            continue
+        kept.append(hit)
+    return kept
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Items named by `ext-` ids
 # --------------------------------------------------------------------------------------------------------------
-def _resolvable(user: User, ref: ExternalRef) -> Resolvable:
+def _source(user: User, ref: ExternalRef) -> Source:
     """The source of `ref`, when `user` may reach it; error 70 otherwise (a closed catalogue reveals nothing)."""
     if not catalogue_open(user):
         raise not_found("External item")
     source = get_source(ref.source)
     if not source.enabled:
         raise SubsonicError(ErrorCode.NOT_FOUND, f"{ref.source} is disabled on this server: its items are unavailable")
+    return source
+
+
+def _resolvable(user: User, ref: ExternalRef) -> Resolvable:
+    source = _source(user, ref)
     if not isinstance(source, Resolvable):
         raise not_found(f"Items of {ref.source}")
     return source
@@ -168,7 +230,7 @@ def album_with_songs(*, user: User, ref: ExternalRef) -> ExternalAlbum:
     _expect(ref, ResultKind.ALBUM)
     source = _resolvable(user, ref)
     collection = _asking(ref, lambda: source.resolve_collection(kind=ResultKind.ALBUM, external_id=ref.external_id))
-    return ExternalAlbum(album=_album_hit(ref.source, collection), songs=_album_songs(ref.source, collection))
+    return ExternalAlbum(album=_album_hit(ref.source, collection), songs=nameable(_album_songs(ref.source, collection)))
 
 
 def _album_hit(source: str, collection: CollectionMetadata) -> SearchResult:
@@ -205,14 +267,16 @@ def _album_songs(source: str, collection: CollectionMetadata) -> list[SearchResu
     ]
 
 
-def artist_unavailable(*, user: User, ref: ExternalRef) -> SubsonicError:
-    """getArtist on an external artist: the sources cannot list an artist's albums yet, and the player is told."""
+def artist_page(*, user: User, ref: ExternalRef) -> ArtistMetadata:
+    """The remote artist: its albums (each an `ext-` album getAlbum answers), top songs and biography; the
+    releases and songs players could not name are left out, and so are the songs the source cannot play."""
     _expect(ref, ResultKind.ARTIST)
-    _resolvable(user, ref)
-    return SubsonicError(
-        ErrorCode.GENERIC,
-        f"{ref.source} artists cannot be browsed here yet; search for the artist's albums or songs instead",
-    )
+    source = _source(user, ref)
+    if not isinstance(source, ArtistBrowsable):
+        raise SubsonicError(ErrorCode.GENERIC, f"{ref.source} artists cannot be browsed; search for their songs")
+    artist = _asking(ref, lambda: source.resolve_artist(external_id=ref.external_id))
+    playable = [song for song in artist.top_songs if song.extra.get("available", True)]
+    return dataclasses.replace(artist, albums=tuple(nameable(artist.albums)), top_songs=tuple(nameable(playable)))
 
 
 def cover(*, user: User, ref: ExternalRef, size: int | None) -> tuple[Path, str]:
@@ -256,6 +320,8 @@ def _referencing(
     client: str = "",
     playlist: Playlist | None = None,
     position: int | None = None,
+    position_ms: int | None = None,
+    comment: str = "",
 ) -> None:
     require_song(user=user, ref=ref)
     record = None
@@ -271,6 +337,8 @@ def _referencing(
             client=client,
             playlist=playlist,
             position=position,
+            position_ms=position_ms,
+            comment=comment,
         )
     download_request_referencing(user=user, source=ref.source, external_id=ref.external_id, reference=record)
 
@@ -318,6 +386,19 @@ def playlist_entry(*, user: User, ref: ExternalRef, playlist: Playlist, position
 
 def queue_entry(*, user: User, ref: ExternalRef, position: int) -> None:
     _referencing(user, ref, PendingAction.QUEUE_ENTRY, position=position)
+
+
+def bookmark(*, user: User, ref: ExternalRef, position_ms: int, comment: str) -> None:
+    _referencing(user, ref, PendingAction.BOOKMARK, position_ms=position_ms, comment=comment)
+
+
+def bookmark_delete(*, user: User, ref: ExternalRef) -> None:
+    """Takes back a bookmark still waiting for its song's download; none waiting is "not found", as in the library."""
+    require_song(user=user, ref=ref)
+    if not pending_references_drop(
+        user=user, source=ref.source, external_id=ref.external_id, action=PendingAction.BOOKMARK
+    ):
+        raise not_found("Bookmark")
 
 
 # --------------------------------------------------------------------------------------------------------------

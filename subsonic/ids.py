@@ -46,7 +46,9 @@ _EXTERNAL_BY_CODE = {
 _EXTERNAL_CODES = {key: code for code, key in _EXTERNAL_BY_CODE.items()}
 EXTERNAL_PREFIX = "ext-"
 # The source's own id: what `downloads.services` accepts as an external id.
-_EXTERNAL_ID = re.compile(r"^ext-([a-z0-9]{1,8})-([A-Za-z0-9_-]{1,255})$")
+_ITEM_ID = "[A-Za-z0-9_-]{1,255}"
+_EXTERNAL_ID = re.compile(rf"^ext-([a-z0-9]{{1,8}})-({_ITEM_ID})$")
+_WELL_FORMED_ITEM_ID = re.compile(rf"^{_ITEM_ID}$")
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,12 @@ class ExternalNotInLibraryError(SubsonicError):
 
 
 def external_id(source: str, kind: ResultKind, item_id: str) -> str | None:
-    """The `ext-` id of a source's item; None when players cannot name that source's items of this kind."""
+    """The `ext-` id of a source's item; None when players cannot name that source's items of this kind, or this
+    item (an id with characters no `ext-` id may hold)."""
     code = _EXTERNAL_CODES.get((source, kind))
-    return f"{EXTERNAL_PREFIX}{code}-{item_id}" if code is not None else None
+    if code is None or not _WELL_FORMED_ITEM_ID.match(item_id):
+        return None
+    return f"{EXTERNAL_PREFIX}{code}-{item_id}"
 
 
 def external_ref(raw: str) -> ExternalRef | None:

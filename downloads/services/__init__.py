@@ -14,6 +14,7 @@ Reliability rules, because any step may run twice or be killed half-way:
 - long waits are `next_retry_at` in the database; `download_jobs_sweep` re-sends what is due or was never sent.
 """
 
+from downloads.selectors import source_paused_until
 from downloads.services.actions import download_job_cancel, download_job_retry, download_jobs_retry_failed
 from downloads.services.requesting import (
     DownloadRequestResult,
@@ -21,7 +22,7 @@ from downloads.services.requesting import (
     download_request_lookup,
     download_request_referencing,
 )
-from downloads.services.running import RunOutcome, RunStatus, download_job_run, source_paused_until
+from downloads.services.running import RunOutcome, RunStatus, download_job_run
 from downloads.services.sweep import SweepReport, download_jobs_sweep
 from downloads.services.transitions import collection_refresh
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import User
-from downloads.errors import DownloadRequestsNotAllowedError
+from downloads.errors import DownloadBudgetExceededError, DownloadRequestsNotAllowedError, SourcePausedError
 from downloads.models import ACTIVE_STATES, DownloadJob, JobKind
-from downloads.selectors import user_may_request_downloads
+from downloads.selectors import download_budget, source_paused_until, user_may_request_downloads
 from downloads.services.enqueueing import jobs_send_on_commit
 from library.models import Track
 from library.services import pending_references_apply
@@ -55,6 +57,32 @@ def check_may_request(user: User | None) -> None:
         )
 
 
+def _check_may_start(user: User | None, source: str) -> None:
+    """A new download needs the source not to be paused by a rate limit, and the user's daily budget not to be
+    used up (checked with the user's row locked, so two requests at once cannot both take the last song)."""
+    now = timezone.now()
+    paused_until = source_paused_until(source=source, now=now)
+    if paused_until is not None:
+        raise SourcePausedError(
+            f"{source} is rate-limiting downloads until {paused_until:%H:%M} UTC; try again then",
+            details={"source": source, "retry_after": math.ceil((paused_until - now).total_seconds())},
+        )
+    if user is None:
+        return
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    budget = download_budget(user=user)
+    if budget.exhausted and budget.frees_at is not None:
+        raise DownloadBudgetExceededError(
+            f"{user.username} asked for {budget.used} song downloads in the last 24 hours, the most allowed "
+            f"({budget.limit}); the next one can be asked for at {budget.frees_at:%H:%M} UTC",
+            details={
+                "limit": budget.limit,
+                "used": budget.used,
+                "retry_after": math.ceil((budget.frees_at - now).total_seconds()),
+            },
+        )
+
+
 def download_request(*, user: User | None, source: str, external_id: str, kind: str) -> DownloadRequestResult:
     """Ask for `external_id` of `source` to be downloaded; idempotent while a job for it is active."""
     check_may_request(user)
@@ -75,6 +103,7 @@ def download_request(*, user: User | None, source: str, external_id: str, kind: 
         return DownloadRequestResult(job=existing, track=None, created=False)
     try:
         with transaction.atomic():
+            _check_may_start(user, source)
             job = DownloadJob.objects.create(source=source, external_id=external_id, kind=kind, requested_by=user)
             jobs_send_on_commit([job.pk])
     except IntegrityError:

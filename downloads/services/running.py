@@ -11,11 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from downloads.errors import PAUSES_SOURCE, RETRYABLE, Classified, JobCancelledError, classify, retry_delay
+from downloads.errors import RETRYABLE, Classified, JobCancelledError, classify, retry_delay
 from downloads.models import DownloadJob, ErrorClass, JobKind, JobPhase, JobState
+from downloads.selectors import source_paused_until
 from downloads.services.enqueueing import jobs_send_on_commit
 from downloads.services.pipeline import song_pipeline, work_dir_remove
 from downloads.services.requesting import active_job, resolvable_source
@@ -123,15 +124,6 @@ def _take_slot(job: DownloadJob, now: datetime) -> int | None:
             continue  # another worker took this slot between our read and our write
         return slot
     return None
-
-
-def source_paused_until(*, source: str, now: datetime | None = None) -> datetime | None:
-    """When a rate limit or bot check on `source` ends, if one is in force (shared by every worker via the DB)."""
-    now = now or timezone.now()
-    until = DownloadJob.objects.filter(
-        source=source, state=JobState.RETRYING, error_class__in=list(PAUSES_SOURCE), next_retry_at__gt=now
-    ).aggregate(until=Max("next_retry_at"))["until"]
-    return until if isinstance(until, datetime) else None
 
 
 def _after_cancel(job: DownloadJob) -> RunOutcome:

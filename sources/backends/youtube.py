@@ -28,7 +28,7 @@ from ytmusicapi import YTMusic
 from ytmusicapi.exceptions import YTMusicServerError, YTMusicUserError
 
 from mcma.errors import InvalidInputError
-from sources.base import Capability, ResultKind, SearchResult, SourceHealth
+from sources.base import ArtistMetadata, Capability, ResultKind, SearchResult, SourceHealth
 from sources.errors import SourceUnavailableError
 from sources.resolving import (
     CollectionMetadata,
@@ -219,19 +219,17 @@ class YouTubeMusicSource:
         query = query.strip()
         if not query:
             raise InvalidInputError("the search query is empty")
-        digest = hashlib.sha256(f"{self.base_url}\0{kind}\0{limit}\0{query.casefold()}".encode()).hexdigest()
-        key = f"sources:youtube:search:{digest}"
-        cached = cache.get(key)
-        if cached is not None:
-            return list(cached)
+        return list(
+            self._remembered("search", f"{kind}\0{limit}\0{query.casefold()}", lambda: self._search(query, kind, limit))
+        )
+
+    def _search(self, query: str, kind: ResultKind | None, limit: int) -> list[SearchResult]:
         search_filter: Any = _SEARCH_FILTERS[kind] if kind else None
         raw = self._call(lambda client: client.search(query, filter=search_filter, limit=limit))
         results = [r for item in raw if (r := self._normalise(item)) is not None]
         if kind:
             results = [r for r in results if r.kind == kind]
-        results = results[:limit]
-        cache.set(key, results, self.cache_seconds)
-        return results
+        return results[:limit]
 
     def _normalise(self, item: dict[str, Any]) -> SearchResult | None:
         kind = _RESULT_KINDS.get(str(item.get("resultType")))
@@ -299,7 +297,12 @@ class YouTubeMusicSource:
 
     # -- Resolvable -----------------------------------------------------------------------------------------
     def resolve_track(self, *, external_id: str) -> TrackMetadata:
+        """The track's metadata, remembered for YOUTUBE_CACHE_SECONDS: a player's getSong, its stream and the
+        download job that follows ask the origin once."""
         self._require_enabled()
+        return self._remembered("track", external_id, lambda: self._track(external_id))
+
+    def _track(self, external_id: str) -> TrackMetadata:
         watch: dict[str, Any] = dict(self._call(lambda client: client.get_watch_playlist(videoId=external_id, limit=1)))
         tracks = watch.get("tracks") or []
         track = next((t for t in tracks if t.get("videoId") == external_id), None)
@@ -400,6 +403,74 @@ class YouTubeMusicSource:
             )
         raise InvalidInputError(f"cannot download a {kind} from {self.name}; choose a song, album or playlist")
 
+    # -- ArtistBrowsable -----------------------------------------------------------------------------------
+    def resolve_artist(self, *, external_id: str) -> ArtistMetadata:
+        """The artist page: its albums and singles (first page, as YouTube Music shows them) and top songs."""
+        self._require_enabled()
+        if not external_id.startswith("UC"):
+            raise InvalidInputError(f"{external_id!r} is not a YouTube Music artist id (UC…)")
+        page: dict[str, Any] = dict(
+            self._remembered("artist", external_id, lambda: self._call(lambda client: client.get_artist(external_id)))
+        )
+        name = str(page.get("name") or "")
+        releases = [
+            item
+            for shelf in ("albums", "singles")
+            for item in ((page.get(shelf) or {}).get("results") or [])
+            if isinstance(item, dict)
+        ]
+        albums = [a for item in releases if (a := self._artist_release(item, name)) is not None]
+        songs = [
+            s
+            for item in ((page.get("songs") or {}).get("results") or [])
+            if isinstance(item, dict) and (s := self._artist_song(item)) is not None
+        ]
+        return ArtistMetadata(
+            source=self.name,
+            external_id=external_id,
+            name=name,
+            biography=str(page.get("description") or ""),
+            image_url=cover_url_full_size(_largest_thumbnail(page.get("thumbnails"))),
+            albums=tuple(albums),
+            top_songs=tuple(songs),
+        )
+
+    def _artist_release(self, item: dict[str, Any], artist_name: str) -> SearchResult | None:
+        browse_id = str(item.get("browseId") or "")
+        if not browse_id.startswith("MPRE"):
+            logger.info("%s: skipped an artist release without an album id: %r", self.name, item.get("title"))
+            return None
+        return SearchResult(
+            source=self.name,
+            kind=ResultKind.ALBUM,
+            external_id=browse_id,
+            title=str(item.get("title") or ""),
+            artists=_names(item.get("artists")) or ((artist_name,) if artist_name else ()),
+            year=_int_or_none(item.get("year")),
+            explicit=item.get("isExplicit"),
+            thumbnail_url=_largest_thumbnail(item.get("thumbnails")),
+            extra={"album_type": item.get("type") or "", "playlist_id": item.get("audioPlaylistId") or ""},
+        )
+
+    def _artist_song(self, item: dict[str, Any]) -> SearchResult | None:
+        if not item.get("videoId"):
+            logger.info("%s: skipped an artist's top song without a video id: %r", self.name, item.get("title"))
+            return None
+        album = item.get("album") or {}
+        return SearchResult(
+            source=self.name,
+            kind=ResultKind.SONG,
+            external_id=str(item["videoId"]),
+            title=str(item.get("title") or ""),
+            artists=_names(item.get("artists")),
+            album=str(album.get("name") or ""),
+            album_id=str(album.get("id") or ""),
+            duration_ms=_duration_ms(item),
+            explicit=item.get("isExplicit"),
+            thumbnail_url=_largest_thumbnail(item.get("thumbnails")),
+            extra={"video_type": item.get("videoType") or "", "available": bool(item.get("isAvailable", True))},
+        )
+
     def reference_from_url(self, url: str) -> tuple[ResultKind, str] | None:
         """(kind, external id) for a YouTube Music link (watch, playlist or album browse page); None otherwise."""
         parts = urlsplit(url.strip())
@@ -450,13 +521,20 @@ class YouTubeMusicSource:
             raise SourceUnavailableError(self.health().message, details={"source": self.name})
 
     def _album(self, browse_id: str) -> dict[str, Any]:
-        digest = hashlib.sha256(f"{self.base_url} {browse_id}".encode()).hexdigest()
-        key = f"sources:youtube:album:{digest}"
-        album = cache.get(key)
-        if album is None:
-            album = self._call(lambda client: client.get_album(browse_id))
-            cache.set(key, album, self.cache_seconds)
-        return dict(album)
+        return dict(
+            self._remembered("album", browse_id, lambda: self._call(lambda client: client.get_album(browse_id)))
+        )
+
+    def _remembered(self, what: str, key: str, compute: Callable[[], T]) -> T:
+        """Every answer of the origin is kept in the shared cache for YOUTUBE_CACHE_SECONDS (failures are not)."""
+        digest = hashlib.sha256(f"{self.base_url}\0{key}".encode()).hexdigest()
+        cache_key = f"sources:youtube:{what}:{digest}"
+        found: T | None = cache.get(cache_key)
+        if found is not None:
+            return found
+        value = compute()
+        cache.set(cache_key, value, self.cache_seconds)
+        return value
 
     def _lyrics(self, browse_id: str) -> str:
         """Lyrics are a bonus: a failure to fetch them never fails the download."""

@@ -22,18 +22,28 @@ def get_bookmarks(call: Call) -> Node:
     return node
 
 
+def _song(call: Call) -> tuple[Kind, int] | ExternalRef:
+    return ids.decode_or_external(call.params.required("id"), allowed=(Kind.TRACK,), bare=Kind.TRACK)
+
+
 def create_bookmark(call: Call) -> None:
-    track = selectors.track_get(track_id=ids.decode_as(call.params.required("id"), Kind.TRACK))
-    services.bookmark_save(
-        user=call.user,
-        track=track,
-        position_ms=call.params.int_required("position", minimum=0),
-        comment=call.params.text("comment") or "",
-    )
+    """On an `ext-` song: its download is requested and the bookmark lands with it."""
+    song = _song(call)
+    position_ms = call.params.int_required("position", minimum=0)
+    comment = call.params.text("comment") or ""
+    if isinstance(song, ExternalRef):
+        external.bookmark(user=call.user, ref=song, position_ms=position_ms, comment=comment)
+        return
+    track = selectors.track_get(track_id=song[1])
+    services.bookmark_save(user=call.user, track=track, position_ms=position_ms, comment=comment)
 
 
 def delete_bookmark(call: Call) -> None:
-    services.bookmark_delete(user=call.user, track_id=ids.decode_as(call.params.required("id"), Kind.TRACK))
+    song = _song(call)
+    if isinstance(song, ExternalRef):
+        external.bookmark_delete(user=call.user, ref=song)
+        return
+    services.bookmark_delete(user=call.user, track_id=song[1])
 
 
 def _queue(call: Call, *, by_index: bool) -> Node:

@@ -11,9 +11,10 @@ from django.conf import settings
 
 from library import selectors
 from library.models import Album, Artist, Track
+from sources.base import ResultKind
 from subsonic import builders, external, ids
 from subsonic.call import Call, music_folders
-from subsonic.errors import missing_parameter
+from subsonic.errors import ErrorCode, SubsonicError, missing_parameter
 from subsonic.ids import Kind
 from subsonic.responses import Node, Profile
 
@@ -102,12 +103,23 @@ def get_artists(call: Call) -> Node:
 
 
 def get_music_directory(call: Call) -> Node:
-    kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM), bare=Kind.ALBUM)
+    try:
+        kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM), bare=Kind.ALBUM)
+    except ids.ExternalNotInLibraryError as missing:
+        return _external_directory(call, missing.ref)
     if kind is Kind.ARTIST:
         artist, albums = selectors.artist_with_albums(user=call.user, artist_id=pk)
         return builders.artist_directory(artist, albums, call.profile)
     album, tracks = selectors.album_with_tracks(user=call.user, album_id=pk)
     return builders.album_directory(album, tracks, call.profile, limits=call.playback_limits())
+
+
+def _external_directory(call: Call, ref: ids.ExternalRef) -> Node:
+    """search2 hands folder-browsing players `ext-` albums and artists: they open like library folders."""
+    if ref.kind is ResultKind.ARTIST:
+        return builders.external_artist_directory(external.artist_page(user=call.user, ref=ref), call.profile)
+    remote = external.album_with_songs(user=call.user, ref=ref)
+    return builders.external_album_directory(remote.album, remote.songs, call.profile)
 
 
 def get_genres(call: Call) -> Node:
@@ -120,7 +132,7 @@ def get_artist(call: Call) -> Node:
     try:
         artist_id = _id(call, Kind.ARTIST)
     except ids.ExternalNotInLibraryError as missing:
-        raise external.artist_unavailable(user=call.user, ref=missing.ref) from None
+        return builders.external_artist_with_albums(external.artist_page(user=call.user, ref=missing.ref), call.profile)
     artist, albums = selectors.artist_with_albums(user=call.user, artist_id=artist_id)
     node = builders.artist_with_albums(artist, albums, call.profile)
     node.set("albumCount", len(albums))
@@ -155,7 +167,12 @@ def _id(call: Call, kind: Kind) -> int:
 # Info, similar and top songs: local data only (no external metadata service is configured)
 # --------------------------------------------------------------------------------------------------------------
 def _artist_info(call: Call, element: str, id3: bool) -> Node:
-    kind, pk = ids.decode(call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM, Kind.TRACK), bare=Kind.ARTIST)
+    try:
+        kind, pk = ids.decode(
+            call.params.required("id"), allowed=(Kind.ARTIST, Kind.ALBUM, Kind.TRACK), bare=Kind.ARTIST
+        )
+    except ids.ExternalNotInLibraryError as missing:
+        return _external_artist_info(call, element, missing.ref)
     artist = _artist_of(kind, pk)
     count = call.params.int_or("count", INFO_DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT)
     node = Node(element)
@@ -163,6 +180,20 @@ def _artist_info(call: Call, element: str, id3: bool) -> Node:
     similar = selectors.artists_similar(artist=artist, count=count)
     build = (lambda a: builders.artist_id3(a, call.profile, "similarArtist")) if id3 else _similar_artist_entry
     node.add_list("similarArtist", [build(item) for item in similar])
+    return node
+
+
+def _external_artist_info(call: Call, element: str, ref: ids.ExternalRef) -> Node:
+    """What the source says of its artist: the biography (it knows no similar artists)."""
+    if ref.kind is not ResultKind.ARTIST:
+        raise SubsonicError(
+            ErrorCode.NOT_FOUND,
+            f"{ref.kind.title()} {ref.external_id!r} of {ref.source} is not in the library; ask for its artist's info",
+        )
+    artist = external.artist_page(user=call.user, ref=ref)
+    node = Node(element)
+    node.add_text("biography", artist.biography or None)
+    node.add_list("similarArtist", [])
     return node
 
 
@@ -235,7 +266,11 @@ def get_top_songs(call: Call) -> Node:
     raw_id = call.params.text("id")
     artist: Artist | None
     if raw_id:
-        artist = selectors.artist_get(artist_id=ids.decode_as(raw_id, Kind.ARTIST))
+        try:
+            artist_id = ids.decode_as(raw_id, Kind.ARTIST)
+        except ids.ExternalNotInLibraryError as missing:
+            return _external_top_songs(call, missing.ref, count)
+        artist = selectors.artist_get(artist_id=artist_id)
     else:
         name = call.params.text("artist")
         if not name:
@@ -245,4 +280,12 @@ def get_top_songs(call: Call) -> Node:
     tracks = selectors.tracks_top(user=call.user, artist=artist, count=count) if artist is not None else []
     limits = call.playback_limits()
     node.add_list("song", [builders.song(track, call.profile, limits=limits) for track in tracks])
+    return node
+
+
+def _external_top_songs(call: Call, ref: ids.ExternalRef, count: int) -> Node:
+    """An external artist's top songs as its source ranks them (each an `ext-` song players can play)."""
+    songs = external.artist_page(user=call.user, ref=ref).top_songs[:count]
+    node = Node("topSongs")
+    node.add_list("song", [builders.external_song(hit, call.profile) for hit in songs])
     return node

@@ -25,6 +25,12 @@ def _search(call: Call, element: str, *, id3: bool) -> Node:
     }
     offsets = {kind: params.int_or(f"{kind}Offset", 0, minimum=0) for kind in ("artist", "album", "song")}
     source = call.folder_source()
+    remote = external.search_start(
+        user=call.user,
+        query=selectors.search_query_text(query),
+        source=source,
+        **{f"{kind}_count": counts[kind] if offsets[kind] == 0 else 0 for kind in counts},
+    )
     library = selectors.library_search(
         user=call.user,
         query=query,
@@ -36,12 +42,7 @@ def _search(call: Call, element: str, *, id3: bool) -> Node:
         song_offset=offsets["song"],
         source=source,
     )
-    hits = external.search_hits(
-        user=call.user,
-        query=selectors.search_query_text(query),
-        source=source,
-        **{f"{kind}_count": counts[kind] if offsets[kind] == 0 else 0 for kind in counts},
-    )
+    hits = remote.hits()
     return builders.artists_albums_songs(
         element, library, call.profile, id3=id3, limits=call.playback_limits(), external=hits
     )

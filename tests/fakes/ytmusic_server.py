@@ -5,7 +5,7 @@ parsers/watch.py, parsers/albums.py, parsers/playlists.py). Routes:
   GET  /                               the home page carrying ytcfg VISITOR_DATA
   POST /youtubei/v1/search             songs / albums / playlists / artists shelves for a query
   POST /youtubei/v1/next               the watch playlist of a videoId (or of a playlistId)
-  POST /youtubei/v1/browse             an album (MPRE…) or lyrics (MPLYt…)
+  POST /youtubei/v1/browse             an album (MPRE…), an artist page (UC…) or lyrics (MPLYt…)
   GET  /playlist?list=<OLAK…>          the album page an audio playlist id redirects to (carries the MPRE id)
   GET  /watch?v=<id>                   the song's media, behaving as its `media` says (ok, status:429, slow…)
   GET  /media/<name>, /status/<code>…  see tests.fakes.media_server
@@ -37,6 +37,7 @@ DOT = {"text": " • "}
 class FakeArtist:
     browse_id: str
     name: str
+    description: str = ""
 
 
 @dataclass
@@ -402,6 +403,115 @@ class _Builder:
             }
         }
 
+    def artist_song_item(self, song: FakeSong) -> dict[str, Any]:
+        """A row of an artist page's top songs: title, artists and album columns told apart by page type."""
+        album = self.catalog.albums.get(song.album_id)
+        columns = [
+            _flex([{"text": song.title, "navigationEndpoint": _watch_endpoint(song.video_id, song.video_type)}]),
+            _flex(_joined([_artist_run(a, page_type=True) for a in song.artists], {"text": ", "})),
+        ]
+        if album:
+            album_run = _album_run(album)
+            album_run["navigationEndpoint"]["browseEndpoint"]["browseEndpointContextSupportedConfigs"] = {
+                "browseEndpointContextMusicConfig": {"pageType": "MUSIC_PAGE_TYPE_ALBUM"}
+            }
+            columns.append(_flex([album_run]))
+        item: dict[str, Any] = {
+            "flexColumns": columns,
+            "fixedColumns": [
+                {"musicResponsiveListItemFixedColumnRenderer": {"text": {"runs": [{"text": _duration(song.seconds)}]}}}
+            ],
+            "overlay": _play_overlay(song.video_id, song.video_type),
+            "thumbnail": _thumbnails(self.cover(album)),
+            "menu": {
+                "menuRenderer": {
+                    "items": [
+                        {
+                            "menuNavigationItemRenderer": {
+                                "navigationEndpoint": _watch_endpoint(song.video_id, song.video_type)
+                            }
+                        }
+                    ]
+                }
+            },
+        }
+        if not song.available:
+            item["musicItemRendererDisplayPolicy"] = "MUSIC_ITEM_RENDERER_DISPLAY_POLICY_GREY_OUT"
+        return {"musicResponsiveListItemRenderer": item}
+
+    def artist_album_item(self, album: FakeAlbum) -> dict[str, Any]:
+        """An album card of an artist page's "Albums" carousel (a two-row item)."""
+        return {
+            "musicTwoRowItemRenderer": {
+                "title": {"runs": [_album_run(album)]},
+                "subtitle": {"runs": [{"text": "Album"}, DOT, {"text": str(album.year)}]},
+                "navigationEndpoint": {"browseEndpoint": {"browseId": album.browse_id}},
+                "thumbnailRenderer": _thumbnails(self.cover(album)),
+                "thumbnailOverlay": {
+                    "musicItemThumbnailOverlayRenderer": {
+                        "content": {
+                            "musicPlayButtonRenderer": {
+                                "playNavigationEndpoint": {"watchPlaylistEndpoint": {"playlistId": album.playlist_id}}
+                            }
+                        }
+                    }
+                },
+            }
+        }
+
+    def artist(self, browse_id: str) -> dict[str, Any] | None:
+        """An artist page (ytmusicapi's get_artist): header, top songs shelf, albums carousel, description."""
+        artist = self.catalog.artists.get(browse_id)
+        if artist is None:
+            return None
+        albums = [a for a in self.catalog.albums.values() if browse_id in [x.browse_id for x in a.artists]]
+        songs = [s for s in self.catalog.songs.values() if browse_id in [x.browse_id for x in s.artists]]
+        sections: list[dict[str, Any]] = []
+        if songs:
+            sections.append(
+                {
+                    "musicShelfRenderer": {
+                        "title": {"runs": [{"text": "Top songs"}]},
+                        "contents": [self.artist_song_item(s) for s in songs],
+                    }
+                }
+            )
+        if albums:
+            sections.append(
+                {
+                    "musicCarouselShelfRenderer": {
+                        "header": {"musicCarouselShelfBasicHeaderRenderer": {"title": {"runs": [{"text": "Albums"}]}}},
+                        "contents": [self.artist_album_item(a) for a in albums],
+                    }
+                }
+            )
+        if artist.description:
+            sections.append(
+                {"musicDescriptionShelfRenderer": {"description": {"runs": [{"text": artist.description}]}}}
+            )
+        if not sections:
+            sections.append({"musicCarouselShelfRenderer": {"header": {}, "contents": []}})
+        return {
+            "header": {
+                "musicImmersiveHeaderRenderer": {
+                    "title": {"runs": [{"text": artist.name}]},
+                    "subscriptionButton": {
+                        "subscribeButtonRenderer": {
+                            "channelId": artist.browse_id,
+                            "subscribed": False,
+                            "subscriberCountText": {"runs": [{"text": "1.2K"}]},
+                        }
+                    },
+                    "thumbnail": _thumbnails(f"{self.base_url}/media/cover.jpg"),
+                }
+            },
+            "contents": {
+                "singleColumnBrowseResultsRenderer": {
+                    "tabs": [{"tabRenderer": {"content": {"sectionListRenderer": {"contents": sections}}}}]
+                }
+            },
+        }
+
     def lyrics(self, browse_id: str) -> dict[str, Any] | None:
         song = self.catalog.songs.get(browse_id.removeprefix("MPLYt_"))
         if song is None or not song.lyrics:
@@ -495,7 +605,12 @@ class _Handler(BaseHTTPRequestHandler):
             payload = builder.next(body.get("videoId"), body.get("playlistId"))
         elif endpoint == "browse":
             browse_id = str(body.get("browseId", ""))
-            payload = builder.lyrics(browse_id) if browse_id.startswith("MPLYt") else builder.album(browse_id)
+            if browse_id.startswith("MPLYt"):
+                payload = builder.lyrics(browse_id)
+            elif browse_id.startswith("UC"):
+                payload = builder.artist(browse_id)
+            else:
+                payload = builder.album(browse_id)
         else:
             payload = None
         if payload is None:
@@ -555,7 +670,7 @@ def ytmusic_server(catalog: Catalog, media: MediaStore | None = None) -> Iterato
 def demo_catalog() -> Catalog:
     """A small catalog: one album of three songs (one greyed out), a single with lyrics, a user upload."""
     catalog = Catalog()
-    band = FakeArtist("UCband0000000000000000001", "The Fakes")
+    band = FakeArtist("UCband0000000000000000001", "The Fakes", "A band that only plays on 127.0.0.1.")
     guest = FakeArtist("UCguest000000000000000001", "Guest Star")
     catalog.add_album(
         FakeAlbum("MPREb_fakealbum01", "Loopback Dreams", [band], 2017, "OLAK5uy_fakealbum01"),

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from accounts.models import User
+from downloads.selectors import SourceHits
 from library.models import Track
+from sources.base import ResultKind, SearchResult
+from sources.selectors import source_status
 from subsonic import ids
 from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
 from tests.fakes.fixtures import FakeYouTube, cover_jpeg, fake_media, fake_youtube
+from tests.fakes.ytmusic_server import FakeSong
 from tests.subsonic.conftest import client_for
 from tests.subsonic.support import Reply, SubsonicClient
 
@@ -44,8 +51,6 @@ def _local_track(title: str, **extra: Any) -> Track:
 # Ids
 # --------------------------------------------------------------------------------------------------------------
 def test_external_ids_round_trip_and_name_their_source_and_kind() -> None:
-    from sources.base import ResultKind
-
     for kind, prefix in ((ResultKind.SONG, "ext-yt-"), (ResultKind.ALBUM, "ext-yta-"), (ResultKind.ARTIST, "ext-ytr-")):
         encoded = ids.external_id("youtube", kind, "Ab_c-9")
         assert encoded == f"{prefix}Ab_c-9"
@@ -111,6 +116,29 @@ def test_a_song_already_in_the_library_is_never_repeated(api: SubsonicClient, hy
     assert _songs(api.call("search3", fmt, query="localhost")) == [ids.track_id(downloaded.pk), COVER]
 
 
+def test_a_song_the_library_has_from_elsewhere_is_not_repeated_by_isrc_or_recording_id(
+    api: SubsonicClient, hybrid: FakeYouTube, monkeypatch: Any
+) -> None:
+    """YouTube Music's answers carry neither, but a source that knows them is matched on them."""
+    ripped = _local_track("Localhost Blues (CD)", isrc="USFAK1700001")
+    tagged = TrackFactory.create(
+        album=ripped.album, title="Port Zero (CD)", musicbrainz_recording_id="6f1c2b4e-0000-4000-8000-000000000001"
+    )
+    hits = [
+        SearchResult("youtube", ResultKind.SONG, "vidAAAAAAA1", "Localhost Blues", isrc="usfak1700001"),
+        SearchResult(
+            "youtube",
+            ResultKind.SONG,
+            "vidAAAAAAA2",
+            "Port Zero",
+            musicbrainz_recording_id="6f1c2b4e-0000-4000-8000-000000000001",
+        ),
+        SearchResult("youtube", ResultKind.SONG, "vidUGCUGC01", "Localhost Blues (cover)", isrc="USFAK1799999"),
+    ]
+    monkeypatch.setattr("subsonic.external.sources_search", lambda **_kwargs: [SourceHits("youtube", hits)])
+    assert _songs(api.call("search3", query="cd")) == [ids.track_id(ripped.pk), ids.track_id(tagged.pk), COVER]
+
+
 @pytest.mark.parametrize("query", ["", '""', "*"])
 def test_the_full_library_sync_never_asks_the_source(api: SubsonicClient, hybrid: FakeYouTube, query: str) -> None:
     mine = _local_track("Anything")
@@ -166,6 +194,20 @@ def test_a_slow_source_never_makes_the_search_slow(api: SubsonicClient, hybrid: 
     reply = api.call("search3", "json", query="localhost")
     assert time.monotonic() - started < 1.0
     assert _songs(reply) == [ids.track_id(mine.pk)]
+    health = source_status(source_name="youtube").health
+    assert health.available
+    assert re.search(
+        r"last problem: search timed out after 0.3 s at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", health.message
+    )
+    assert health.details["last_problem"]["error"] == "timeout"  # type: ignore[index]
+
+
+def test_a_successful_search_clears_the_source_problem(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    hybrid.server.fail_next("500")
+    assert _songs(api.call("search3", query="localhost")) == []
+    assert "last problem: search failed" in source_status(source_name="youtube").health.message
+    assert _songs(api.call("search3", query="localhost")) == [BLUES, COVER]
+    assert source_status(source_name="youtube").health.message == "ok"
 
 
 @pytest.mark.parametrize("fault", ["500", "429-html", "layout"])
@@ -173,6 +215,31 @@ def test_a_failing_source_leaves_the_library_hits(api: SubsonicClient, hybrid: F
     mine = _local_track("Localhost Blues (demo)")
     hybrid.server.fail_next(fault)
     assert _songs(api.call("search3", query="localhost")) == [ids.track_id(mine.pk)]
+    problem = source_status(source_name="youtube").health.details["last_problem"]
+    assert problem["error"] == "source_request_failed"  # type: ignore[index]
+    assert problem["message"].startswith("search failed: YouTube Music")  # type: ignore[index]
+
+
+def test_the_source_problem_shows_in_the_sources_api(
+    api: SubsonicClient, hybrid: FakeYouTube, admin: User, api_client_for: Any
+) -> None:
+    hybrid.server.fail_next("500")
+    api.call("search3", query="localhost")
+    body = api_client_for(admin).get("/api/v1/sources/youtube/health").json()
+    assert body["available"] is True
+    assert "last problem: search failed" in body["message"]
+    assert body["details"]["last_problem"]["error"] == "source_request_failed"
+
+
+def test_a_hit_with_an_id_no_player_could_send_back_is_skipped_and_logged(
+    api: SubsonicClient, hybrid: FakeYouTube, caplog: pytest.LogCaptureFixture
+) -> None:
+    band = hybrid.catalog.artists["UCband0000000000000000001"]
+    hybrid.catalog.songs["bad id/../x"] = FakeSong("bad id/../x", "Localhost Garbage", [band], 2)
+    with caplog.at_level(logging.WARNING, logger="subsonic.external"):
+        reply = api.call("search3", "json", query="localhost")
+    assert _songs(reply) == [BLUES, COVER]
+    assert "unusable id 'bad id/../x': skipped" in caplog.text
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -219,10 +286,52 @@ def test_get_album_of_an_external_album_lists_its_available_songs(
     assert songs[1]["artist"] == "The Fakes, Guest Star"
 
 
-def test_get_artist_of_an_external_artist_says_why_it_cannot(api: SubsonicClient, hybrid: FakeYouTube) -> None:
-    reply = api.call("getArtist", id="ext-ytr-UCband0000000000000000001")
-    assert reply.error_code == 0
-    assert "cannot be browsed" in reply.error_message
+BAND = "ext-ytr-UCband0000000000000000001"
+GUEST = "ext-ytr-UCguest000000000000000001"
+
+
+def test_get_artist_of_an_external_artist_lists_its_albums(api: SubsonicClient, hybrid: FakeYouTube, fmt: str) -> None:
+    reply = api.call("getArtist", fmt, id=BAND)
+    artist = reply.one("artist")
+    assert (artist["id"], artist["name"], artist["albumCount"]) == (BAND, "The Fakes", "1")
+    albums = reply.items("artist", "album")
+    assert [(a["id"], a["name"], a["year"], a["artist"]) for a in albums] == [
+        (ALBUM, "Loopback Dreams", "2017", "The Fakes")
+    ]
+    # Each listed album opens.
+    assert api.call("getAlbum", fmt, id=albums[0]["id"]).one("album")["songCount"] == "2"
+
+
+def test_an_external_artist_without_albums_has_an_empty_list(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    reply = api.call("getArtist", "json", id=GUEST)
+    assert reply.one("artist")["albumCount"] == "0"
+    assert reply.items("artist", "album") == []
+
+
+def test_an_unknown_external_artist_is_not_found(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    assert api.call("getArtist", id="ext-ytr-UCnosuch000000000000000").error_code == 70
+    assert api.call("getArtist", id="ext-ytr-MPREb_notanartist").error_code == 70  # not an artist id of the source
+
+
+def test_the_artist_page_is_asked_for_once(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    for method in ("getArtist", "getArtistInfo2", "getTopSongs"):
+        assert api.call(method, id=BAND).ok, method
+    assert hybrid.server.api_calls("browse") == 1
+
+
+def test_artist_info_of_an_external_artist_is_its_biography(api: SubsonicClient, hybrid: FakeYouTube, fmt: str) -> None:
+    for method, element in (("getArtistInfo", "artistInfo"), ("getArtistInfo2", "artistInfo2")):
+        reply = api.call(method, fmt, id=BAND)
+        assert reply.ok, reply.body
+        assert reply.values(element, "biography") == ["A band that only plays on 127.0.0.1."]
+        assert reply.items(element, "similarArtist") == []
+
+
+def test_top_songs_of_an_external_artist_are_its_playable_songs(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    reply = api.call("getTopSongs", id=BAND)
+    # "Greyed Out" cannot be played from the source: left out.
+    assert reply.ids("topSongs", "song") == [BLUES, "ext-yt-vidAAAAAAA2"]
+    assert api.call("getTopSongs", id=BAND, count=1).ids("topSongs", "song") == [BLUES]
 
 
 def test_get_cover_art_of_an_external_album_is_fetched_once_and_resized(
@@ -237,6 +346,27 @@ def test_get_cover_art_of_an_external_album_is_fetched_once_and_resized(
     assert small["Content-Type"] == "image/jpeg"
     assert b"".join(small.streaming_content) != b"".join(full.streaming_content)  # type: ignore[attr-defined]
     assert hybrid.server.calls.count("GET /media/cover.jpg") == fetched
+
+
+def test_remote_covers_are_kept_within_their_size_least_recently_used_first(
+    api: SubsonicClient, hybrid: FakeYouTube, settings: Any
+) -> None:
+    def fetch(item: str) -> None:
+        response = api.raw("getCoverArt", id=item, **api.auth_params())
+        assert response.status_code == 200
+        b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+    fetch(ALBUM)
+    remote = Path(settings.MCMA_CACHE_DIR) / "covers" / "remote"
+    one_cover = sum(p.stat().st_size for p in remote.rglob("*") if p.is_file())
+    settings.REMOTE_COVER_CACHE_SIZE = one_cover  # room for one original
+    fetch(COVER)
+    assert len([p for p in remote.glob("*") if p.is_file()]) == 1
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 2
+    fetch(COVER)  # the one kept: served from the cache
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 2
+    fetch(ALBUM)  # dropped: fetched again
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 3
 
 
 def test_get_cover_art_of_an_external_song(api: SubsonicClient, hybrid: FakeYouTube) -> None:

@@ -331,3 +331,34 @@ def test_an_external_current_song_must_be_in_the_queue(api: SubsonicClient, hybr
     mine = TrackFactory.create(title="Mine")
     assert api.call("savePlayQueue", id=[ids.track_id(mine.pk)], current=BLUES).error_code == 0
     assert not DownloadJob.objects.exists()
+
+
+def test_a_bookmark_lands_with_the_song_and_the_latest_one_wins(
+    api: SubsonicClient, user: User, hybrid: FakeYouTube, fmt: str
+) -> None:
+    assert api.call("createBookmark", fmt, id=BLUES, position=1_000, comment="first").ok
+    assert api.call("createBookmark", fmt, id=BLUES, position=61_000, comment="the solo").ok
+    assert PendingReference.objects.filter(user=user, action=PendingAction.BOOKMARK).count() == 1
+    assert DownloadJob.objects.filter(external_id="vidAAAAAAA1").count() == 1
+
+    track = _land("vidAAAAAAA1")
+
+    bookmark = api.call("getBookmarks", fmt).one("bookmarks", "bookmark")
+    assert (bookmark["position"], bookmark["comment"]) == ("61000", "the solo")
+    assert api.call("getBookmarks", fmt).ids("bookmarks", "bookmark", "entry") == [ids.track_id(track.pk)]
+    assert not PendingReference.objects.exists()
+
+
+def test_deleting_a_waiting_bookmark_takes_it_back(api: SubsonicClient, user: User, hybrid: FakeYouTube) -> None:
+    assert api.call("createBookmark", id=BLUES, position=5_000).ok
+    assert api.call("deleteBookmark", id=BLUES).ok
+    missing = api.call("deleteBookmark", id=BLUES)
+    assert (missing.error_code, missing.error_message) == (70, "Bookmark not found")
+    _land("vidAAAAAAA1")
+    assert api.call("getBookmarks").items("bookmarks", "bookmark") == []
+
+
+def test_a_bad_bookmark_position_writes_nothing(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    assert api.call("createBookmark", id=BLUES, position=-1).error_code in (0, 10)
+    assert not DownloadJob.objects.exists()
+    assert not PendingReference.objects.exists()

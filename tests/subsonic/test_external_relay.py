@@ -90,7 +90,7 @@ def worker(monkeypatch: Any) -> Iterator[list[threading.Thread]]:
             threads.append(thread)
             thread.start()
 
-    monkeypatch.setattr("downloads.services._send", send)
+    monkeypatch.setattr("downloads.services.enqueueing.jobs_send", send)
     yield threads
     _drain(threads)
 
