@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DownloadJobStateEnum": "downloads.models.JobState",
         "ScanRunStateEnum": "sources.models.ScanState",
+        "TranscodeFormatEnum": "accounts.models.TranscodeFormat",
     },
 }
 SIMPLE_JWT = {

@@ -136,7 +136,8 @@ class AdminUserUpdateSerializer(_FlagsMixin, MeUpdateSerializer):
     is_admin = serializers.BooleanField(required=False)
     max_bitrate = serializers.IntegerField(required=False, min_value=0, max_value=100_000)
     default_format = serializers.ChoiceField(
-        choices=["", *TranscodeFormat.values],
+        choices=TranscodeFormat.choices,
+        allow_blank=True,
         required=False,
         help_text="What the user's players get when they name no format; blank = the original file.",
     )

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from library import services
+from library import selectors, services
 from library.models import Track
 from tests.factories.library import AlbumFactory, TrackFactory
 from tests.subsonic.conftest import Library
@@ -116,6 +116,7 @@ def test_query_count_does_not_grow_with_the_library(
     services.star_set(user=api_user(api), kind="album", ids=[library.abbey.pk], starred=True)
     services.star_set(user=api_user(api), kind="track", ids=[library.tracks[0].pk], starred=True)
     services.star_set(user=api_user(api), kind="artist", ids=[library.bjork.pk], starred=True)
+    selectors.playback_limits(user=api_user(api), client="pytest")  # the player profiles, read once
     before = count()
     for _ in range(3):
         album = AlbumFactory.create()
