@@ -143,7 +143,7 @@ def _check_may_start(user: User | None, source: str) -> None:
     budget = download_budget(user=user)
     if budget.exhausted and budget.frees_at is not None:
         raise DownloadBudgetExceededError(
-            f"{user.username} has had {budget.used} songs downloaded in the last 24 hours, the most allowed "
+            f"{user.username} asked for {budget.used} song downloads in the last 24 hours, the most allowed "
             f"({budget.limit}); the next one can be asked for at {budget.frees_at:%H:%M} UTC",
             details={
                 "limit": budget.limit,
