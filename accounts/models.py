@@ -37,7 +37,7 @@ class User(AbstractUser):
     download_daily_limit = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Songs this user may have downloaded from external sources per 24 hours; 0 = no limit, "
+        help_text="Songs this user may ask to download from external sources per 24 hours; 0 = no limit, "
         "empty = the server's DOWNLOAD_DAILY_LIMIT.",
     )
     subsonic_external_search = models.BooleanField(

@@ -33,7 +33,7 @@ class DownloadRequestsNotAllowedError(PermissionDeniedError):
 
 
 class DownloadBudgetExceededError(RateLimitedError):
-    """The user has had DOWNLOAD_DAILY_LIMIT (or their own limit) songs downloaded in the last 24 hours."""
+    """The user asked for DOWNLOAD_DAILY_LIMIT (or their own limit) song downloads in the last 24 hours."""
 
     code = "download_budget_exceeded"
 

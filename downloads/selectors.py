@@ -43,7 +43,7 @@ BUDGET_WINDOW = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class DownloadBudget:
-    """How many songs a user may have downloaded per BUDGET_WINDOW (None: no limit), how many were asked for in
+    """How many songs a user may ask to download per BUDGET_WINDOW (None: no limit), how many were asked for in
     the last one, and when the next one frees up (None while some are left)."""
 
     limit: int | None

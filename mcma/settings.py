@@ -406,7 +406,7 @@ DOWNLOAD_RETRY_CAP_SECONDS = env.int("DOWNLOAD_RETRY_CAP_SECONDS", default=3600)
 # A rate limit or bot check pauses every job of the source for at least this long.
 DOWNLOAD_RATE_LIMIT_PAUSE_SECONDS = env.int("DOWNLOAD_RATE_LIMIT_PAUSE_SECONDS", default=1800)
 DOWNLOAD_CONCURRENCY_PER_SOURCE = env.int("DOWNLOAD_CONCURRENCY_PER_SOURCE", default=2)
-# Songs a user (not an admin) may have downloaded per 24 hours, album and playlist tracks included; 0 = no limit.
+# Songs a user (not an admin) may ask to download per 24 hours, album and playlist tracks included; 0 = no limit.
 # An admin can set another limit per user (User.download_daily_limit).
 DOWNLOAD_DAILY_LIMIT = env.int("DOWNLOAD_DAILY_LIMIT", default=0)
 # A running job whose heartbeat is older than this lost its worker; the sweep hands it to another one.

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name="download_daily_limit",
             field=models.PositiveIntegerField(
                 blank=True,
-                help_text="Songs this user may have downloaded from external sources per 24 hours; 0 = no limit, empty = the server's DOWNLOAD_DAILY_LIMIT.",
+                help_text="Songs this user may ask to download from external sources per 24 hours; 0 = no limit, empty = the server's DOWNLOAD_DAILY_LIMIT.",
                 null=True,
             ),
         ),

@@ -38,7 +38,9 @@ def limited(settings: Any, fake_youtube: FakeYouTube, monkeypatch: Any) -> User:
 def test_the_budget_counts_the_songs_of_the_last_24_hours(limited: User) -> None:
     _request(limited, "vidAAAAAAA1")
     _request(limited, "vidAAAAAAA2")
-    with pytest.raises(DownloadBudgetExceededError, match=r"2 songs downloaded in the last 24 hours.*\(2\)") as refused:
+    with pytest.raises(
+        DownloadBudgetExceededError, match=r"asked for 2 song downloads in the last 24 hours.*\(2\)"
+    ) as refused:
         _request(limited, "vidUGCUGC01")
     assert 0 < refused.value.details["retry_after"] <= 24 * 3600
     assert DownloadJob.objects.count() == 2

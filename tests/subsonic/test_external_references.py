@@ -362,3 +362,11 @@ def test_a_bad_bookmark_position_writes_nothing(api: SubsonicClient, hybrid: Fak
     assert api.call("createBookmark", id=BLUES, position=-1).error_code in (0, 10)
     assert not DownloadJob.objects.exists()
     assert not PendingReference.objects.exists()
+
+
+def test_get_song_then_its_download_ask_the_origin_for_the_track_once(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    assert api.call("getSong", id=BLUES).ok
+    assert api.call("getSong", id=BLUES).ok
+    assert api.call("star", id=BLUES).ok
+    _land("vidAAAAAAA1")
+    assert hybrid.server.api_calls("next") == 1  # the watch playlist behind resolve_track, within the cache time
