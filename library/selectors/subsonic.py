@@ -158,9 +158,10 @@ def album_list(
     qs = albums_base(user=user, source=source)
     mine = AlbumAnnotation.objects.filter(user=user)
     order: tuple[str, ...]
-    if list_type is AlbumListType.RANDOM:
-        order = ("?",)
-    elif list_type is AlbumListType.NEWEST:
+    if list_type is AlbumListType.RANDOM:  # every page is a fresh draw, so `offset` has nothing to skip
+        pks = random_pks(qs, size)
+        return in_order(album_rows(qs.filter(pk__in=pks)), pks)
+    if list_type is AlbumListType.NEWEST:
         order = ("-created_at", "-pk")
     elif list_type is AlbumListType.HIGHEST:
         qs = qs.filter(pk__in=mine.filter(rating__gt=0).values("album_id"))
