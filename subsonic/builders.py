@@ -460,8 +460,10 @@ def external_artist_with_albums(artist: ArtistMetadata, profile: Profile) -> Nod
     return node
 
 
-def artist_with_albums(artist: Artist, albums: list[AlbumRow], profile: Profile) -> Node:
+def artist_with_albums(artist: Artist, albums: list[AlbumRow], profile: Profile, *, image_url: str | None) -> Node:
+    """getArtist; `image_url` (the artist's picture, when the library has one) is `artistImageUrl`."""
     node = artist_id3(artist, profile)
+    node.set("artistImageUrl", image_url)
     node.add_list("album", [album_id3(album, profile) for album in albums])
     return node
 

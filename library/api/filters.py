@@ -103,7 +103,7 @@ class AlbumFilter(_SearchMixin):
         return selectors.albums_search(qs, query=value) if value else qs
 
     def filter_source(self, qs: QuerySet[Album], name: str, value: str) -> QuerySet[Album]:
-        return qs.filter(Exists(Track.objects.filter(album=OuterRef("pk"), source=value))) if value else qs
+        return qs.filter(selectors.album_has_source(value)) if value else qs
 
 
 class TrackFilter(_SearchMixin):

@@ -134,7 +134,8 @@ def get_artist(call: Call) -> Node:
     except ids.ExternalNotInLibraryError as missing:
         return builders.external_artist_with_albums(external.artist_page(user=call.user, ref=missing.ref), call.profile)
     artist, albums = selectors.artist_with_albums(user=call.user, artist_id=artist_id)
-    node = builders.artist_with_albums(artist, albums, call.profile)
+    image_url = _artist_image_urls(call, artist).get("medium")
+    node = builders.artist_with_albums(artist, albums, call.profile, image_url=image_url)
     node.set("albumCount", len(albums))
     return node
 
@@ -177,6 +178,8 @@ def _artist_info(call: Call, element: str, id3: bool) -> Node:
     count = call.params.int_or("count", INFO_DEFAULT_COUNT, minimum=0, maximum=MAX_COUNT)
     node = Node(element)
     node.add_text("musicBrainzId", artist.musicbrainz_id or None)
+    for label, url in _artist_image_urls(call, artist).items():
+        node.add_text(f"{label}ImageUrl", url)
     similar = selectors.artists_similar(artist=artist, count=count)
     build = (lambda a: builders.artist_id3(a, call.profile, "similarArtist")) if id3 else _similar_artist_entry
     node.add_list("similarArtist", [build(item) for item in similar])
@@ -195,6 +198,19 @@ def _external_artist_info(call: Call, element: str, ref: ids.ExternalRef) -> Nod
     node.add_text("biography", artist.biography or None)
     node.add_list("similarArtist", [])
     return node
+
+
+# Pixel sizes of the artist pictures getArtistInfo announces (served scaled by getCoverArt), as Navidrome does.
+ARTIST_IMAGE_SIZES = {"small": 300, "medium": 600, "large": 1200}
+
+
+def _artist_image_urls(call: Call, artist: Artist) -> dict[str, str]:
+    """getCoverArt URLs of the artist's picture (their own image, else the cover of one of their albums) by size
+    label; none when the library has no picture (getCoverArt would answer its placeholder)."""
+    if not selectors.artist_cover_path(artist_id=artist.pk):
+        return {}
+    artist_id = ids.artist_id(artist.pk)
+    return {label: call.own_url("getCoverArt", id=artist_id, size=size) for label, size in ARTIST_IMAGE_SIZES.items()}
 
 
 def _similar_artist_entry(artist: Artist) -> Node:

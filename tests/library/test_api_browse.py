@@ -112,6 +112,10 @@ def test_album_filters(api_client_for: Any, library: dict[str, Any]) -> None:
     assert ids(client.get("/api/v1/albums", {"year_min": 1960, "year_max": 1970})) == [abbey.pk]
     assert ids(client.get("/api/v1/albums", {"source": "youtube"})) == [abbey.pk]
     assert ids(client.get("/api/v1/albums", {"q": "debut"})) == [debut.pk]
+    # A folder's albums are those with a file there, as in Subsonic's musicFolderId: a missing one does not count.
+    library["something"].is_missing = True
+    library["something"].save(update_fields=["is_missing"])
+    assert ids(client.get("/api/v1/albums", {"source": "youtube"})) == []
     assert ids(client.get("/api/v1/albums", {"q": "beatles road"})) == [abbey.pk]  # words across album and artist
     assert ids(client.get("/api/v1/albums", {"ordering": "-year"})) == [lemonade.pk, debut.pk, abbey.pk]
 

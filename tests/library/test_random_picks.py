@@ -44,3 +44,16 @@ def test_a_sparse_filter_still_fills_the_page() -> None:
     TrackFactory.create_batch(200)
     assert sorted(_random_titles(size=3, genre="zeuhl")) == sorted(track.title for track in chosen)
     assert _random_titles(size=3, genre="nothing") == []
+
+
+def test_random_albums_are_distinct_present_and_without_order_by_random() -> None:
+    user = UserFactory.create()
+    tracks = TrackFactory.create_batch(30)  # one album each
+    Track.objects.filter(pk=tracks[0].pk).update(is_missing=True)
+    with CaptureQueriesContext(connection) as queries:
+        names = [row.name for row in selectors.album_list(user=user, list_type=selectors.AlbumListType.RANDOM, size=10)]
+    assert len(names) == len(set(names)) == 10
+    assert tracks[0].album.name not in names
+    assert not any("RANDOM()" in query["sql"].upper() for query in queries.captured_queries)
+    every = selectors.album_list(user=user, list_type=selectors.AlbumListType.RANDOM, size=50)
+    assert len(every) == 29

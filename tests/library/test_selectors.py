@@ -37,13 +37,13 @@ def test_playlists_visible_and_playlist_get() -> None:
         selectors.playlist_get(user=me, playlist_id=private.pk)
 
 
-def test_tracks_with_user_data_is_per_user() -> None:
+def test_user_data_is_per_user() -> None:
     me, other = UserFactory.create(), UserFactory.create()
     track = TrackFactory.create()
     services.rating_set(user=other, kind="track", item_id=track.pk, rating=5)
     services.star_set(user=me, kind="track", ids=[track.pk], starred=True)
     services.play_record(user=me, track=track)
-    mine = selectors.tracks_with_user_data(selectors.tracks_list(user=me).filter(pk=track.pk), user=me).get()
+    mine = selectors.tracks_list(user=me).get(pk=track.pk)
     fields = ("starred_at", "rating", "play_count")
     mine_data = {name: vars(mine)[name] for name in fields}  # annotations, not model fields
     assert mine_data["starred_at"] is not None

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from PIL import Image
 
 from library import services
+from library.models import Album
 from tests.factories.accounts import UserFactory
 from tests.subsonic.conftest import Library
 from tests.subsonic.support import NS, SubsonicClient
@@ -94,3 +96,27 @@ def test_get_cover_art_of_an_unknown_or_hidden_item_is_still_error_70(
     private = services.playlist_create(owner=UserFactory.create(), name="secret")
     for cover_id in ("al-999999", "ar-999999", "tr-999999", f"pl-{private.pk}"):
         assert api.call("getCoverArt", fmt, id=cover_id).error_code == 70, cover_id
+
+
+def test_artist_image_urls_point_at_get_cover_art_when_the_library_has_a_picture(
+    api: SubsonicClient, library: Library, fmt: str
+) -> None:
+    """getArtist `artistImageUrl` and getArtistInfo2's image URLs: only when the artist has an image or one of their
+    albums a cover (no artist image files exist yet), and fetchable as they are (the caller's credentials)."""
+    artist_id = f"ar-{library.bjork.pk}"
+    assert "artistImageUrl" not in api.call("getArtist", fmt, id=artist_id).one("artist")
+    assert api.call("getArtistInfo2", fmt, id=artist_id).values("artistInfo2", "largeImageUrl") == []
+
+    Album.objects.filter(pk=library.debut.pk).update(cover_path="covers/debut.jpg")
+    url = api.call("getArtist", fmt, id=artist_id).one("artist")["artistImageUrl"]
+    info = api.call("getArtistInfo2", fmt, id=artist_id)
+    sizes = {label: info.values("artistInfo2", f"{label}ImageUrl") for label in ("small", "medium", "large")}
+    assert sizes["medium"] == [url]
+    for label, side in (("small", "300"), ("medium", "600"), ("large", "1200")):
+        parts = urlsplit(sizes[label][0])
+        query = dict(parse_qsl(parts.query))
+        assert (parts.scheme, parts.path) == ("http", "/rest/getCoverArt")
+        assert (query["id"], query["size"], query["u"]) == (artist_id, side, api.username)
+        assert {"t", "s", "v", "c"} <= query.keys()
+    legacy = api.call("getArtistInfo", fmt, id=artist_id)
+    assert len(legacy.values("artistInfo", "smallImageUrl")) == 1

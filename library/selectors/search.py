@@ -1,0 +1,170 @@
+"""Text search over the stored folded keys: the same `fold()` on both sides, so SQLite and PostgreSQL agree.
+Artists, albums and tracks are matched through the search index of migration 0009 (`library_<kind>_search`,
+kept in sync by triggers), genres (a short table) directly. Used by the REST lists' `q` and by search2/search3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.db import connections
+from django.db.models import Case, CharField, F, Model, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
+
+from accounts.models import User
+from library.models import Album, Artist, Genre, Track
+from library.selectors.base import in_order, present_tracks
+from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows
+from library.selectors.subsonic import albums_base, subsonic_artists, subsonic_tracks
+from library.text import fold
+
+_M = TypeVar("_M", bound=Model)
+
+
+def search_terms(query: str) -> list[str]:
+    """The folded words of a query; every word must occur in the item (AND), in any order."""
+    return fold(query).split()
+
+
+def _match_all(qs: QuerySet[_M], terms: list[str], fields: tuple[str, ...]) -> QuerySet[_M]:
+    # `contains` escapes LIKE wildcards, so `%` or `_` in a query match only themselves.
+    for term in terms:
+        condition = Q()
+        for field in fields:
+            condition |= Q(**{f"{field}__contains": term})
+        qs = qs.filter(condition)
+    return qs
+
+
+# The SQLite trigram tokenizer indexes 3-character windows: shorter words are looked for in the index rows.
+_TRIGRAM = 3
+
+
+def _like_literal(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _indexed_match(qs: QuerySet[_M], terms: list[str]) -> QuerySet[_M]:
+    """The items whose index row (their folded name, plus artist and album names) holds every term."""
+    if not terms:
+        return qs
+    table = f"{qs.model._meta.db_table}_search"
+    if connections[qs.db].vendor == "sqlite":
+        indexed = [term for term in terms if len(term) >= _TRIGRAM]
+        clauses = [f"{table} MATCH %s"] if indexed else []
+        params = [" AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)] if indexed else []
+        for term in terms:
+            if len(term) < _TRIGRAM:
+                clauses.append("instr(body, %s) > 0")
+                params.append(term)
+        where = " AND ".join(clauses)
+        ids = RawSQL(f"SELECT rowid FROM {table} WHERE {where}", params)  # noqa: S608, S611 - values are params
+    else:
+        likes = " AND ".join("body LIKE %s" for _ in terms)
+        literals = [_like_literal(term) for term in terms]
+        ids = RawSQL(f"SELECT item_id FROM {table} WHERE {likes}", literals)  # noqa: S608, S611 - values are params
+    return qs.filter(pk__in=ids)
+
+
+def _ranked(qs: QuerySet[_M], *, query: str, key: str, name: str) -> QuerySet[_M]:
+    """Best match first, for players that play the first hit: the whole `key` equal to the query, then starting
+    with it, then holding it as whole words, then anything else that matched (a fragment inside a word, or a
+    match in another field). Ties: the user's most played, then starred, then by `name`. `qs` carries the user's
+    `play_count` and `starred_at` (every list queryset here does)."""
+    phrase = fold(query)
+    padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
+    rank = Case(
+        When(**{key: phrase}, then=Value(0)),
+        When(**{f"{key}__startswith": phrase}, then=Value(1)),
+        When(search_padded__contains=f" {phrase} ", then=Value(2)),
+        default=Value(3),
+    )
+    starred = Case(When(starred_at__isnull=False, then=Value(1)), default=Value(0))
+    return (
+        qs.alias(search_padded=padded)
+        .alias(search_rank=rank, search_starred=starred)
+        .order_by("search_rank", "-play_count", "-search_starred", name, "pk")
+    )
+
+
+def artists_search(qs: QuerySet[Artist], *, query: str) -> QuerySet[Artist]:
+    matched = _indexed_match(qs, search_terms(query))
+    return _ranked(matched, query=query, key="name_key", name="sort_name")
+
+
+def albums_search(qs: QuerySet[Album], *, query: str) -> QuerySet[Album]:
+    matched = _indexed_match(qs, search_terms(query))
+    return _ranked(matched, query=query, key="name_key", name="sort_name")
+
+
+def tracks_search(qs: QuerySet[Track], *, query: str) -> QuerySet[Track]:
+    matched = _indexed_match(qs, search_terms(query))
+    return _ranked(matched, query=query, key="title_key", name="title_key")
+
+
+def genres_search(qs: QuerySet[Genre], *, query: str) -> QuerySet[Genre]:
+    return _match_all(qs, search_terms(query), ("name_key",))
+
+
+# Queries that mean "everything" for search3: empty, a quoted empty string (Symfonium sends `""`, PureMusic `''`)
+# and a lone wildcard.
+_EVERYTHING_QUERIES = frozenset({"", '""', "''", "*"})
+
+
+def search_query_text(query: str) -> str:
+    """What a search2/search3 query asks for: the words without a trailing `*`; "" for the whole library."""
+    text = query.strip()
+    text = text[:-1].strip() if text.endswith("*") and text != "*" else text
+    return "" if text in _EVERYTHING_QUERIES else text
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    artists: list[Artist]
+    albums: list[AlbumRow]
+    tracks: list[TrackRow]
+
+
+def library_search(
+    *,
+    user: User,
+    query: str,
+    artist_count: int,
+    artist_offset: int,
+    album_count: int,
+    album_offset: int,
+    song_count: int,
+    song_offset: int,
+    source: str | None = None,
+) -> SearchResult:
+    """search2/search3. Accent- and case-insensitive word match, best match first (`_ranked`); an empty query
+    (also `""`, `''` or `*`) pages through the whole library by primary key, the stable order offline-sync
+    clients rely on. A count of 0 skips that kind. Query count is fixed: two queries (+ one for genres) per
+    kind asked for."""
+    text = search_query_text(query)
+    artists = subsonic_artists(user=user, source=source, album_artists_only=False)
+    albums = albums_base(user=user, source=source)
+    tracks = subsonic_tracks(user=user, source=source)
+    if text:
+        ordered_artists, ordered_albums = artists_search(artists, query=text), albums_search(albums, query=text)
+        ordered_tracks = tracks_search(tracks, query=text)
+    else:
+        # Keys only from the track table (and its present-track index), not the joins a song element needs.
+        present = present_tracks().filter(source=source) if source else present_tracks()
+        ordered_artists, ordered_albums = artists.order_by("pk"), albums.order_by("pk")
+        ordered_tracks = present.order_by("pk")
+    artist_pks = _page_pks(ordered_artists, artist_offset, artist_count)
+    album_pks = _page_pks(ordered_albums, album_offset, album_count)
+    track_pks = _page_pks(ordered_tracks, song_offset, song_count)
+    return SearchResult(
+        artists=in_order(list(artists.filter(pk__in=artist_pks)), artist_pks) if artist_pks else [],
+        albums=in_order(album_rows(albums.filter(pk__in=album_pks)), album_pks) if album_pks else [],
+        tracks=in_order(track_rows(tracks.filter(pk__in=track_pks)), track_pks) if track_pks else [],
+    )
+
+
+def _page_pks(ordered: QuerySet[_M], offset: int, count: int) -> list[int]:
+    """One page's primary keys. Ranking and deep offsets (a full sync pages to 100k) walk many rows: walking
+    them as bare keys, then loading only the page's rows, keeps a page from costing the rows it skips."""
+    return list(ordered.values_list("pk", flat=True)[offset : offset + count]) if count > 0 else []
