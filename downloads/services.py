@@ -44,6 +44,7 @@ from downloads.errors import (
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
 from downloads.selectors import user_may_request_downloads
 from downloads.ytdlp import DownloadOptions, DownloadProgress, audio_download
+from library.enrichment.services import enrichment_enqueue
 from library.importing import album_cover_store, albums_refresh, track_delete_file, track_upsert
 from library.models import Track
 from library.services import pending_references_apply
@@ -517,6 +518,7 @@ def _planned_path(job: DownloadJob, tags: TrackTags, suffix: str) -> str:
 def _complete(job: DownloadJob, track: Track, *, planned: str | None) -> None:
     """The job succeeded with `track`: what users did with the song while it downloaded now points at it."""
     pending_references_apply(track=track)
+    enrichment_enqueue(track_ids=[track.pk])
     now = timezone.now()
     DownloadJob.objects.filter(pk=job.pk).update(
         state=JobState.SUCCEEDED,
