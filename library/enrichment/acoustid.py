@@ -1,4 +1,7 @@
-"""AcoustID: the only importer of pyacoustid. Fingerprints with chromaprint's `fpcalc` and looks them up.
+"""AcoustID: the only importer of pyacoustid. Fingerprints with chromaprint and looks the fingerprints up.
+
+pyacoustid decodes with audioread (ffmpeg) into libchromaprint when both are there, else it runs `fpcalc`: the
+library path is preferred because fpcalc 1.5.1 built against FFmpeg 5 exits with status 3 at every file's end.
 
 pyacoustid computes the fingerprint; the lookup itself goes through `library.enrichment.http` rather than
 `acoustid.lookup`, whose origin is a process-wide global and which has no retry, User-Agent or shared rate limit.
@@ -33,8 +36,8 @@ class AcoustidMatch:
 
 def fingerprint(path: Path) -> Fingerprint:
     try:
-        duration, value = acoustid.fingerprint_file(str(path), force_fpcalc=True)
-    except acoustid.FingerprintGenerationError as exc:
+        duration, value = acoustid.fingerprint_file(str(path))
+    except (acoustid.FingerprintGenerationError, acoustid.NoBackendError, OSError) as exc:
         raise FingerprintError(f"fpcalc could not fingerprint the file: {exc}") from exc
     text = value.decode("ascii") if isinstance(value, bytes) else str(value)
     if not text:

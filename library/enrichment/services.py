@@ -170,7 +170,8 @@ def _leave(track: Track, status: MetadataStatus, reason: str) -> EnrichmentOutco
 
 def _release_choose(track: Track, recording: musicbrainz.Recording) -> musicbrainz.Release | None:
     """The release the track most likely comes from: one its album-mates were already matched to (so a release's
-    tracks stay one album), then one named like its album, then an official one, then the earliest."""
+    tracks stay one album), then one named like its album, then an album (not a single), then an official one,
+    then the earliest."""
     if not recording.releases:
         return None
     siblings = set(
@@ -181,10 +182,11 @@ def _release_choose(track: Track, recording: musicbrainz.Recording) -> musicbrai
     )
     album_key = fold(track.album.name)
 
-    def rank(release: musicbrainz.Release) -> tuple[bool, bool, bool, str]:
+    def rank(release: musicbrainz.Release) -> tuple[bool, bool, bool, bool, str]:
         return (
             release.id not in siblings,
             fold(release.title) != album_key,
+            not release.release_type.startswith("album"),
             release.status.lower() != "official",
             release.date or "9999",
         )
@@ -343,8 +345,7 @@ def _artist_write(track: Track, value: dict[str, Any]) -> None:
     track.artist = importing.artist_resolve(name=value["name"], musicbrainz_id=value["musicbrainz_id"])
     track.artist_display = value["display"] or track.artist.name
     rows, seen = [], set()
-    credits = value["credits"] or [[track.artist.name, track.artist.musicbrainz_id, ArtistRole.PRIMARY]]
-    for position, (name, artist_id, role) in enumerate(credits):
+    for position, (name, artist_id, role) in enumerate(value["credits"]):
         artist = track.artist if position == 0 else importing.artist_resolve(name=name, musicbrainz_id=artist_id)
         if (artist.pk, role) not in seen:
             seen.add((artist.pk, role))
