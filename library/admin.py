@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
+from library.enrichment import services as enrichment
 from library.models import (
     Album,
     AlbumAnnotation,
@@ -35,8 +37,10 @@ from library.models import (
     Track,
     TrackAnnotation,
     TrackArtist,
+    TrackEnrichment,
 )
 from library.text import fold
+from mcma.errors import ApplicationError
 
 
 class NameContainsFilter(admin.SimpleListFilter):
@@ -116,6 +120,17 @@ class TrackArtistInline(admin.TabularInline):
     extra = 0
 
 
+class TrackEnrichmentInline(admin.TabularInline):
+    model = TrackEnrichment
+    fields = ("created_at", "musicbrainz_recording_id", "musicbrainz_release_id", "score", "changes", "reverted_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
     list_display = (
@@ -144,8 +159,10 @@ class TrackAdmin(admin.ModelAdmin):
     )
     raw_id_fields = ("artist", "album")
     filter_horizontal = ("genres",)
-    inlines = (TrackArtistInline,)
+    inlines = (TrackArtistInline, TrackEnrichmentInline)
+    actions = ("identify", "revert_identification")
     readonly_fields = (
+        "metadata_reason",
         "source",
         "source_id",
         "path",
@@ -164,6 +181,34 @@ class TrackAdmin(admin.ModelAdmin):
         "updated_at",
     )
     show_full_result_count = False  # COUNT(*) over 100k filtered rows on every page is the slow part
+
+    def save_model(self, request: HttpRequest, obj: Track, form: ModelForm[Track], change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            enrichment.track_edited_fields_record(track=obj, field_names=form.changed_data)
+
+    @admin.action(description="Identify with MusicBrainz (in the background)")
+    def identify(self, request: HttpRequest, queryset: QuerySet[Track]) -> None:
+        if not enrichment.enrichment_enabled():
+            self.message_user(request, "Identification is off: set MUSICBRAINZ_ENABLED=true.", messages.ERROR)
+            return
+        ids = list(queryset.values_list("pk", flat=True))
+        enrichment.enrichment_enqueue(track_ids=ids)
+        self.message_user(request, f"{len(ids)} tracks queued for identification.")
+
+    @admin.action(description="Revert the latest identification")
+    def revert_identification(self, request: HttpRequest, queryset: QuerySet[Track]) -> None:
+        reverted, problems = 0, []
+        for track_id in queryset.values_list("pk", flat=True):
+            try:
+                enrichment.enrichment_revert(track_id=track_id)
+                reverted += 1
+            except ApplicationError as exc:
+                problems.append(exc.message)
+        if reverted:
+            self.message_user(request, f"{reverted} tracks reverted.")
+        for problem in problems[:10]:
+            self.message_user(request, problem, messages.WARNING)
 
 
 @admin.register(TrackArtist)

@@ -63,6 +63,8 @@ class Album(TimestampedModel):
     album_artist = models.ForeignKey(Artist, on_delete=models.PROTECT, related_name="albums", db_index=False)
     musicbrainz_release_id = models.CharField(max_length=36, blank=True, default="")
     musicbrainz_release_group_id = models.CharField(max_length=36, blank=True, default="")
+    # MusicBrainz release group type: "album", "single", "ep", "compilation", "live" … (primary + secondary).
+    release_type = models.CharField(max_length=100, blank=True, default="")
     is_compilation = models.BooleanField(default=False)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     original_year = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -94,8 +96,11 @@ class Album(TimestampedModel):
 
 
 class MetadataStatus(models.TextChoices):
+    """Where a track stands with identification (library.enrichment): `metadata_reason` says why it is there."""
+
     PENDING = "pending", "Pending"
     ENRICHED = "enriched", "Enriched"
+    UNMATCHED = "unmatched", "Unmatched"
     FAILED = "failed", "Failed"
 
 
@@ -156,6 +161,11 @@ class Track(TimestampedModel):
     metadata_status = models.CharField(
         max_length=16, choices=MetadataStatus.choices, default=MetadataStatus.PENDING, db_index=True
     )
+    metadata_reason = models.CharField(
+        max_length=500, blank=True, default="", help_text="Why identification left the track as it is."
+    )
+    # Names of the fields someone edited by hand (admin); identification never overwrites them.
+    edited_fields = models.JSONField(default=list, blank=True)
     # Source-specific extras (e.g. YouTube videoType, low-confidence flag); never used for identity.
     source_metadata = models.JSONField(default=dict, blank=True)
 
@@ -181,6 +191,39 @@ class Track(TimestampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class TrackEnrichment(models.Model):
+    """What one identification changed on a track: `changes` maps a field name to [old, new] (related rows as
+    their identity: names and MusicBrainz ids), so the change can be shown and reverted."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="enrichments")
+    created_at = models.DateTimeField(auto_now_add=True)
+    musicbrainz_recording_id = models.CharField(max_length=36)
+    musicbrainz_release_id = models.CharField(max_length=36, blank=True, default="")
+    score = models.FloatField(help_text="Match confidence, 0 to 1 (1 for a lookup by a tagged id).")
+    changes = models.JSONField(default=dict)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        indexes = [models.Index(fields=["track", "-created_at"], name="track_enrichment_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"enrichment of track {self.track_id} from recording {self.musicbrainz_recording_id}"
+
+
+class ServiceRateSlot(models.Model):
+    """The next moment one external service may be called, shared by every web and worker process: a caller
+    reserves the slot in a short locked transaction and sleeps outside it (library.enrichment.ratelimit)."""
+
+    service = models.CharField(max_length=32, unique=True)
+    next_at = models.DateTimeField()
+    # Set when the service asked us to back off: until then no worker calls it (their tasks retry later).
+    paused_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.service} next at {self.next_at:%H:%M:%S.%f}"
 
 
 class ArtistRole(models.TextChoices):

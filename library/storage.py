@@ -302,6 +302,22 @@ def store_many_bytes(items: Sequence[tuple[bytes, str]], *, replace: bool = True
     return [dest for _tmp, dest in written]
 
 
+def file_rewrite(relative: str, edit: Callable[[Path], None]) -> Path:
+    """Change the managed file at `relative` atomically: `edit` works on a temp copy beside it, which then
+    replaces the file in one rename, so a reader sees the old file or the new one, never a half-written one."""
+    dest = media_path(relative)
+    tmp = _temp_name(dest)
+    try:
+        with dest.open("rb") as reader, open(tmp, "xb") as writer:
+            shutil.copyfileobj(reader, writer, _CHUNK)
+        edit(tmp)
+        _fsync_path(tmp)
+        _commit(tmp, dest, replace=True)
+    finally:
+        _unlink_quietly(tmp)
+    return dest
+
+
 def delete_file(relative: str) -> None:
     """Remove a stored file if present (used to undo a store whose database write failed), and the folders that
     held only it: a failed import must not leave an empty artist/album folder behind."""

@@ -1,4 +1,5 @@
-"""Celery entry points of the library app (ListenBrainz forwarding): ids in, one service call, outcome out."""
+"""Celery entry points of the library app (ListenBrainz forwarding, identification): ids in, one service call,
+outcome out."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import Any
 from celery import shared_task
 
 from library import scrobbling
+from library.enrichment import selectors as enrichment_selectors
+from library.enrichment import services as enrichment
+from library.enrichment.errors import MetadataServiceUnavailableError
+from mcma.errors import NotFoundError
 
 
 @shared_task(
@@ -33,3 +38,18 @@ def playing_now_task(user_id: int, track_id: int, player: str) -> bool:
 def listens_sweep_task() -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): resend the listens that are due."""
     return scrobbling.listens_sweep()
+
+
+@shared_task(name=enrichment.TASK_NAME, bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def enrich_tracks_task(self: Any, track_ids: list[int] | None) -> int:
+    """Identify these tracks (None: every pending one). A service that is down or rate-limiting pauses the work:
+    the task comes back when the service may be asked again, with only the tracks still pending."""
+    ids = track_ids if track_ids is not None else enrichment_selectors.tracks_to_enrich(pending=True)
+    for done, track_id in enumerate(ids):
+        try:
+            enrichment.track_enrich(track_id=track_id)
+        except NotFoundError:  # deleted since it was queued
+            continue
+        except MetadataServiceUnavailableError as exc:
+            raise self.retry(args=[ids[done:]], countdown=exc.retry_after) from exc
+    return len(ids)

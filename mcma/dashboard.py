@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from accounts.models import User
 from downloads.selectors import download_jobs_state_counts, download_jobs_visible
 from downloads.services import source_paused_until
+from library.enrichment.selectors import enrichment_services_paused, enrichment_status_counts
 from library.selectors import albums_recent, library_figures
 from library.transcoding import transcoding_status
 from sources.selectors import scans_recent, source_list
@@ -32,6 +33,7 @@ def context(request: HttpRequest) -> dict[str, Any]:
         "job_counts": download_jobs_state_counts(user=user),
         "running_jobs": list(download_jobs_visible(user=user, state="running")[:RUNNING_JOBS]),
         "recent_albums": albums_recent(limit=RECENT_ALBUMS),
+        "enrichment": enrichment_status_counts(),
     }
     if user.is_admin:
         # Scans and source health name folders and settings of the server: the operator's business.
@@ -40,4 +42,5 @@ def context(request: HttpRequest) -> dict[str, Any]:
             {"status": status, "paused_until": source_paused_until(source=status.name)} for status in source_list()
         ]
         shown["transcoding"] = transcoding_status()
+        shown["enrichment_paused"] = enrichment_services_paused()
     return shown

@@ -364,8 +364,6 @@ LOCAL_IMPORT_HARDLINK = env.bool("LOCAL_IMPORT_HARDLINK", default=False)
 YOUTUBE_ENABLED = env.bool("YOUTUBE_ENABLED", default=False)
 YOUTUBE_COOKIES_FILE = env.str("YOUTUBE_COOKIES_FILE", default="")
 YOUTUBE_MUSIC_BASE_URL = env.str("YOUTUBE_MUSIC_BASE_URL", default="https://music.youtube.com")
-ACOUSTID_API_KEY = env.str("ACOUSTID_API_KEY", default="")
-MUSICBRAINZ_ENABLED = env.bool("MUSICBRAINZ_ENABLED", default=False)
 
 # The last problem a caller met with a source (a search that timed out or failed) shows in its health (the sources
 # API, admin) for this long, or until a call succeeds.
@@ -422,6 +420,31 @@ DOWNLOAD_SWEEP_SECONDS = env.float("DOWNLOAD_SWEEP_SECONDS", default=60.0)
 # A player relayed a song while it downloads gets its stream ended after this long without a new byte (a stalled
 # or lost worker); the download itself goes on or fails on its own terms.
 DOWNLOAD_RELAY_IDLE_SECONDS = env.float("DOWNLOAD_RELAY_IDLE_SECONDS", default=30.0)
+# ---------------------------------------------------------------------------------------------------------------
+# Identification: AcoustID fingerprints and MusicBrainz metadata, after each import and download (issue 24)
+# ---------------------------------------------------------------------------------------------------------------
+MUSICBRAINZ_ENABLED = env.bool("MUSICBRAINZ_ENABLED", default=False)
+# Without a key only tracks tagged with a MusicBrainz recording id are identified (by that id).
+ACOUSTID_API_KEY = env.str("ACOUSTID_API_KEY", default="")
+# Origins, so that a mirror (or a test double) can stand in for the public services.
+ACOUSTID_URL = env.str("ACOUSTID_URL", default="https://api.acoustid.org")
+MUSICBRAINZ_URL = env.str("MUSICBRAINZ_URL", default="https://musicbrainz.org")
+# MusicBrainz asks every client to say who runs it: the User-Agent is "mcma/<version> ( <contact> )".
+METADATA_CONTACT = env.str("METADATA_CONTACT", default="https://github.com/mcma-music/mcma")
+METADATA_TIMEOUT_SECONDS = env.float("METADATA_TIMEOUT_SECONDS", default=10.0)
+# MusicBrainz allows one request per second per client: one slot in the database is shared by every process.
+MUSICBRAINZ_MIN_INTERVAL_SECONDS = env.float("MUSICBRAINZ_MIN_INTERVAL_SECONDS", default=1.0)
+ACOUSTID_MIN_INTERVAL_SECONDS = env.float("ACOUSTID_MIN_INTERVAL_SECONDS", default=0.34)
+# Retries of one call on a 503 or a timeout (backoff 1 s, 2 s, 4 s …); a 4xx is never retried.
+METADATA_HTTP_RETRIES = env.int("METADATA_HTTP_RETRIES", default=3)
+METADATA_RETRY_BASE_SECONDS = env.float("METADATA_RETRY_BASE_SECONDS", default=1.0)
+# Still unavailable after those retries: every worker leaves the service alone this long, the tasks retry later.
+METADATA_PAUSE_SECONDS = env.int("METADATA_PAUSE_SECONDS", default=300)
+# AcoustID scores (0 to 1) below this leave the track as it is ("unmatched").
+METADATA_MATCH_THRESHOLD = env.float("METADATA_MATCH_THRESHOLD", default=0.85)
+# Write identified values back into the managed file's tags (atomically); off: only the database changes.
+METADATA_WRITE_TAGS = env.bool("METADATA_WRITE_TAGS", default=False)
+
 # ---------------------------------------------------------------------------------------------------------------
 # Scrobble forwarding: ListenBrainz (each user sets their own token in their profile)
 # ---------------------------------------------------------------------------------------------------------------

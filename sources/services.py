@@ -29,6 +29,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.models import User
 from library import storage
+from library.enrichment.services import enrichment_enqueue
 from library.storage import StoreMode
 from mcma.errors import NotFoundError
 from sources.base import Capability, FolderImportable
@@ -230,7 +231,10 @@ def _execute(scan: ScanRun, options: ScanOptions, *, on_file: ProgressCallback |
     except BaseException:  # Ctrl-C in import_folder, worker shutdown: free the source for the next scan
         _finish(scan, report, state=ScanState.FAILED, message="The scan was interrupted.")
         raise
-    return _finish(scan, report, state=ScanState.SUCCEEDED, message=_summary(report))
+    finished = _finish(scan, report, state=ScanState.SUCCEEDED, message=_summary(report))
+    if report.added or report.updated:
+        enrichment_enqueue()
+    return finished
 
 
 def _apply_report(scan: ScanRun, report: ScanReport) -> list[str]:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from downloads.errors import Classified
 from downloads.models import ACTIVE_STATES, DownloadJob, ErrorClass, JobKind, JobPhase, JobState
 from downloads.services.enqueueing import jobs_send_on_commit
+from library.enrichment.services import enrichment_enqueue
 from library.ingest.rows import track_delete_file
 from library.models import Track
 from library.services import pending_references_apply
@@ -79,6 +80,7 @@ def mark_running(job: DownloadJob, now: datetime, *, slot: int | None) -> None:
 def job_complete(job: DownloadJob, track: Track) -> None:
     """The job succeeded with `track`: what users did with the song while it downloaded now points at it."""
     pending_references_apply(track=track)
+    enrichment_enqueue(track_ids=[track.pk])
     job_transition(job.pk, to=JobState.SUCCEEDED, track=track, percent=100.0, heartbeat_at=timezone.now())
     after_slot_release(job)
 

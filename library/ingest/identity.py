@@ -195,6 +195,29 @@ def _relations(
     )
 
 
+def artist_resolve(*, name: str, musicbrainz_id: str = "") -> Artist:
+    """One artist by the same rules (a batch of one sighting), for edits outside an import (enrichment)."""
+    shown, key = _artist_identity(name)
+    wanted = _Wanted()
+    wanted.add((key,), musicbrainz_id, _artist_defaults(shown))
+    return _resolve(_ARTISTS, wanted, ResolveCache())[((key,), musicbrainz_id)]
+
+
+def album_resolve(*, album_artist: Artist, name: str, musicbrainz_release_id: str = "") -> Album:
+    """One album of `album_artist` by the same rules (a batch of one sighting)."""
+    shown, key = _album_identity(name)
+    wanted = _Wanted()
+    tags = TrackTags(album=name, musicbrainz_release_id=musicbrainz_release_id)
+    wanted.add((album_artist.pk, key), musicbrainz_release_id, _album_defaults(shown, tags))
+    return _resolve(_ALBUMS, wanted, ResolveCache())[((album_artist.pk, key), musicbrainz_release_id)]
+
+
+def genres_resolve(names: Sequence[str]) -> list[Genre]:
+    """The genres of these names in their order, created on first sight."""
+    found = _genres_resolve(names, ResolveCache())
+    return list(dict.fromkeys(found[key] for name in names if (key := _genre_key(name))))
+
+
 @functools.lru_cache(maxsize=4096)  # an album's tracks name the same few artists again and again
 def _artist_identity(name: str) -> tuple[str, str]:
     """(the name as stored, its identity key)."""

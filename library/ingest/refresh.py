@@ -53,6 +53,14 @@ def _albums_refresh(ids: list[int]) -> None:
     _artists_refresh(artists, [*ids, *ids])
 
 
+def artists_refresh(artist_ids: Iterable[int]) -> None:
+    """Recompute these artists' album and track counts (an artist a track left keeps no album of it)."""
+    ids = sorted(set(artist_ids))
+    for start in range(0, len(ids), _REFRESH_CHUNK):
+        chunk = ids[start : start + _REFRESH_CHUNK]
+        _artists_refresh(", ".join(["%s"] * len(chunk)), chunk)
+
+
 def _artists_refresh(which: str, params: list[int]) -> None:
     """`which`: the ids to refresh, as SQL (a list of placeholders or a subquery) over `params`."""
     album, track, artist = _table(Album), _table(Track), _table(Artist)
