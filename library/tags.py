@@ -55,6 +55,7 @@ from mutagen.wave import WAVE
 from mutagen.wavpack import WavPack
 
 from library import mutagen_speedups
+from library.lrc import has_timestamps, lrc_to_plain
 from mcma.errors import ApplicationError
 
 mutagen_speedups.install()
@@ -339,7 +340,6 @@ AUDIO_SUFFIXES = frozenset(
 
 _FEAT = re.compile(r"\s+(?:feat\.?|ft\.|featuring)\s+", re.IGNORECASE)
 _DATE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?")
-_LRC_STAMP = re.compile(r"\[(\d{1,3}):(\d{1,2})(?:[.:](\d{1,3}))?\]")
 _NUMBER = re.compile(r"^\s*(\d+)\s*(?:/\s*(\d+))?")
 _SMALLINT_MAX = 32767
 
@@ -642,9 +642,9 @@ def _build(
     date, year = _parse_date(first("date"))
     _original, original_year = _parse_date(first("originaldate"))
     lyrics_text = "\n".join(values("lyrics"))
-    synced = sylt or (lyrics_text if _LRC_STAMP.search(lyrics_text) else "")
+    synced = sylt or (lyrics_text if has_timestamps(lyrics_text) else "")
     if synced and (not lyrics_text or lyrics_text == synced):
-        lyrics_text = _lrc_to_plain(synced)
+        lyrics_text = lrc_to_plain(synced)
     codec = _codec(audio, path)
     lossless = _CODECS.get(codec, ("", False))[1]
     suffix = path.suffix.lower().lstrip(".")
@@ -856,15 +856,6 @@ def _mbid(text: str) -> str:
         return ""
     text = text.strip().lower()
     return text if text and _MBID.fullmatch(text) else ""
-
-
-def _lrc_to_plain(lrc: str) -> str:
-    lines = []
-    for line in lrc.splitlines():
-        if re.fullmatch(r"\s*\[[a-zA-Z]+:[^\]]*\]\s*", line):  # [ti:...], [ar:...] headers
-            continue
-        lines.append(_LRC_STAMP.sub("", line).strip())
-    return "\n".join(lines).strip()
 
 
 def _image_mime(data: bytes, declared: str = "") -> str:
@@ -1118,7 +1109,7 @@ def _write_id3(audio: Any, fields: dict[str, list[str]], tags: TrackTags, cover:
         elif key.startswith("UFID:"):
             id3.add(UFID(owner="http://musicbrainz.org", data=values[0].encode()))
         elif key == "USLT":
-            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or _lrc_to_plain(values[0])))
+            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or lrc_to_plain(values[0])))
         elif key == "COMM":
             id3.add(COMM(encoding=3, lang="eng", desc="", text=values))
         else:

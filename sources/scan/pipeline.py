@@ -28,7 +28,7 @@ from pathlib import Path
 import billiard
 from django.db import DatabaseError
 
-from library import storage
+from library import lyrics, storage
 from library.importing import ResolveCache
 from library.models import Track
 from library.storage import StoreMode
@@ -84,6 +84,10 @@ class _Pending:
     unchanged: list[Candidate]
     returned: list[int]
     chunks: list[_Chunk]
+
+    def candidates(self) -> Iterator[Candidate]:
+        yield from (change.candidate for change in self.changes)
+        yield from self.unchanged
 
 
 class _Preparer:
@@ -323,5 +327,10 @@ def _finish(
         for _change in pending.changes:
             on_file(report)
     album_ids |= stored.album_ids
+    # After the rows: a new track's sidecar needs its row; an unchanged track's sidecar may have changed alone.
+    lyrics.sidecars_sync(
+        source=options.source,
+        found=[(candidate.relative, candidate.sidecars) for candidate in pending.candidates()],
+    )
     store_covers(imported=stored.imported, root=options.root)
     refresh_albums(album_ids)
