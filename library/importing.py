@@ -583,6 +583,7 @@ def _track_fields(tags: TrackTags) -> dict[str, Any]:
         "lyrics": tags.lyrics,
         "synced_lyrics": tags.synced_lyrics,
         "explicit": tags.explicit,
+        "metadata_skips": dict(tags.skipped) or None,
     }
 
 

@@ -119,6 +119,8 @@ class TrackTags:
     cover_mime: str = ""
     # True when the file embeds a picture, even after `without_cover()` dropped the bytes to save memory.
     has_cover: bool = False
+    # Tags read but left out, {what: why} (Track.metadata_skips), e.g. an absurd ReplayGain value.
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.cover and not self.has_cover:
@@ -650,8 +652,9 @@ def _build(
     suffix = path.suffix.lower().lstrip(".")
     info = audio.info
     bitrate = int(getattr(info, "bitrate", 0) or 0) // 1000 or int(size * 8 / length / 1000)
-    track_gain = _gain(first("rg_track_gain"))
-    album_gain = _gain(first("rg_album_gain"))
+    skipped: dict[str, str] = {}
+    track_gain = _gain(first("rg_track_gain"), "replaygain_track_gain", skipped)
+    album_gain = _gain(first("rg_album_gain"), "replaygain_album_gain", skipped)
     if track_gain is None and (r128 := _r128(first("r128_track_gain"))) is not None:
         track_gain = r128
     if album_gain is None and (r128 := _r128(first("r128_album_gain"))) is not None:
@@ -700,6 +703,7 @@ def _build(
         explicit=_explicit(first("explicit")),
         cover=cover[0] if cover else None,
         cover_mime=cover[1] if cover else "",
+        skipped=skipped,
     )
 
 
@@ -835,9 +839,20 @@ def _float(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _gain(text: str) -> float | None:
+# Beyond any real recording's ReplayGain (silence measures about +50 dB): a value outside is a broken tagger's.
+GAIN_LIMIT_DB = 64.0
+
+
+def _gain(text: str, name: str, skipped: dict[str, str]) -> float | None:
     value = _float(text)
-    return value if value is not None and -100 < value < 100 else None
+    if value is None:
+        if text.strip():
+            skipped[name] = f"the tag {text.strip()[:40]!r} is not a number of dB"
+        return None
+    if not -GAIN_LIMIT_DB <= value <= GAIN_LIMIT_DB:
+        skipped[name] = f"{value:+.2f} dB is outside ±{GAIN_LIMIT_DB:.0f} dB, so not a real ReplayGain"
+        return None
+    return value
 
 
 def _r128(text: str) -> float | None:

@@ -1,4 +1,5 @@
-"""Celery entry points of the library app (ListenBrainz forwarding): ids in, one service call, outcome out."""
+"""Celery entry points of the library app (ListenBrainz forwarding, the metadata sweep: lyrics and ReplayGain):
+ids in, one service call, outcome out."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 from celery import shared_task
 
-from library import scrobbling
+from library import lrclib, lyrics, metadata, replaygain, scrobbling
+from library.remote import RemoteRefusedError
 
 
 @shared_task(
@@ -29,3 +31,26 @@ def playing_now_task(user_id: int, track_id: int, player: str) -> bool:
 def listens_sweep_task() -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): resend the listens that are due."""
     return scrobbling.listens_sweep()
+
+
+@shared_task(name="library.metadata_sweep", ignore_result=True)
+def metadata_sweep_task() -> dict[str, int]:
+    """Periodic (CELERY_BEAT_SCHEDULE): send the lyrics, ReplayGain and cover work that is due."""
+    return metadata.metadata_sweep()
+
+
+@shared_task(name="library.lyrics_lrclib_fetch", bind=True, acks_late=True, ignore_result=True, max_retries=5)
+def lyrics_lrclib_fetch_task(self: Any, track_id: int) -> bool:
+    try:
+        return lyrics.lrclib_fetch(track_id=track_id)
+    except lrclib.LrclibUnavailableError as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=metadata.retry_delay(self.request.retries)) from exc
+        return False  # the next sweep asks again
+    except RemoteRefusedError:
+        return False
+
+
+@shared_task(name="library.album_replaygain_analyse", acks_late=True, ignore_result=True)
+def album_replaygain_analyse_task(album_id: int) -> int:
+    return replaygain.album_replaygain_analyse(album_id=album_id)
