@@ -79,7 +79,7 @@ def test_a_corrupt_lrc_is_skipped_with_a_reason_and_the_txt_is_used(root_with_so
     _scan(root_with_song)
 
     track = Track.objects.get()
-    assert "binary" in track.metadata_skips["lyrics.lrc"]
+    assert "binary" in (track.metadata_skips or {})["lyrics.lrc"]
     chosen = lyrics.track_lyrics(track)
     assert chosen.origin == ".txt"
     assert chosen.plain_text == "plain words\nsecond line"
@@ -89,7 +89,7 @@ def test_an_lrc_without_a_timed_line_is_skipped(root_with_song: Path) -> None:
     (root_with_song / "Band" / "01 Song.lrc").write_text("just prose\nno stamps at all\n")
     _scan(root_with_song)
 
-    assert "no timed line (2 lines not understood)" in Track.objects.get().metadata_skips["lyrics.lrc"]
+    assert "no timed line (2 lines not understood)" in (Track.objects.get().metadata_skips or {})["lyrics.lrc"]
 
 
 def test_lyrics_priority_decides_between_sources(settings: Any) -> None:
