@@ -18,6 +18,8 @@ from django.db import transaction
 from library import lrclib
 from library.lrc import StructuredLyrics, lrc_parse, plain_parse
 from library.models import LyricsKind, Track, TrackLyrics
+from library.remote import RemoteRefusedError
+from library.skips import track_skip_set
 
 logger = logging.getLogger(__name__)
 
@@ -150,27 +152,15 @@ def _sidecar_apply(track_id: int, kind: str, sidecar: Sidecar | None, row: Track
     except ValueError as exc:
         with transaction.atomic():
             TrackLyrics.objects.filter(track_id=track_id, kind=kind).delete()
-            _skip_record(track_id, skip_key, str(exc))
+            track_skip_set(track_id=track_id, what=skip_key, reason=str(exc))
         logger.info("lyrics sidecar of track %s skipped: %s", track_id, exc)
         return 1
     with transaction.atomic():
         TrackLyrics.objects.update_or_create(
             track_id=track_id, kind=kind, defaults={"text": text, "synced": synced, "stamp": sidecar.stamp}
         )
-        _skip_record(track_id, skip_key, None)
+        track_skip_set(track_id=track_id, what=skip_key, reason=None)
     return 1
-
-
-def _skip_record(track_id: int, key: str, reason: str | None) -> None:
-    """Set (or clear, with None) one reason in the track's metadata_skips, under a row lock."""
-    track = Track.objects.select_for_update().only("metadata_skips").get(pk=track_id)
-    skips = dict(track.metadata_skips or {})
-    if reason is None:
-        if skips.pop(key, None) is None:
-            return
-    else:
-        skips[key] = reason
-    Track.objects.filter(pk=track_id).update(metadata_skips=skips or None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -194,12 +184,16 @@ def lrclib_fetch(*, track_id: int) -> bool:
     """Ask LRCLIB for one track and store the answer (lyrics, or "none" as an empty row); True when lyrics were
     found. `lrclib.LrclibUnavailableError` when LRCLIB could not answer: the caller retries later."""
     track = Track.objects.select_related("artist", "album").get(pk=track_id)
-    found = lrclib.lyrics_get(
-        artist=track.artist_display or track.artist.name,
-        title=track.title,
-        album=track.album.name,
-        duration_seconds=round(track.duration_ms / 1000),
-    )
+    try:
+        found = lrclib.lyrics_get(
+            artist=track.artist_display or track.artist.name,
+            title=track.title,
+            album=track.album.name,
+            duration_seconds=round(track.duration_ms / 1000),
+        )
+    except RemoteRefusedError as exc:  # LRCLIB refuses the question itself: asking again will not help
+        logger.info("LRCLIB refused the lyrics question of track %s: %s", track_id, exc)
+        found = None
     if found is None:
         text, synced = "", False
     elif found.synced.strip() and lrc_parse(found.synced).lines:

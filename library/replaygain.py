@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from library.models import Track
+from library.skips import track_skip_set
 from library.storage import UnsafePathError, media_path
 from library.transcoding import ffmpeg_path
 
@@ -116,8 +117,7 @@ def album_replaygain_analyse(*, album_id: int) -> int:
         for track in to_measure:
             loudness = measured.get(track.pk)
             if loudness is None:
-                skips = dict(track.metadata_skips or {}) | {SKIP_KEY: failed[track.pk]}
-                Track.objects.filter(pk=track.pk).update(metadata_skips=skips)
+                track_skip_set(track_id=track.pk, what=SKIP_KEY, reason=failed[track.pk])
                 continue
             fields: dict[str, float] = {}
             if track.replaygain_track_gain is None:

@@ -1047,6 +1047,19 @@ def cover_relative_path(*, kind: str, item_id: int, user: User) -> str:
     return found
 
 
+def cover_label(*, kind: str, item_id: int) -> tuple[str, str]:
+    """(name, artist) drawn on a generated placeholder cover; ("", "") for an item that has no name to show."""
+    if kind == "album":
+        found = Album.objects.filter(pk=item_id).values_list("name", "album_artist__name").first()
+    elif kind == "track":
+        found = Track.objects.filter(pk=item_id).values_list("album__name", "artist_display").first()
+    elif kind == "artist":
+        found = Artist.objects.filter(pk=item_id).values_list("name", Value("")).first()
+    else:
+        found = Playlist.objects.filter(pk=item_id).values_list("name", Value("")).first()
+    return (str(found[0]), str(found[1])) if found else ("", "")
+
+
 def tracks_count() -> int:
     return _present_tracks().count()
 

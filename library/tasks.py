@@ -1,4 +1,4 @@
-"""Celery entry points of the library app (ListenBrainz forwarding, the metadata sweep: lyrics and ReplayGain):
+"""Celery entry points of the library app (ListenBrainz forwarding, the metadata sweep: lyrics, ReplayGain, covers):
 ids in, one service call, outcome out."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from library import lrclib, lyrics, metadata, replaygain, scrobbling
-from library.remote import RemoteRefusedError
+from library import coverartarchive, lrclib, lyrics, metadata, replaygain, scrobbling
 
 
 @shared_task(
@@ -47,10 +46,18 @@ def lyrics_lrclib_fetch_task(self: Any, track_id: int) -> bool:
         if self.request.retries < self.max_retries:
             raise self.retry(countdown=metadata.retry_delay(self.request.retries)) from exc
         return False  # the next sweep asks again
-    except RemoteRefusedError:
-        return False
 
 
 @shared_task(name="library.album_replaygain_analyse", acks_late=True, ignore_result=True)
 def album_replaygain_analyse_task(album_id: int) -> int:
     return replaygain.album_replaygain_analyse(album_id=album_id)
+
+
+@shared_task(name="library.album_cover_archive_fetch", bind=True, acks_late=True, ignore_result=True, max_retries=5)
+def album_cover_archive_fetch_task(self: Any, album_id: int) -> bool:
+    try:
+        return metadata.album_cover_archive_fetch(album_id=album_id)
+    except coverartarchive.CoverArchiveUnavailableError as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=metadata.retry_delay(self.request.retries)) from exc
+        return False  # the next sweep asks again

@@ -32,7 +32,7 @@ from library import lyrics, storage
 from library.importing import ResolveCache
 from library.models import Track
 from library.storage import StoreMode
-from sources.scan.albums import refresh_albums, store_covers
+from sources.scan.albums import refresh_albums, store_artist_images, store_covers
 from sources.scan.diff import Change, diff_batch
 from sources.scan.missing import mark_missing
 from sources.scan.read import Prepared, cover_trimmer, files_prepare, files_prepare_detached
@@ -333,4 +333,5 @@ def _finish(
         found=[(candidate.relative, candidate.sidecars) for candidate in pending.candidates()],
     )
     store_covers(imported=stored.imported, root=options.root)
+    store_artist_images(imported=stored.imported, root=options.root)
     refresh_albums(album_ids)

@@ -20,6 +20,7 @@ from library.lyrics import SIDECAR_SUFFIXES, Sidecar
 from library.tags import AUDIO_SUFFIXES
 
 COVER_NAMES = ("cover", "folder", "front")
+ARTIST_IMAGE_NAMES = ("artist",)
 COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
 COMPANION_SUFFIXES = frozenset({".lrc"})  # a .txt is a companion only beside an audio file of its name
 
@@ -43,7 +44,7 @@ class Refusal:
 
 def is_companion(name: str) -> bool:
     stem, suffix = os.path.splitext(name.lower())
-    return suffix in COMPANION_SUFFIXES or (stem in COVER_NAMES and suffix in COVER_SUFFIXES)
+    return suffix in COMPANION_SUFFIXES or (stem in (*COVER_NAMES, *ARTIST_IMAGE_NAMES) and suffix in COVER_SUFFIXES)
 
 
 def walk(root: Path) -> Iterator[Candidate | Refusal]:

@@ -84,7 +84,8 @@ def get_cover_art(call: Call) -> HttpResponseBase:
         if relative:
             path, content_type = cover_image(relative_path=relative, size=size)
         else:
-            path, content_type = placeholder_image(size=size)
+            title, subtitle = selectors.cover_label(kind=_COVER_KINDS[kind], item_id=pk)
+            path, content_type = placeholder_image(size=size, seed=f"{kind}-{pk}", title=title, subtitle=subtitle)
     response = file_response(call.request, path=path, content_type=content_type)
     response["Cache-Control"] = f"private, max-age={COVER_CACHE_SECONDS}"
     return response
