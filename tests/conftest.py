@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.audio import AudioMaker
+from tests.fakes.coverart_server import FakeCoverArchive, coverart_server
 from tests.fakes.listenbrainz_server import FakeListenBrainz, listenbrainz_server
 from tests.fakes.lrclib_server import FakeLrclib, lrclib_server
 
@@ -153,6 +154,15 @@ def fake_lrclib(settings: Any) -> Iterator[FakeLrclib]:
         settings.LRCLIB_URL = fake.base_url
         settings.LRCLIB_ENABLED = True
         settings.LRCLIB_TIMEOUT_SECONDS = 1.0
+        yield fake
+
+
+@pytest.fixture
+def fake_coverart(settings: Any) -> Iterator[FakeCoverArchive]:
+    """A fake Cover Art Archive on 127.0.0.1 that COVERART_URL points at."""
+    with coverart_server() as fake:
+        settings.COVERART_URL = fake.base_url
+        settings.COVERART_TIMEOUT_SECONDS = 1.0
         yield fake
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from sources.registry import reset_sources
 from tests.audio import AudioMaker
 
+
 def _jpeg() -> bytes:
     """A real (decodable) 8x8 JPEG: covers that are not images are skipped by the scan."""
     out = io.BytesIO()
