@@ -89,7 +89,7 @@ def test_the_sweep_sends_analysis_only_when_enabled(settings: Any, monkeypatch: 
     monkeypatch.setattr(metadata.current_app, "send_task", lambda name, args: sent.append((name, args)))
 
     settings.REPLAYGAIN_ANALYSIS = False
-    assert metadata.metadata_sweep() == {"lrclib": 0, "replaygain": 0}
+    assert metadata.metadata_sweep() == {"lrclib": 0, "replaygain": 0, "caa": 0}
     settings.REPLAYGAIN_ANALYSIS = True
     assert metadata.metadata_sweep()["replaygain"] == 1
     assert sent[0][0] == "library.album_replaygain_analyse"
