@@ -11,16 +11,19 @@ process resizes at most RESIZE_CONCURRENCY covers at a time.
 from __future__ import annotations
 
 import bisect
+import colorsys
 import hashlib
+import io
 import os
 import tempfile
+import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from library.disk_cache import cache_file_used, cache_trim
 from library.storage import media_path
@@ -84,29 +87,56 @@ def cover_image(*, relative_path: str, size: int | None) -> tuple[Path, str]:
 
 # The placeholder's default side when no size is asked for (the Subsonic web clients' 2x size).
 PLACEHOLDER_SIZE = 600
-_PLACEHOLDER_BACKGROUND = (58, 63, 71)
-_PLACEHOLDER_DISC = (92, 99, 110)
-_PLACEHOLDER_LABEL = (140, 148, 160)
+_PLACEHOLDER_TEXT = (245, 245, 245)
+# Placeholder text: at most this many characters a line and lines a label, so any name fits the square.
+_LABEL_WIDTH = 18
+_LABEL_LINES = 3
 
 
-def placeholder_image(*, size: int | None) -> tuple[Path, str]:
-    """A generated "no cover" square (a record on a dark ground) for items with no art, so players that fetch
-    every `coverArt` id get a picture; drawn once per size bucket, then served from the cache."""
+def placeholder_image(*, size: int | None, seed: str, title: str = "", subtitle: str = "") -> tuple[Path, str]:
+    """A generated cover for an item with no art, so players that fetch every `coverArt` id get a picture: the
+    item's name (and artist) on a colour derived from `seed` (its id), so each album keeps its own colour. Drawn
+    once per (item, label, size bucket), then served from the cache."""
     bucket = size_bucket(size) if size else PLACEHOLDER_SIZE
-    target = _cache_dir() / "placeholder" / f"{bucket}.png"
+    key = hashlib.sha256(f"{seed}\0{title}\0{subtitle}\0{bucket}".encode()).hexdigest()
+    target = _cache_dir() / "placeholder" / key[:2] / f"{key}.png"
     if not target.exists():
-        image = Image.new("RGB", (bucket, bucket), _PLACEHOLDER_BACKGROUND)
+        image = Image.new("RGB", (bucket, bucket), _placeholder_colour(seed))
         draw = ImageDraw.Draw(image)
-        for fraction, colour in (
-            (0.38, _PLACEHOLDER_DISC),
-            (0.13, _PLACEHOLDER_LABEL),
-            (0.02, _PLACEHOLDER_BACKGROUND),
-        ):
-            radius = bucket * fraction
-            centre = bucket / 2
-            draw.ellipse((centre - radius, centre - radius, centre + radius, centre + radius), fill=colour)
+        margin = bucket / 12
+        y = margin
+        for text, scale in ((title, 0.09), (subtitle, 0.06)):
+            font = ImageFont.load_default(size=max(8, round(bucket * scale)))
+            for line in textwrap.wrap(text, _LABEL_WIDTH)[:_LABEL_LINES]:
+                draw.text((margin, y), line, fill=_PLACEHOLDER_TEXT, font=font)
+                y += bucket * scale * 1.25
+            y += bucket * scale * 0.5
         _write_atomically(target, lambda out: image.save(out, "PNG", optimize=True))
     return target, "image/png"
+
+
+def _placeholder_colour(seed: str) -> tuple[int, int, int]:
+    """A muted colour picked by the seed's hash: any hue, fixed saturation and lightness, so light text reads."""
+    hue = int(hashlib.sha256(seed.encode()).hexdigest()[:4], 16) / 0xFFFF
+    red, green, blue = colorsys.hls_to_rgb(hue, 0.35, 0.45)
+    return round(red * 255), round(green * 255), round(blue * 255)
+
+
+def image_problem(data: bytes) -> str:
+    """Why `data` cannot be a cover ("" when it can): not an image Pillow reads, or too many pixels."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            image.verify()
+    except Image.DecompressionBombError:
+        return f"the picture has more than {int(settings.COVER_MAX_PIXELS):,} pixels"
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return "the picture is not a readable image"
+    if width * height > int(settings.COVER_MAX_PIXELS):
+        return f"the picture has {width}x{height} pixels, more than {int(settings.COVER_MAX_PIXELS):,}"
+    if (Image.MIME.get(image.format or "") or "") not in _MIME_BY_SUFFIX.values():
+        return f"the picture is {image.format or 'of an unknown format'}, not a JPEG, PNG or WebP"
+    return ""
 
 
 def remote_cover_image(*, key: str, fetch: Callable[[], tuple[bytes, str]], size: int | None) -> tuple[Path, str]:

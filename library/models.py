@@ -72,6 +72,8 @@ class Album(TimestampedModel):
     genres = models.ManyToManyField(Genre, related_name="albums", blank=True)
     # Managed-storage path (relative to MEDIA_ROOT) of the album's cover, extracted once per album.
     cover_path = models.CharField(max_length=1024, blank=True, default="")
+    # When the Cover Art Archive was last asked for this album's release and had nothing (or failed for good).
+    cover_archive_checked_at = models.DateTimeField(null=True, blank=True)
     # Denormalised from the album's present tracks.
     track_count = models.PositiveIntegerField(default=0)
     disc_count = models.PositiveSmallIntegerField(default=1)
@@ -168,6 +170,11 @@ class Track(TimestampedModel):
     edited_fields = models.JSONField(default=list, blank=True)
     # Source-specific extras (e.g. YouTube videoType, low-confidence flag); never used for identity.
     source_metadata = models.JSONField(default=dict, blank=True)
+    # Metadata left out on purpose, {what: why} (an absurd ReplayGain tag, a corrupt .lrc, a cover that is not
+    # an image, a failed loudness measurement): kept for the admin and so the sweeps do not retry it forever.
+    # Nullable (null: nothing skipped) so that adding it is an ALTER TABLE: on SQLite a table rebuild would drop
+    # the search-index triggers.
+    metadata_skips = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ("album", "disc_number", "track_number", "title_key")
@@ -303,6 +310,32 @@ class ArtistAnnotation(AnnotationBase):
 
     def __str__(self) -> str:
         return f"user {self.user_id} on artist {self.artist_id}"
+
+
+class LyricsKind(models.TextChoices):
+    """Lyrics kept beside the embedded ones (which stay on Track); the names of LYRICS_PRIORITY."""
+
+    LRC = ".lrc", "LRC sidecar"
+    TXT = ".txt", "Text sidecar"
+    LRCLIB = "lrclib", "LRCLIB"
+
+
+class TrackLyrics(models.Model):
+    """One track's lyrics from one place. An LRCLIB row with empty text records "LRCLIB has none", so the sweep
+    does not ask again; a sidecar row's `stamp` ("mtime_ns:size") tells a rescan whether the file changed."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="lyrics_documents")
+    kind = models.CharField(max_length=8, choices=LyricsKind.choices)
+    text = models.TextField(blank=True, default="")
+    synced = models.BooleanField(default=False)
+    stamp = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["track", "kind"], name="track_lyrics_kind_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} lyrics of track {self.track_id}"
 
 
 class PlaySource(models.TextChoices):

@@ -47,7 +47,7 @@ from mutagen.trueaudio import TrueAudio
 from mutagen.wave import WAVE
 from mutagen.wavpack import WavPack
 
-from library import lrc
+from library.lrc import has_timestamps, lrc_to_plain
 from mcma.errors import ApplicationError
 
 
@@ -109,6 +109,8 @@ class TrackTags:
     cover_mime: str = ""
     # True when the file embeds a picture, even after `without_cover()` dropped the bytes to save memory.
     has_cover: bool = False
+    # Tags read but left out, {what: why} (Track.metadata_skips), e.g. an absurd ReplayGain value.
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.cover and not self.has_cover:
@@ -603,16 +605,17 @@ def _build(
     date, year = _parse_date(first("date"))
     _original, original_year = _parse_date(first("originaldate"))
     lyrics_text = "\n".join(values("lyrics"))
-    synced = sylt or (lyrics_text if lrc.is_synced(lyrics_text) else "")
+    synced = sylt or (lyrics_text if has_timestamps(lyrics_text) else "")
     if synced and (not lyrics_text or lyrics_text == synced):
-        lyrics_text = lrc.plain_text(synced)
+        lyrics_text = lrc_to_plain(synced)
     codec = _codec(audio, path)
     lossless = _CODECS.get(codec, ("", False))[1]
     suffix = path.suffix.lower().lstrip(".")
     info = audio.info
     bitrate = int(getattr(info, "bitrate", 0) or 0) // 1000 or int(size * 8 / length / 1000)
-    track_gain = _gain(first("rg_track_gain"))
-    album_gain = _gain(first("rg_album_gain"))
+    skipped: dict[str, str] = {}
+    track_gain = _gain(first("rg_track_gain"), "replaygain_track_gain", skipped)
+    album_gain = _gain(first("rg_album_gain"), "replaygain_album_gain", skipped)
     if track_gain is None and (r128 := _r128(first("r128_track_gain"))) is not None:
         track_gain = r128
     if album_gain is None and (r128 := _r128(first("r128_album_gain"))) is not None:
@@ -661,6 +664,7 @@ def _build(
         explicit=_explicit(first("explicit")),
         cover=cover[0] if cover else None,
         cover_mime=cover[1] if cover else "",
+        skipped=skipped,
     )
 
 
@@ -796,9 +800,20 @@ def _float(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _gain(text: str) -> float | None:
+# Beyond any real recording's ReplayGain (silence measures about +50 dB): a value outside is a broken tagger's.
+GAIN_LIMIT_DB = 64.0
+
+
+def _gain(text: str, name: str, skipped: dict[str, str]) -> float | None:
     value = _float(text)
-    return value if value is not None and -100 < value < 100 else None
+    if value is None:
+        if text.strip():
+            skipped[name] = f"the tag {text.strip()[:40]!r} is not a number of dB"
+        return None
+    if not -GAIN_LIMIT_DB <= value <= GAIN_LIMIT_DB:
+        skipped[name] = f"{value:+.2f} dB is outside ±{GAIN_LIMIT_DB:.0f} dB, so not a real ReplayGain"
+        return None
+    return value
 
 
 def _r128(text: str) -> float | None:
@@ -1019,7 +1034,7 @@ def _write_id3(audio: Any, fields: dict[str, list[str]], tags: TrackTags, cover:
         elif key.startswith("UFID:"):
             id3.add(UFID(owner=key[5:], data=values[0].encode()))
         elif key == "USLT":
-            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or lrc.plain_text(values[0])))
+            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or lrc_to_plain(values[0])))
         elif key == "COMM":
             id3.add(COMM(encoding=3, lang="eng", desc="", text=values))
         else:

@@ -1,5 +1,5 @@
-"""Celery entry points of the library app (ListenBrainz forwarding, identification): ids in, one service call,
-outcome out."""
+"""Celery entry points of the library app (ListenBrainz forwarding, identification, the metadata sweep: lyrics,
+ReplayGain, covers): ids in, one service call, outcome out."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from library import scrobbling
+from library import coverartarchive, lrclib, lyrics, metadata, replaygain, scrobbling
 from library.enrichment import selectors as enrichment_selectors
 from library.enrichment import services as enrichment
 from library.enrichment.errors import MetadataServiceUnavailableError
@@ -53,3 +53,34 @@ def enrich_tracks_task(self: Any, track_ids: list[int] | None) -> int:
         except MetadataServiceUnavailableError as exc:
             raise self.retry(args=[ids[done:]], countdown=exc.retry_after) from exc
     return len(ids)
+
+
+@shared_task(name="library.metadata_sweep", ignore_result=True)
+def metadata_sweep_task() -> dict[str, int]:
+    """Periodic (CELERY_BEAT_SCHEDULE): send the lyrics, ReplayGain and cover work that is due."""
+    return metadata.metadata_sweep()
+
+
+@shared_task(name="library.lyrics_lrclib_fetch", bind=True, acks_late=True, ignore_result=True, max_retries=5)
+def lyrics_lrclib_fetch_task(self: Any, track_id: int) -> bool:
+    try:
+        return lyrics.lrclib_fetch(track_id=track_id)
+    except lrclib.LrclibUnavailableError as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=metadata.retry_delay(self.request.retries)) from exc
+        return False  # the next sweep asks again
+
+
+@shared_task(name="library.album_replaygain_analyse", acks_late=True, ignore_result=True)
+def album_replaygain_analyse_task(album_id: int) -> int:
+    return replaygain.album_replaygain_analyse(album_id=album_id)
+
+
+@shared_task(name="library.album_cover_archive_fetch", bind=True, acks_late=True, ignore_result=True, max_retries=5)
+def album_cover_archive_fetch_task(self: Any, album_id: int) -> bool:
+    try:
+        return metadata.album_cover_archive_fetch(album_id=album_id)
+    except coverartarchive.CoverArchiveUnavailableError as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=metadata.retry_delay(self.request.retries)) from exc
+        return False  # the next sweep asks again

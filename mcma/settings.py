@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from mcma import instance_secrets
 
@@ -454,10 +455,48 @@ LISTENBRAINZ_TIMEOUT_SECONDS = env.float("LISTENBRAINZ_TIMEOUT_SECONDS", default
 # Listens not sent yet (service down, worker lost) are resent by this periodic sweep.
 LISTENBRAINZ_SWEEP_SECONDS = env.float("LISTENBRAINZ_SWEEP_SECONDS", default=300.0)
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Library metadata: covers, lyrics, ReplayGain (filled in by the metadata sweep, never during a request)
+# ---------------------------------------------------------------------------------------------------------------
+def _priority(name: str, default: str, allowed: frozenset[str]) -> tuple[str, ...]:
+    names = tuple(item.strip().lower() for item in env.str(name, default=default).split(",") if item.strip())
+    unknown = [item for item in names if item not in allowed]
+    if unknown or not names:
+        raise ImproperlyConfigured(
+            f"{name}: unknown {', '.join(unknown) or '(empty list)'}; use some of {', '.join(sorted(allowed))}"
+        )
+    return names
+
+
+# Where an album's cover comes from, best first (like Navidrome's CoverArtPriority): the picture embedded in its
+# first track, a cover/folder/front image in its folder, the Cover Art Archive by MusicBrainz release id, the
+# source's thumbnail (YouTube Music downloads); without any, a generated placeholder is served.
+COVER_ART_PRIORITY = _priority(
+    "COVER_ART_PRIORITY",
+    "embedded, folder, caa, source, placeholder",
+    frozenset({"embedded", "folder", "caa", "source", "placeholder"}),
+)
+COVERART_URL = env.str("COVERART_URL", default="https://coverartarchive.org")
+COVERART_TIMEOUT_SECONDS = env.float("COVERART_TIMEOUT_SECONDS", default=15.0)
+# Which lyrics a song is served with, best first (like Navidrome's LyricsPriority): a .lrc or .txt file beside
+# the audio file, the lyrics embedded in its tags, LRCLIB's.
+LYRICS_PRIORITY = _priority(
+    "LYRICS_PRIORITY", ".lrc, .txt, embedded, lrclib", frozenset({".lrc", ".txt", "embedded", "lrclib"})
+)
+# LRCLIB is asked for songs that have no lyrics at all; off by default, as it sends titles to a third party.
+LRCLIB_ENABLED = env.bool("LRCLIB_ENABLED", default=False)
+LRCLIB_URL = env.str("LRCLIB_URL", default="https://lrclib.net")
+LRCLIB_TIMEOUT_SECONDS = env.float("LRCLIB_TIMEOUT_SECONDS", default=10.0)
+# Measure ReplayGain (EBU R128 with ffmpeg) for songs whose tags carry none. Off by default: see README.
+REPLAYGAIN_ANALYSIS = env.bool("REPLAYGAIN_ANALYSIS", default=False)
+METADATA_SWEEP_SECONDS = env.float("METADATA_SWEEP_SECONDS", default=600.0)
+
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "downloads.sweep": {"task": "downloads.sweep", "schedule": DOWNLOAD_SWEEP_SECONDS},
     "sources.sweep": {"task": "sources.sweep", "schedule": SCAN_SWEEP_SECONDS},
     "library.listens_sweep": {"task": "library.listens_sweep", "schedule": LISTENBRAINZ_SWEEP_SECONDS},
+    "library.metadata_sweep": {"task": "library.metadata_sweep", "schedule": METADATA_SWEEP_SECONDS},
 }
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from tests.audio import AudioMaker
+from tests.fakes.coverart_server import FakeCoverArchive, coverart_server
 from tests.fakes.listenbrainz_server import FakeListenBrainz, listenbrainz_server
+from tests.fakes.lrclib_server import FakeLrclib, lrclib_server
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -157,6 +159,32 @@ def _celery_broker_for_tests() -> None:
 def _listenbrainz_offline(settings: Any) -> None:
     """No test reaches the real ListenBrainz: by default its URL is a closed local port (the discard port)."""
     settings.LISTENBRAINZ_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def _metadata_services_offline(settings: Any) -> None:
+    """No test reaches the real LRCLIB or Cover Art Archive: their URLs are a closed local port."""
+    settings.LRCLIB_URL = "http://127.0.0.1:9"
+    settings.COVERART_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def fake_lrclib(settings: Any) -> Iterator[FakeLrclib]:
+    """A fake LRCLIB on 127.0.0.1 that LRCLIB_URL points at, with LRCLIB enabled."""
+    with lrclib_server() as fake:
+        settings.LRCLIB_URL = fake.base_url
+        settings.LRCLIB_ENABLED = True
+        settings.LRCLIB_TIMEOUT_SECONDS = 1.0
+        yield fake
+
+
+@pytest.fixture
+def fake_coverart(settings: Any) -> Iterator[FakeCoverArchive]:
+    """A fake Cover Art Archive on 127.0.0.1 that COVERART_URL points at."""
+    with coverart_server() as fake:
+        settings.COVERART_URL = fake.base_url
+        settings.COVERART_TIMEOUT_SECONDS = 1.0
+        yield fake
 
 
 @pytest.fixture

@@ -127,6 +127,7 @@ class TrackSerializer(UserDataMixin, serializers.ModelSerializer[Track]):
             "replaygain_album_peak",
             "bpm",
             "explicit",
+            "metadata_skips",
             "created_at",
             "stream_url",
             "starred_at",
@@ -137,6 +138,24 @@ class TrackSerializer(UserDataMixin, serializers.ModelSerializer[Track]):
 
     def get_stream_url(self, track: Track) -> str:
         return reverse("track-stream", args=[track.pk])
+
+
+class LyricsLineSerializer(serializers.Serializer[Any]):
+    start_ms = serializers.IntegerField(allow_null=True, help_text="Null in unsynchronised lyrics.")
+    text = serializers.CharField(allow_blank=True)
+
+
+class LyricsVersionSerializer(serializers.Serializer[Any]):
+    synced = serializers.BooleanField()
+    offset_ms = serializers.IntegerField(help_text="LRC [offset:]: add to every start to show lines earlier.")
+    lines = LyricsLineSerializer(many=True)
+
+
+class TrackLyricsSerializer(serializers.Serializer[Any]):
+    origin = serializers.CharField(
+        allow_blank=True, help_text="Which LYRICS_PRIORITY entry they came from; empty when the song has none."
+    )
+    versions = LyricsVersionSerializer(many=True, help_text="The synchronised version first, then the plain one.")
 
 
 class AlbumDetailSerializer(AlbumSerializer):

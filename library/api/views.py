@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from library import selectors, services
+from library import lyrics, selectors, services
 from library.api import filters
 from library.api.serializers import (
     AlbumDetailSerializer,
@@ -40,6 +40,7 @@ from library.api.serializers import (
     PlaySerializer,
     RatingSerializer,
     StarStateSerializer,
+    TrackLyricsSerializer,
     TrackSerializer,
 )
 from library.models import Album, Artist, Genre, Play, Playlist, Track
@@ -222,6 +223,15 @@ class TrackViewSet(viewsets.GenericViewSet[Any]):
             offset_seconds=query.validated_data["time_offset"],
             estimate_length=query.validated_data["estimate_length"],
         )
+
+    @extend_schema(
+        tags=["library"],
+        summary="The track's lyrics, from the first source of LYRICS_PRIORITY that has some",
+        responses={200: TrackLyricsSerializer, **errors(401, 404)},
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def lyrics(self, request: Request, pk: str) -> Response:
+        return Response(TrackLyricsSerializer(lyrics.track_lyrics(selectors.track_get(track_id=int(pk)))).data)
 
     @extend_schema(
         tags=["annotations"],

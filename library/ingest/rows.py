@@ -178,6 +178,7 @@ def _track_fields(file: TrackFile, rel: Relations) -> dict[str, Any]:
             "lyrics": tags.lyrics,
             "synced_lyrics": tags.synced_lyrics,
             "explicit": tags.explicit,
+            "metadata_skips": dict(tags.skipped) or None,
             "path": file.stored_path,
             "size_bytes": file.size_bytes,
             "checksum": file.checksum,

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from library.models import Album, Artist, Genre, Play, PlaylistEntry, Track
+from library.models import Album, Artist, Genre, Play, Playlist, PlaylistEntry, Track
 from library.player_profiles import player_profile_limits
 from library.selectors.base import CountOf, get_or_not_found, present_tracks, with_user_data
 from library.selectors.playlists import playlists_visible
@@ -228,3 +228,16 @@ def library_figures() -> LibraryFigures:
     """Tracks, albums, artists, playing time and disk use, in all and per source (present files only)."""
     figures = cache.get_or_set(_FIGURES_CACHE_KEY, _figures_compute, FIGURES_CACHE_SECONDS)
     return figures if isinstance(figures, LibraryFigures) else _figures_compute()
+
+
+def cover_label(*, kind: str, item_id: int) -> tuple[str, str]:
+    """(name, artist) drawn on a generated placeholder cover; ("", "") for an item that has no name to show."""
+    if kind == "album":
+        found = Album.objects.filter(pk=item_id).values_list("name", "album_artist__name").first()
+    elif kind == "track":
+        found = Track.objects.filter(pk=item_id).values_list("album__name", "artist_display").first()
+    elif kind == "artist":
+        found = Artist.objects.filter(pk=item_id).values_list("name", Value("")).first()
+    else:
+        found = Playlist.objects.filter(pk=item_id).values_list("name", Value("")).first()
+    return (str(found[0]), str(found[1])) if found else ("", "")

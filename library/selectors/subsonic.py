@@ -29,6 +29,7 @@ from library.models import (
     Track,
     TrackAnnotation,
     TrackArtist,
+    TrackLyrics,
 )
 from library.selectors.base import (
     CountOf,
@@ -347,7 +348,9 @@ def artist_by_name(*, name: str) -> Artist | None:
 
 def track_lyrics_find(*, artist: str, title: str) -> Track | None:
     """A present track by artist and title (folded) that carries lyrics, for the legacy getLyrics."""
-    qs = present_tracks().filter(~Q(lyrics="") | ~Q(synced_lyrics="")).select_related("artist")
+    documented = TrackLyrics.objects.exclude(text="").values("track_id")
+    with_lyrics = ~Q(lyrics="") | ~Q(synced_lyrics="") | Q(pk__in=documented)
+    qs = present_tracks().filter(with_lyrics).select_related("artist")
     if title:
         qs = qs.filter(title_key=fold(title))
     if artist:

@@ -1,21 +1,30 @@
-"""Phase 5: refresh the albums a batch touched (counts, genres, artists) and give each album a cover once.
+"""Phase 5: refresh the albums a batch touched (counts, genres, artists), give each album a cover once and each
+album artist an image once.
 
-Cover priority follows common practice (Navidrome's default): a folder image (cover, folder, front; .jpg or
-.png) beside the track or one folder up (multi-disc "Disc N" layouts), else the first embedded picture.
+Covers are tried in COVER_ART_PRIORITY order among what a scan can see: "embedded" (the first track's picture)
+and "folder" (cover, folder, front; .jpg or .png beside the track or one folder up, for multi-disc "Disc N"
+layouts). The Cover Art Archive is asked later by the metadata sweep; a source's thumbnail comes with its
+download. A picture that is not a usable image is skipped with the reason on the track. An album artist's image
+is an `artist.*` file in the folder above the album (or the album folder itself).
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from django.conf import settings
+
+from library import covers, storage
 from library.ingest.covers import album_covers_store
-from library.models import Album
+from library.models import Album, Artist
+from library.skips import track_skip_set
 from library.tags import image_mime
 from sources.scan.store import Imported
-from sources.scan.walk import COVER_NAMES, COVER_SUFFIXES
+from sources.scan.walk import ARTIST_IMAGE_NAMES, COVER_NAMES, COVER_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +45,7 @@ def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
         album = albums.get(item.album_id)
         if album is None or album.cover_path:
             continue
-        cover = folder_cover(Path(item.source_dir), root=root)
-        if cover is None and item.tags.cover:
-            cover = (item.tags.cover, item.tags.cover_mime or image_mime(item.tags.cover) or "image/jpeg")
+        cover = _album_cover(item, root=root)
         if cover is not None:
             covers.append((album, *cover))
     try:
@@ -54,23 +61,71 @@ def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
     return stored
 
 
-def folder_cover(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
+def _album_cover(item: Imported, *, root: Path) -> tuple[bytes, str] | None:
+    problems: list[str] = []
+    found: tuple[bytes, str] | None = None
+    for name in settings.COVER_ART_PRIORITY:
+        if name == "folder":
+            found = folder_cover(Path(item.source_dir), root=root, problems=problems)
+        elif name == "embedded" and item.tags.cover:
+            found = _usable(item.tags.cover, "the embedded picture", problems)
+        if found is not None:
+            break
+    if problems:
+        track_skip_set(track_id=item.track_id, what="cover", reason="; ".join(problems))
+    return found
+
+
+def _usable(data: bytes, what: str, problems: list[str]) -> tuple[bytes, str] | None:
+    problem = covers.image_problem(data)
+    if problem:
+        problems.append(f"{what}: {problem}")
+        return None
+    return data, image_mime(data) or "image/jpeg"
+
+
+def folder_cover(folder: Path, *, root: Path, problems: list[str]) -> tuple[bytes, str] | None:
     for candidate_dir in (folder, folder.parent):
         if candidate_dir != root and root not in candidate_dir.parents:
             break
-        found = _cover_in(candidate_dir, root=root)
+        found = _image_in(candidate_dir, COVER_NAMES, root=root, problems=problems)
         if found is not None:
             return found
     return None
 
 
-def _cover_in(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
+def store_artist_images(*, imported: Iterable[Imported], root: Path) -> int:
+    """An `artist.*` image for album artists of this batch that have none yet; returns how many were stored."""
+    by_folder = {item.album_artist_id: Path(item.source_dir) for item in imported if item.album_artist_id}
+    without = set(Artist.objects.filter(pk__in=list(by_folder), image_path="").values_list("pk", flat=True))
+    stored = 0
+    for artist_id in sorted(without):
+        folder = by_folder[artist_id]
+        found = None
+        for candidate_dir in (folder.parent, folder):
+            if candidate_dir == root or root in candidate_dir.parents:
+                found = _image_in(candidate_dir, ARTIST_IMAGE_NAMES, root=root, problems=[])
+            if found is not None:
+                break
+        if found is None:
+            continue
+        relative = f"covers/artists/{artist_id}{mimetypes.guess_extension(found[1]) or '.jpg'}"
+        try:
+            storage.store_many_bytes([(found[0], relative)])
+        except OSError as exc:
+            logger.warning("scan: cannot store the image of artist %s: %s", artist_id, exc)
+            continue
+        stored += Artist.objects.filter(pk=artist_id, image_path="").update(image_path=relative)
+    return stored
+
+
+def _image_in(folder: Path, stems: tuple[str, ...], *, root: Path, problems: list[str]) -> tuple[bytes, str] | None:
     try:
         with os.scandir(folder) as entries:
             names = {entry.name.lower(): entry for entry in entries}
     except OSError:
         return None
-    for stem in COVER_NAMES:
+    for stem in stems:
         for suffix in COVER_SUFFIXES:
             entry = names.get(stem + suffix)
             if entry is None or not entry.is_file():
@@ -80,11 +135,12 @@ def _cover_in(folder: Path, *, root: Path) -> tuple[bytes, str] | None:
                 continue  # a cover symlinked from outside the root is refused like any other file
             try:
                 if resolved.stat().st_size > _MAX_COVER_BYTES:
+                    problems.append(f"{entry.name}: larger than {_MAX_COVER_BYTES:,} bytes")
                     continue
                 data = resolved.read_bytes()
             except OSError:
                 continue
-            mime = image_mime(data)
-            if mime:
-                return data, mime
+            usable = _usable(data, entry.name, problems)
+            if usable is not None:
+                return usable
     return None

@@ -25,11 +25,12 @@ from pathlib import Path
 
 from django.db import DatabaseError
 
+from library import lyrics
 from library.ingest.identity import ResolveCache
 from library.ingest.refresh import albums_refresh
 from library.models import Track
 from library.storage import StoreMode
-from sources.scan.albums import store_covers
+from sources.scan.albums import store_artist_images, store_covers
 from sources.scan.diff import Change, diff_batch
 from sources.scan.missing import mark_missing
 from sources.scan.read import Prepared, cover_trimmer, files_prepare, files_prepare_detached
@@ -83,6 +84,10 @@ class _Pending:
     unchanged: list[Candidate]
     returned: list[int]
     chunks: list[_Chunk]
+
+    def candidates(self) -> Iterator[Candidate]:
+        yield from (change.candidate for change in self.changes)
+        yield from self.unchanged
 
 
 class _Preparer:
@@ -269,5 +274,11 @@ def _finish(
         for _change in pending.changes:
             on_file(report)
     album_ids |= stored.album_ids
+    # After the rows: a new track's sidecar needs its row; an unchanged track's sidecar may have changed alone.
+    lyrics.sidecars_sync(
+        source=options.source,
+        found=[(candidate.relative, candidate.sidecars) for candidate in pending.candidates()],
+    )
     store_covers(imported=stored.imported, root=options.root)
+    store_artist_images(imported=stored.imported, root=options.root)
     albums_refresh(album_ids)

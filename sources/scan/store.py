@@ -35,7 +35,9 @@ _NAME_ATTEMPTS = 50
 
 @dataclass(frozen=True)
 class Imported:
+    track_id: int
     album_id: int
+    album_artist_id: int
     album_has_cover: bool
     tags: TrackTags
     source_dir: str  # absolute folder of the source file, for folder covers
@@ -186,7 +188,9 @@ def _write_rows(
         album = track.album
         result.imported.append(
             Imported(
+                track_id=track.pk,
                 album_id=album.pk,
+                album_artist_id=album.album_artist_id,
                 album_has_cover=bool(album.cover_path),
                 tags=item.read.tags,
                 source_dir=str(item.read.change.candidate.path.parent),

@@ -2,23 +2,27 @@
 
 Yields `Candidate`s (audio files to consider) and `Refusal`s (things deliberately not imported, with why).
 Hidden entries (a name starting with "."), symlinks whose target leaves the root, folder symlinks (loops) and
-names that are not valid UTF-8 are refused; companion files (folder covers, .lrc sidecars) are passed over
-silently because later phases read them beside their track.
+names that are not valid UTF-8 are refused; companion files (folder covers, .lrc/.txt lyrics) are passed over
+silently: a lyrics file named like an audio file travels with that file's `Candidate` (`sidecars`), covers are
+read beside their track by a later phase.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from library.lyrics import SIDECAR_SUFFIXES, Sidecar
 from library.tags import AUDIO_SUFFIXES
 
 COVER_NAMES = ("cover", "folder", "front")
+ARTIST_IMAGE_NAMES = ("artist",)
 COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
-COMPANION_SUFFIXES = frozenset({".lrc"})
+COMPANION_SUFFIXES = frozenset({".lrc"})  # a .txt is a companion only beside an audio file of its name
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Candidate:
     path: Path
     size: int
     mtime_ns: int
+    sidecars: tuple[Sidecar, ...] = ()  # lyrics files with the same stem
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Refusal:
 
 def is_companion(name: str) -> bool:
     stem, suffix = os.path.splitext(name.lower())
-    return suffix in COMPANION_SUFFIXES or (stem in COVER_NAMES and suffix in COVER_SUFFIXES)
+    return suffix in COMPANION_SUFFIXES or (stem in (*COVER_NAMES, *ARTIST_IMAGE_NAMES) and suffix in COVER_SUFFIXES)
 
 
 def walk(root: Path) -> Iterator[Candidate | Refusal]:
@@ -56,14 +61,47 @@ def walk(root: Path) -> Iterator[Candidate | Refusal]:
         subfolders: list[Path] = []
         prefix = _relative(root, folder)
         prefix = f"{prefix}/" if prefix else ""
+        sidecars = _sidecars(entries)
         for entry in entries:
+            if _is_sidecar(entry.name, sidecars):
+                continue
             relative = prefix + entry.name  # built from the folder's prefix: os.path.relpath per file is costly
             outcome = _classify(root, entry, relative)
             if isinstance(outcome, Path):
                 subfolders.append(outcome)
+            elif isinstance(outcome, Candidate) and (found := sidecars.get(os.path.splitext(entry.name)[0])):
+                yield dataclasses.replace(outcome, sidecars=found)
             elif outcome is not None:
                 yield outcome
         pending.extend(reversed(subfolders))
+
+
+def _sidecars(entries: list[os.DirEntry[str]]) -> dict[str, tuple[Sidecar, ...]]:
+    """Lyrics files of one folder by the stem of the audio file they belong to (regular files only: a symlinked
+    sidecar is not followed)."""
+    audio_stems = {
+        stem
+        for stem, suffix in map(os.path.splitext, (entry.name for entry in entries))
+        if suffix[1:].lower() in AUDIO_SUFFIXES
+    }
+    found: dict[str, list[Sidecar]] = {}
+    for entry in entries:
+        stem, suffix = os.path.splitext(entry.name)
+        if suffix.lower() not in SIDECAR_SUFFIXES or stem not in audio_stems or entry.name.startswith("."):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        found.setdefault(stem, []).append(Sidecar(Path(entry.path), info.st_mtime_ns, info.st_size))
+    return {stem: tuple(items) for stem, items in found.items()}
+
+
+def _is_sidecar(name: str, sidecars: dict[str, tuple[Sidecar, ...]]) -> bool:
+    stem, suffix = os.path.splitext(name)
+    return suffix.lower() in SIDECAR_SUFFIXES and any(item.path.name == name for item in sidecars.get(stem, ()))
 
 
 def _relative(root: Path, path: Path) -> str:

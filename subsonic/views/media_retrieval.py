@@ -11,13 +11,14 @@ from pathlib import PurePosixPath
 from django.http.response import HttpResponseBase
 
 from downloads.relay import ArrivingMedia
-from library import selectors
+from library import lyrics, selectors
 from library.covers import cover_image, placeholder_image
+from library.lrc import StructuredLyrics
 from library.models import Track
 from library.storage import media_path
 from library.streaming import file_response, growing_file_response
 from library.transcoding import format_requested, max_bitrate_requested, playback_response, stream_permission_check
-from subsonic import external, ids, lyrics
+from subsonic import external, ids
 from subsonic.call import Call
 from subsonic.errors import not_found
 from subsonic.ids import Kind
@@ -109,7 +110,8 @@ def get_cover_art(call: Call) -> HttpResponseBase:
         if relative:
             path, content_type = cover_image(relative_path=relative, size=size)
         else:
-            path, content_type = placeholder_image(size=size)
+            title, subtitle = selectors.cover_label(kind=_COVER_KINDS[kind], item_id=pk)
+            path, content_type = placeholder_image(size=size, seed=f"{kind}-{pk}", title=title, subtitle=subtitle)
     response = file_response(call.request, path=path, content_type=content_type)
     response["Cache-Control"] = f"private, max-age={COVER_CACHE_SECONDS}"
     return response
@@ -121,24 +123,20 @@ def get_lyrics(call: Call) -> Node:
     track = selectors.track_lyrics_find(artist=artist, title=title)
     if track is None:
         return Node("lyrics", text="")
-    text = lyrics.plain_text(track.synced_lyrics, track.lyrics)
+    text = lyrics.track_lyrics(track).plain_text
     return Node("lyrics", {"artist": track.artist_display or track.artist.name, "title": track.title}, text=text)
 
 
 def get_lyrics_by_song_id(call: Call) -> Node:
-    """Structured lyrics (OpenSubsonic songLyrics v1): the synchronised version first, then the plain one."""
+    """Structured lyrics (OpenSubsonic songLyrics v1) from the first source of LYRICS_PRIORITY that has some:
+    the synchronised version first, then the plain one."""
     track = selectors.track_get(track_id=ids.decode_as(call.params.required("id"), Kind.TRACK))
-    found = []
-    if track.synced_lyrics.strip():
-        found.append(lyrics.lrc_parse(track.synced_lyrics))
-    if track.lyrics.strip():
-        found.append(lyrics.plain_parse(track.lyrics))
     node = Node("lyricsList")
-    node.add_list("structuredLyrics", [_structured(track, item) for item in found if item.lines])
+    node.add_list("structuredLyrics", [_structured(track, item) for item in lyrics.track_lyrics(track).versions])
     return node
 
 
-def _structured(track: Track, item: lyrics.StructuredLyrics) -> Node:
+def _structured(track: Track, item: StructuredLyrics) -> Node:
     node = Node(
         "structuredLyrics",
         {

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from sources.registry import reset_sources
 from tests.audio import AudioMaker
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+
+def _jpeg() -> bytes:
+    """A real (decodable) 8x8 JPEG: covers that are not images are skipped by the scan."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()
 
 
 @pytest.fixture

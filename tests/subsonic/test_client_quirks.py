@@ -76,18 +76,24 @@ def test_get_cover_art_serves_a_placeholder_when_nothing_better_exists(
     api: SubsonicClient, library: Library, settings: Any
 ) -> None:
     song = library.track("Something")
+    backgrounds = []
     for cover_id, size, side in (
         (f"al-{library.abbey.pk}", "", 600),  # no size: the default
         (f"tr-{song.pk}", "100", 128),  # snapped up to a size bucket like every cover
         (f"ar-{library.bjork.pk}", "300", 300),
+        (f"al-{library.abbey.pk}", "", 600),  # drawn once, then served from the cache
     ):
         response = api.raw("getCoverArt", id=cover_id, size=size, **api.auth_params())
         assert response.status_code == 200, cover_id
         assert response["Content-Type"] == "image/png"
         with Image.open(io.BytesIO(b"".join(response.streaming_content))) as image:  # type: ignore[attr-defined]
             assert image.size == (side, side)
-    drawn = sorted((Path(settings.MCMA_CACHE_DIR) / "covers" / "placeholder").iterdir())
-    assert [path.name for path in drawn] == ["128.png", "300.png", "600.png"]  # drawn once per size, then cached
+            backgrounds.append(image.convert("RGB").getpixel((side - 1, side - 1)))
+            colours = image.convert("RGB").getcolors(maxcolors=side * side) or []
+            assert len(colours) > 2, cover_id  # the name is written on it
+    assert len(set(backgrounds)) == 3  # a colour derived from each item's id
+    drawn = sorted((Path(settings.MCMA_CACHE_DIR) / "covers" / "placeholder").rglob("*.png"))
+    assert len(drawn) == 3
 
 
 def test_get_cover_art_of_an_unknown_or_hidden_item_is_still_error_70(

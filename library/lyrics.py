@@ -1,0 +1,206 @@
+"""Lyrics: the `.lrc`/`.txt` sidecars a scan finds beside a track, LRCLIB for songs with
+none, and the choice among them by LYRICS_PRIORITY (like Navidrome's LyricsPriority).
+
+Embedded lyrics stay on `Track` (written by the import from the tags); everything else is a `TrackLyrics` row
+per (track, kind), so a rescan of the audio file never loses a sidecar's or LRCLIB's lyrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from library import lrclib
+from library.lrc import StructuredLyrics, lrc_parse, plain_parse
+from library.models import LyricsKind, Track, TrackLyrics
+from library.remote import RemoteRefusedError
+from library.skips import track_skip_set
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+SIDECAR_SUFFIXES = (LyricsKind.LRC.value, LyricsKind.TXT.value)
+# A lyrics sidecar bigger than this is not lyrics (the longest songs' LRC files are tens of kilobytes).
+SIDECAR_MAX_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class ChosenLyrics:
+    """The lyrics a track is served with: where they came from and their structured versions (synced first)."""
+
+    origin: str  # the LYRICS_PRIORITY name they came from
+    versions: list[StructuredLyrics]
+
+    @property
+    def plain_text(self) -> str:
+        """The unsynchronised text (the legacy getLyrics): the plain version, else the synced one unstamped."""
+        plain = next((item for item in self.versions if not item.synced), None)
+        chosen = plain or (self.versions[0] if self.versions else None)
+        return "\n".join(line.text for line in chosen.lines).strip() if chosen else ""
+
+
+NO_LYRICS = ChosenLyrics(origin="", versions=[])
+
+
+def _versions(*, synced: str, plain: str) -> list[StructuredLyrics]:
+    found = [lrc_parse(synced)] if synced.strip() else []
+    if plain.strip():
+        found.append(plain_parse(plain))
+    return [item for item in found if item.lines]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The choice (LYRICS_PRIORITY)
+# ---------------------------------------------------------------------------------------------------------------
+def lyrics_choose(track: Track, documents: Iterable[TrackLyrics]) -> ChosenLyrics:
+    """The first source in LYRICS_PRIORITY with lyrics. `documents`: the track's TrackLyrics rows."""
+    by_kind = {document.kind: document for document in documents}
+    for name in settings.LYRICS_PRIORITY:
+        if name == EMBEDDED:
+            versions = _versions(synced=track.synced_lyrics, plain=track.lyrics)
+        else:
+            document = by_kind.get(name)
+            if document is None or not document.text.strip():
+                continue
+            versions = _versions(
+                synced=document.text if document.synced else "", plain="" if document.synced else document.text
+            )
+        if versions:
+            return ChosenLyrics(origin=name, versions=versions)
+    return NO_LYRICS
+
+
+def track_lyrics(track: Track) -> ChosenLyrics:
+    return lyrics_choose(track, TrackLyrics.objects.filter(track=track))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sidecars (called by the scan for every file it walks)
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sidecar:
+    """A `.lrc`/`.txt` file beside an audio file with the same stem."""
+
+    path: Path
+    mtime_ns: int
+    size: int
+
+    @property
+    def kind(self) -> str:
+        return self.path.suffix.lower()
+
+    @property
+    def stamp(self) -> str:
+        return f"{self.mtime_ns}:{self.size}"
+
+
+def sidecar_read(sidecar: Sidecar) -> tuple[str, bool]:
+    """(text, synced) of a sidecar; ValueError with the reason when it cannot be used."""
+    if sidecar.size > SIDECAR_MAX_BYTES:
+        raise ValueError(f"{sidecar.path.name} is {sidecar.size:,} bytes, more than lyrics ({SIDECAR_MAX_BYTES:,})")
+    try:
+        data = sidecar.path.read_bytes()[: SIDECAR_MAX_BYTES + 1]
+    except OSError as exc:
+        raise ValueError(f"cannot read {sidecar.path.name}: {exc.strerror or exc}") from exc
+    if b"\x00" in data:
+        raise ValueError(f"{sidecar.path.name} is binary, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")  # older LRC editors on Windows
+    if sidecar.kind == LyricsKind.TXT:
+        return text.strip(), False
+    parsed = lrc_parse(text)
+    if not parsed.lines:
+        raise ValueError(f"{sidecar.path.name} has no timed line ({parsed.skipped_lines} lines not understood)")
+    return text.strip(), True
+
+
+def sidecars_sync(*, source: str, found: Sequence[tuple[str, Sequence[Sidecar]]]) -> int:
+    """Bring the sidecar lyrics of these tracks (by source_id) up to date with the files the scan found beside
+    them; one query for the batch, files read only when their (mtime, size) changed. Returns how many changed."""
+    wanted = {relative: {item.kind: item for item in sidecars} for relative, sidecars in found}
+    tracks = dict(Track.objects.filter(source=source, source_id__in=list(wanted)).values_list("source_id", "pk"))
+    stored = {
+        (row.track_id, row.kind): row
+        for row in TrackLyrics.objects.filter(track_id__in=tracks.values(), kind__in=SIDECAR_SUFFIXES)
+    }
+    changed = 0
+    for relative, track_id in tracks.items():
+        sidecars = wanted[relative]
+        for kind in SIDECAR_SUFFIXES:
+            changed += _sidecar_apply(track_id, kind, sidecars.get(kind), stored.get((track_id, kind)))
+    return changed
+
+
+def _sidecar_apply(track_id: int, kind: str, sidecar: Sidecar | None, row: TrackLyrics | None) -> int:
+    skip_key = f"lyrics{kind}"
+    if sidecar is None:
+        if row is None:
+            return 0
+        row.delete()  # the sidecar was removed
+        return 1
+    if row is not None and row.stamp == sidecar.stamp:
+        return 0
+    try:
+        text, synced = sidecar_read(sidecar)
+    except ValueError as exc:
+        with transaction.atomic():
+            TrackLyrics.objects.filter(track_id=track_id, kind=kind).delete()
+            track_skip_set(track_id=track_id, what=skip_key, reason=str(exc))
+        logger.info("lyrics sidecar of track %s skipped: %s", track_id, exc)
+        return 1
+    with transaction.atomic():
+        TrackLyrics.objects.update_or_create(
+            track_id=track_id, kind=kind, defaults={"text": text, "synced": synced, "stamp": sidecar.stamp}
+        )
+        track_skip_set(track_id=track_id, what=skip_key, reason=None)
+    return 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# LRCLIB (a Celery task, never during a request)
+# ---------------------------------------------------------------------------------------------------------------
+LRCLIB_BATCH = 50
+
+
+def lrclib_pending(*, limit: int = LRCLIB_BATCH) -> list[int]:
+    """Present tracks with no lyrics anywhere and no LRCLIB answer yet, oldest first."""
+    return list(
+        Track.objects.filter(is_missing=False, lyrics="", synced_lyrics="")
+        .exclude(lyrics_documents__text__gt="")
+        .exclude(lyrics_documents__kind=LyricsKind.LRCLIB)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def lrclib_fetch(*, track_id: int) -> bool:
+    """Ask LRCLIB for one track and store the answer (lyrics, or "none" as an empty row); True when lyrics were
+    found. `lrclib.LrclibUnavailableError` when LRCLIB could not answer: the caller retries later."""
+    track = Track.objects.select_related("artist", "album").get(pk=track_id)
+    try:
+        found = lrclib.lyrics_get(
+            artist=track.artist_display or track.artist.name,
+            title=track.title,
+            album=track.album.name,
+            duration_seconds=round(track.duration_ms / 1000),
+        )
+    except RemoteRefusedError as exc:  # LRCLIB refuses the question itself: asking again will not help
+        logger.info("LRCLIB refused the lyrics question of track %s: %s", track_id, exc)
+        found = None
+    if found is None:
+        text, synced = "", False
+    elif found.synced.strip() and lrc_parse(found.synced).lines:
+        text, synced = found.synced.strip(), True
+    else:
+        text, synced = found.plain.strip(), False
+    TrackLyrics.objects.update_or_create(
+        track_id=track_id, kind=LyricsKind.LRCLIB, defaults={"text": text, "synced": synced, "stamp": ""}
+    )
+    return bool(text)
