@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Model, Value, When
 
 from library import bulk, storage
-from library.models import Album, Artist, ArtistRole, Genre, Track, TrackArtist
+from library.models import Album, Artist, ArtistRole, Genre, MetadataStatus, Track, TrackArtist
 from library.tags import TrackTags
 from library.text import fold, sort_name
 
@@ -466,6 +466,8 @@ def track_upsert(
         else:
             for attr, value in fields.items():
                 setattr(track, attr, value)
+            # New tags replaced what identification wrote: identify the file again.
+            track.metadata_status, track.metadata_reason = MetadataStatus.PENDING, ""
             if source_metadata is not None:
                 track.source_metadata = source_metadata
             track.save()
