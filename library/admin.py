@@ -32,6 +32,7 @@ from library.models import (
     PlaylistEntry,
     PlayQueue,
     PlayQueueEntry,
+    ServiceRateSlot,
     Share,
     ShareEntry,
     Track,
@@ -286,6 +287,32 @@ class PlaylistEntryInline(admin.TabularInline):
     model = PlaylistEntry
     raw_id_fields = ("track",)
     extra = 0
+
+
+@admin.register(TrackEnrichment)
+class TrackEnrichmentAdmin(admin.ModelAdmin):
+    """What identification changed, per track: read-only (the record of a change is not edited; it is reverted
+    from the track list)."""
+
+    list_display = ("track", "musicbrainz_recording_id", "musicbrainz_release_id", "score", "created_at", "reverted_at")
+    list_select_related = ("track",)
+    search_fields = ("track__title", "musicbrainz_recording_id", "musicbrainz_release_id")
+    list_filter = ("reverted_at",)
+    raw_id_fields = ("track",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ServiceRateSlot)
+class ServiceRateSlotAdmin(admin.ModelAdmin):
+    """The shared request slots of the identification services; clearing `paused_until` resumes a service."""
+
+    list_display = ("service", "next_at", "paused_until")
+    search_fields = ("service",)
 
 
 @admin.register(Playlist)

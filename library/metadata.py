@@ -10,7 +10,8 @@ from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
-from library import coverartarchive, covers, importing, lyrics, replaygain
+from library import coverartarchive, covers, lyrics, replaygain
+from library.ingest.covers import album_covers_store
 from library.models import Album
 from library.remote import RemoteRefusedError
 from library.tags import image_mime
@@ -77,6 +78,6 @@ def album_cover_archive_fetch(*, album_id: int) -> bool:
         logger.info("Cover Art Archive cover of album %s not used: %s", album_id, problem)
         Album.objects.filter(pk=album_id).update(cover_archive_checked_at=timezone.now())
         return False
-    stored = importing.album_covers_store([(album, found[0], image_mime(found[0]))]) > 0
+    stored = album_covers_store([(album, found[0], image_mime(found[0]))]) > 0
     Album.objects.filter(pk=album_id).update(cover_archive_checked_at=timezone.now())
     return stored

@@ -15,7 +15,7 @@ from library import storage
 from library.ingest.identity import Relations, ResolveCache, relations_resolve
 from library.ingest.insert import insert_rows
 from library.ingest.limits import fitted
-from library.models import Album, Track, TrackArtist
+from library.models import Album, MetadataStatus, Track, TrackArtist
 from library.tags import TrackTags
 from library.text import fold, sort_name
 
@@ -71,6 +71,8 @@ def tracks_save(*, source: str, files: Sequence[TrackFile], cache: ResolveCache)
                 continue
             for attname, value in fields.items():  # a changed file, rare: the ORM's own save, with its auto_now
                 setattr(track, attname, value)
+            # New tags replaced what identification wrote: identify the file again.
+            track.metadata_status, track.metadata_reason = MetadataStatus.PENDING, ""
             if file.source_metadata is not None:
                 track.source_metadata = file.source_metadata
             track.save()

