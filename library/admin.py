@@ -39,6 +39,7 @@ from library.models import (
     TrackAnnotation,
     TrackArtist,
     TrackEnrichment,
+    TrackLyrics,
 )
 from library.text import fold
 from mcma.errors import ApplicationError
@@ -84,6 +85,13 @@ class AlbumArtistFilter(NameContainsFilter):
     title = "album artist"
     parameter_name = "album_artist_name"
     lookup = "album_artist__name_key"
+
+
+@admin.register(TrackLyrics)
+class TrackLyricsAdmin(admin.ModelAdmin):
+    list_display = ("track", "kind", "synced", "updated_at")
+    list_filter = ("kind", "synced")
+    raw_id_fields = ("track",)
 
 
 @admin.register(Genre)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TIMESTAMP = re.compile(r"\[(\d{1,3}):(\d{1,2})(?:[.:](\d{1,3}))?\]")
-_LEADING_STAMPS = re.compile(r"^\s*((?:\[\d{1,3}:\d{1,2}(?:[.:]\d{1,3})?\]\s*)+)(.*)$")
+# [mm:ss], [mm:ss.x], [mm:ss.xx], [mm:ss.xxx] (a colon before the fraction too, as some writers use).
+TIMESTAMP = re.compile(r"\[(\d{1,3}):(\d{1,2})(?:[.:](\d{1,3}))?\]")
+_LEADING_STAMPS = re.compile(rf"^\s*(?P<stamps>(?:{TIMESTAMP.pattern}\s*)+)(?P<words>.*)$")
 _OFFSET = re.compile(r"^\s*\[offset:\s*([+-]?\d+)\s*\]\s*$", re.IGNORECASE)
 _ID_TAG = re.compile(r"^\s*\[[a-zA-Z#]+:[^\]]*\]\s*$")  # [ti:…], [ar:…], [length:…] headers
 
@@ -26,8 +27,9 @@ class StructuredLyrics:
     skipped_lines: int = 0  # lines of an LRC text that were neither a timed line, a header nor blank
 
 
-def has_timestamps(text: str) -> bool:
-    return _TIMESTAMP.search(text) is not None
+def is_synced(text: str) -> bool:
+    """Whether `text` carries any LRC time stamp."""
+    return TIMESTAMP.search(text) is not None
 
 
 def lrc_parse(text: str) -> StructuredLyrics:
@@ -47,8 +49,8 @@ def lrc_parse(text: str) -> StructuredLyrics:
             if raw.strip() and not _ID_TAG.match(raw):
                 skipped += 1
             continue
-        words = timed.group(2).strip()
-        for stamp in _TIMESTAMP.finditer(timed.group(1)):
+        words = timed.group("words").strip()
+        for stamp in TIMESTAMP.finditer(timed.group("stamps")):
             seconds = int(stamp.group(2))
             if seconds >= 60:
                 skipped += 1
@@ -63,6 +65,6 @@ def plain_parse(text: str) -> StructuredLyrics:
     return StructuredLyrics(synced=False, lines=[Line(line.rstrip()) for line in text.strip().splitlines()])
 
 
-def lrc_to_plain(text: str) -> str:
+def plain_text(text: str) -> str:
     """LRC text without its stamps and headers, for players that only show plain lyrics."""
     return "\n".join(line.text for line in lrc_parse(text).lines).strip()

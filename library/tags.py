@@ -47,7 +47,7 @@ from mutagen.trueaudio import TrueAudio
 from mutagen.wave import WAVE
 from mutagen.wavpack import WavPack
 
-from library.lrc import has_timestamps, lrc_to_plain
+from library.lrc import is_synced, plain_text
 from mcma.errors import ApplicationError
 
 
@@ -605,9 +605,9 @@ def _build(
     date, year = _parse_date(first("date"))
     _original, original_year = _parse_date(first("originaldate"))
     lyrics_text = "\n".join(values("lyrics"))
-    synced = sylt or (lyrics_text if has_timestamps(lyrics_text) else "")
+    synced = sylt or (lyrics_text if is_synced(lyrics_text) else "")
     if synced and (not lyrics_text or lyrics_text == synced):
-        lyrics_text = lrc_to_plain(synced)
+        lyrics_text = plain_text(synced)
     codec = _codec(audio, path)
     lossless = _CODECS.get(codec, ("", False))[1]
     suffix = path.suffix.lower().lstrip(".")
@@ -1034,7 +1034,7 @@ def _write_id3(audio: Any, fields: dict[str, list[str]], tags: TrackTags, cover:
         elif key.startswith("UFID:"):
             id3.add(UFID(owner=key[5:], data=values[0].encode()))
         elif key == "USLT":
-            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or lrc_to_plain(values[0])))
+            id3.add(USLT(encoding=3, lang="eng", desc="", text=tags.lyrics or plain_text(values[0])))
         elif key == "COMM":
             id3.add(COMM(encoding=3, lang="eng", desc="", text=values))
         else:
