@@ -21,10 +21,6 @@ from accounts.selectors import user_by_api_key, user_check_subsonic_password, us
 from subsonic.errors import ControlCharacterError, ErrorCode, SubsonicError, missing_parameter
 from subsonic.params import Params
 
-# Every parameter a caller authenticates with: a URL this server hands back to the same caller (an artist image
-# served by getCoverArt) carries them so the player can fetch it like any other call.
-CREDENTIAL_PARAMS = ("apiKey", "u", "p", "t", "s")
-
 FAILURE_WINDOW_SECONDS = 600
 # Generous: a misconfigured player retrying every few seconds must not lock the account for its owner.
 MAX_FAILURES_PER_USER_AND_ADDRESS = 30
@@ -68,11 +64,6 @@ def authenticate(request: HttpRequest, params: Params) -> User:
         _record_failure(address, username)
         raise SubsonicError(ErrorCode.WRONG_CREDENTIALS, WRONG_CREDENTIALS)
     return user
-
-
-def credentials_of(params: Params) -> dict[str, str]:
-    """The credentials the caller sent (already checked by `authenticate`)."""
-    return {name: value for name in CREDENTIAL_PARAMS if (value := params.text(name))}
 
 
 def decode_password(raw: str) -> str | None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.urls import reverse
 
 from accounts.models import User
 from library import selectors
 from library.transcoding import PlaybackLimits
 from sources.registry import get_source, source_names
-from subsonic.auth import credentials_of
 from subsonic.errors import not_authorized, not_found
 from subsonic.params import Params
 from subsonic.responses import Node, Profile
@@ -73,16 +70,6 @@ class Call:
         if folder_id not in folders:
             raise not_found(f"Music folder {folder_id}")
         return folders[folder_id]
-
-    def own_url(self, method: str, **query: str | int) -> str:
-        """An absolute URL of another call of this API with the caller's credentials, protocol version and client
-        name, for fields that point at a resource the same player fetches (image URLs). Built from the request,
-        so it is right behind a reverse proxy or under a sub-path."""
-        params = {**query, **credentials_of(self.params), "c": self.client}
-        if version := self.params.text("v"):
-            params["v"] = version
-        path = reverse("subsonic:method", kwargs={"method": method})
-        return f"{self.request.build_absolute_uri(path)}?{urlencode(params)}"
 
     @property
     def full(self) -> bool:

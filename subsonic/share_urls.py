@@ -19,9 +19,17 @@ class ShareTokenConverter:
         return value
 
 
+class ImageTokenConverter(ShareTokenConverter):
+    """A signed id (`<id>.<signature>`, see `public.artist_image_url`)."""
+
+    regex = r"[0-9]{1,18}\.[A-Za-z0-9_-]{1,128}"
+
+
 register_converter(ShareTokenConverter, "share_token")
+register_converter(ImageTokenConverter, "image_token")
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("img/<image_token:token>", public.artist_image, name="artist-image"),
     path("<share_token:token>", public.share_page, name="share-page"),
     path("<share_token:token>/<int:position>", public.share_audio, name="share-audio"),
 ]

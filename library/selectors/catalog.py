@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -127,7 +127,7 @@ def media_file(*, relative: str) -> Path:
 
 
 def artist_cover_path(*, artist_id: int) -> str | None:
-    """The stored picture of an artist: their own image, else the cover of their first album with one; "" when
+    """The stored picture of an artist: their own image, else the cover of their latest album with one; "" when
     neither exists, None when there is no such artist."""
     image = Artist.objects.filter(pk=artist_id).values_list("image_path", flat=True).first()
     if image is None:
@@ -135,7 +135,7 @@ def artist_cover_path(*, artist_id: int) -> str | None:
     return image or (
         Album.objects.filter(album_artist_id=artist_id)
         .exclude(cover_path="")
-        .order_by("year", "sort_name", "pk")
+        .order_by(F("year").desc(nulls_last=True), "sort_name", "pk")
         .values_list("cover_path", flat=True)
         .first()
         or ""

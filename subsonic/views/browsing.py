@@ -12,7 +12,7 @@ from django.conf import settings
 from library import selectors
 from library.models import Album, Artist, Track
 from sources.base import ResultKind
-from subsonic import builders, external, ids
+from subsonic import builders, external, ids, public
 from subsonic.call import Call, music_folders
 from subsonic.errors import ErrorCode, SubsonicError, missing_parameter
 from subsonic.ids import Kind
@@ -200,17 +200,19 @@ def _external_artist_info(call: Call, element: str, ref: ids.ExternalRef) -> Nod
     return node
 
 
-# Pixel sizes of the artist pictures getArtistInfo announces (served scaled by getCoverArt), as Navidrome does.
+# Pixel sizes of the artist pictures getArtistInfo announces, as Navidrome does.
 ARTIST_IMAGE_SIZES = {"small": 300, "medium": 600, "large": 1200}
 
 
 def _artist_image_urls(call: Call, artist: Artist) -> dict[str, str]:
-    """getCoverArt URLs of the artist's picture (their own image, else the cover of one of their albums) by size
-    label; none when the library has no picture (getCoverArt would answer its placeholder)."""
+    """Public URLs of the artist's picture (their own image, else the cover of their latest album) by size label;
+    none when the library has no picture (getCoverArt would answer its placeholder)."""
     if not selectors.artist_cover_path(artist_id=artist.pk):
         return {}
-    artist_id = ids.artist_id(artist.pk)
-    return {label: call.own_url("getCoverArt", id=artist_id, size=size) for label, size in ARTIST_IMAGE_SIZES.items()}
+    return {
+        label: public.artist_image_url(call.request, artist_id=artist.pk, size=size)
+        for label, size in ARTIST_IMAGE_SIZES.items()
+    }
 
 
 def _similar_artist_entry(artist: Artist) -> Node:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from django.test import Client
 from PIL import Image
 
 from library import services
 from library.models import Album
+from library.storage import store_many_bytes
 from tests.factories.accounts import UserFactory
 from tests.subsonic.conftest import Library
 from tests.subsonic.support import NS, SubsonicClient
@@ -85,7 +87,7 @@ def test_get_cover_art_serves_a_placeholder_when_nothing_better_exists(
     ):
         response = api.raw("getCoverArt", id=cover_id, size=size, **api.auth_params())
         assert response.status_code == 200, cover_id
-        assert response["Content-Type"] == "image/png"
+        assert response["Content-Type"].startswith("image/")
         with Image.open(io.BytesIO(b"".join(response.streaming_content))) as image:  # type: ignore[attr-defined]
             assert image.size == (side, side)
             backgrounds.append(image.convert("RGB").getpixel((side - 1, side - 1)))
@@ -104,16 +106,20 @@ def test_get_cover_art_of_an_unknown_or_hidden_item_is_still_error_70(
         assert api.call("getCoverArt", fmt, id=cover_id).error_code == 70, cover_id
 
 
-def test_artist_image_urls_point_at_get_cover_art_when_the_library_has_a_picture(
-    api: SubsonicClient, library: Library, fmt: str
+def test_artist_image_urls_are_public_signed_links_when_the_library_has_a_picture(
+    api: SubsonicClient, library: Library, fmt: str, client: Client
 ) -> None:
     """getArtist `artistImageUrl` and getArtistInfo2's image URLs: only when the artist has an image or one of their
-    albums a cover (no artist image files exist yet), and fetchable as they are (the caller's credentials)."""
+    albums a cover; fetchable as they are without credentials, and never carrying the caller's."""
     artist_id = f"ar-{library.bjork.pk}"
     assert "artistImageUrl" not in api.call("getArtist", fmt, id=artist_id).one("artist")
     assert api.call("getArtistInfo2", fmt, id=artist_id).values("artistInfo2", "largeImageUrl") == []
 
-    Album.objects.filter(pk=library.debut.pk).update(cover_path="covers/debut.jpg")
+    image = io.BytesIO()
+    Image.new("RGB", (900, 900), "teal").save(image, "PNG")
+    cover = store_many_bytes([(image.getvalue(), "covers/debut.png")])[0]
+    assert cover.is_file()
+    Album.objects.filter(pk=library.debut.pk).update(cover_path="covers/debut.png")
     url = api.call("getArtist", fmt, id=artist_id).one("artist")["artistImageUrl"]
     info = api.call("getArtistInfo2", fmt, id=artist_id)
     sizes = {label: info.values("artistInfo2", f"{label}ImageUrl") for label in ("small", "medium", "large")}
@@ -121,8 +127,15 @@ def test_artist_image_urls_point_at_get_cover_art_when_the_library_has_a_picture
     for label, side in (("small", "300"), ("medium", "600"), ("large", "1200")):
         parts = urlsplit(sizes[label][0])
         query = dict(parse_qsl(parts.query))
-        assert (parts.scheme, parts.path) == ("http", "/rest/getCoverArt")
-        assert (query["id"], query["size"], query["u"]) == (artist_id, side, api.username)
-        assert {"t", "s", "v", "c"} <= query.keys()
+        assert parts.scheme == "http"
+        assert parts.path.startswith("/share/img/")
+        assert query == {"size": side}  # no u, p, t, s or apiKey
+    response = client.get(urlsplit(url).path, {"size": "300"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/")
+    assert response["Cache-Control"].startswith("public")
+    forged = urlsplit(url).path.replace(f"/img/{library.bjork.pk}.", f"/img/{library.bjork.pk + 1}.")
+    assert client.get(forged).status_code == 404
+    assert client.get(urlsplit(url).path, {"size": "99999999"}).status_code == 404
     legacy = api.call("getArtistInfo", fmt, id=artist_id)
     assert len(legacy.values("artistInfo", "smallImageUrl")) == 1
