@@ -28,6 +28,7 @@ TAGS = {
 EXPECTED = {
     "mp3": ("mp3", "audio/mpeg", False),
     "flac": ("flac", "audio/flac", True),
+    "hires.flac": ("flac", "audio/flac", True),
     "ogg": ("vorbis", "audio/ogg", False),
     "opus": ("opus", "audio/ogg", False),
     "m4a": ("aac", "audio/mp4", False),
@@ -37,6 +38,8 @@ EXPECTED = {
     "wma": ("wma", "audio/x-ms-wma", False),
     "wv": ("wavpack", "audio/x-wavpack", True),
 }
+# Test formats made at another rate, width and channel count than the rest: (Hz, channels, bits).
+HIRES = {"hires.flac": (96000, 2, 24)}
 # RIFF INFO, the only tags ffmpeg writes into WAV, has no album artist, disc or compilation field.
 RIFF_LIMITS = {"wav"}
 
@@ -75,10 +78,13 @@ def test_read_tags_of_every_format(fmt: str, audio_maker: AudioMaker, tmp_path: 
     assert 900 <= tags.duration_ms <= 1200
     assert (tags.codec, tags.content_type) == (codec, content_type)
     assert tags.suffix == fmt.split(".")[-1]
-    assert tags.sample_rate == (48000 if fmt == "opus" else 44100)
-    assert tags.channels == (2 if fmt == "m4a" else 1)  # the AAC sample entry always says stereo
+    if fmt in HIRES:
+        assert (tags.sample_rate, tags.channels, tags.bit_depth) == HIRES[fmt]
+    else:
+        assert tags.sample_rate == (48000 if fmt == "opus" else 44100)
+        assert tags.channels == (2 if fmt == "m4a" else 1)  # the AAC sample entry always says stereo
+        assert tags.bit_depth == (16 if lossless else None)
     assert tags.bitrate > 0
-    assert tags.bit_depth == (16 if lossless else None)
     assert tags.cover is None
     # The importer parses the bytes it has already read for hashing: same reading, every format.
     assert read_tags(path, data=path.read_bytes()) == tags
