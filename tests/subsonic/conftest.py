@@ -105,48 +105,39 @@ def library(db: None) -> Library:
 SECONDS = 6.0
 
 
-@pytest.fixture
-def flac_song(library: Library, audio_maker: AudioMaker) -> Track:
-    """ "Something" as a real six-second mono FLAC file under MEDIA_ROOT, for the tests that transcode."""
-    track = library.track("Something")
-    relative = "The Beatles/Abbey Road (1969)/02 Something.flac"
-    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "flac", seconds=SECONDS)
+def _real_flac(
+    library: Library, audio_maker: AudioMaker, title: str, relative: str, fmt: str, shape: dict[str, int]
+) -> Track:
+    """The library's song `title` backed by a real FLAC file of `fmt` (tests/audio.py) under MEDIA_ROOT."""
+    track = library.track(title)
+    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, fmt, seconds=SECONDS)
     Track.objects.filter(pk=track.pk).update(
         path=relative,
         suffix="flac",
         codec="flac",
         content_type="audio/flac",
         size_bytes=path.stat().st_size,
-        bitrate=700,
-        channels=1,
-        sample_rate=44100,
-        bit_depth=16,
         duration_ms=int(SECONDS * 1000),
+        **shape,
     )
     track.refresh_from_db()
     return track
+
+
+@pytest.fixture
+def flac_song(library: Library, audio_maker: AudioMaker) -> Track:
+    """ "Something" as a real six-second mono FLAC file under MEDIA_ROOT, for the tests that transcode."""
+    relative = "The Beatles/Abbey Road (1969)/02 Something.flac"
+    shape = {"bitrate": 700, "channels": 1, "sample_rate": 44100, "bit_depth": 16}
+    return _real_flac(library, audio_maker, "Something", relative, "flac", shape)
 
 
 @pytest.fixture
 def hires_song(library: Library, audio_maker: AudioMaker) -> Track:
     """ "Here Comes the Sun" as a real six-second 96 kHz, 24-bit stereo FLAC, for sample rate and size limits."""
-    track = library.track("Here Comes the Sun")
     relative = "The Beatles/Abbey Road (1969)/07 Here Comes the Sun.flac"
-    path = audio_maker.make(Path(settings.MEDIA_ROOT) / relative, "hires.flac", seconds=SECONDS)
-    Track.objects.filter(pk=track.pk).update(
-        path=relative,
-        suffix="flac",
-        codec="flac",
-        content_type="audio/flac",
-        size_bytes=path.stat().st_size,
-        bitrate=1500,
-        channels=2,
-        sample_rate=96000,
-        bit_depth=24,
-        duration_ms=int(SECONDS * 1000),
-    )
-    track.refresh_from_db()
-    return track
+    shape = {"bitrate": 1500, "channels": 2, "sample_rate": 96000, "bit_depth": 24}
+    return _real_flac(library, audio_maker, "Here Comes the Sun", relative, "hires.flac", shape)
 
 
 def streamed_body(response: Any) -> bytes:
