@@ -14,9 +14,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.serving import served
 
 RECORDING_ID = "b1a9c0e9-d987-4042-ae91-78d6a3267d69"
 RELEASE_ID = "f5093c06-23e3-404f-aeaa-40f72885ee3a"
@@ -162,12 +164,6 @@ def _handler(fake: FakeMetadataServices) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def metadata_server() -> Iterator[FakeMetadataServices]:
     fake = FakeMetadataServices()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(_handler(fake)) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
