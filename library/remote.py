@@ -11,10 +11,14 @@ import json
 from typing import Any
 
 import requests
+from django.conf import settings
 
 import mcma
 
-USER_AGENT = f"mcma/{mcma.__version__} ( https://github.com/mcma/mcma )"
+
+def user_agent() -> str:
+    """What every metadata service is told about the caller (MusicBrainz asks for a contact)."""
+    return f"mcma/{mcma.__version__} ( {settings.METADATA_CONTACT} )"
 
 
 class RemoteUnavailableError(Exception):
@@ -30,7 +34,7 @@ def _get(
 ) -> requests.Response:
     try:
         response = requests.get(
-            url, params=params, timeout=timeout, headers={"User-Agent": USER_AGENT}, allow_redirects=True, stream=True
+            url, params=params, timeout=timeout, headers={"User-Agent": user_agent()}, allow_redirects=True, stream=True
         )
     except requests.RequestException as exc:
         raise unavailable(f"{type(exc).__name__} from {url}") from exc

@@ -13,7 +13,6 @@ from typing import Any
 import requests
 from django.conf import settings
 
-import mcma
 from library.enrichment.errors import (
     MetadataAnswerMalformedError,
     MetadataNotFoundError,
@@ -21,12 +20,9 @@ from library.enrichment.errors import (
     MetadataServiceUnavailableError,
 )
 from library.enrichment.ratelimit import service_pause, slot_take
+from library.remote import user_agent
 
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-def user_agent() -> str:
-    return f"mcma/{mcma.__version__} ( {settings.METADATA_CONTACT} )"
 
 
 def json_request(*, service: str, method: str, url: str, interval: float, params: dict[str, Any] | None = None) -> Any:
