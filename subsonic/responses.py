@@ -8,13 +8,13 @@ construct nodes; the byte-level shape of a response is decided here and nowhere 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import orjson
 from django.http import HttpResponse
 
 import mcma
@@ -191,9 +191,9 @@ def _to_dict(node: Node) -> dict[str, object]:
     return data
 
 
-def to_json_text(root: Node) -> str:
-    # A fresh tree cannot be circular: skipping the check saves a bookkeeping step per object.
-    return json.dumps({root.name: _to_dict(root)}, ensure_ascii=False, separators=(",", ":"), check_circular=False)
+def to_json(root: Node) -> bytes:
+    """The document as compact UTF-8 JSON (orjson: a 500-song page is the largest answer players page through)."""
+    return orjson.dumps({root.name: _to_dict(root)})
 
 
 # JSONP callbacks are reflected into a script: only a dotted JavaScript identifier is accepted.
@@ -228,8 +228,8 @@ class Rendering:
 def render(root: Node, rendering: Rendering) -> HttpResponse:
     """Encode a complete `subsonic-response` tree. Always HTTP 200: Subsonic errors live in the document."""
     if rendering.fmt is Format.JSON:
-        return HttpResponse(to_json_text(root).encode("utf-8"), content_type=JSON_CONTENT_TYPE)
+        return HttpResponse(to_json(root), content_type=JSON_CONTENT_TYPE)
     if rendering.fmt is Format.JSONP:
-        body = f"{rendering.callback}({to_json_text(root)});"
-        return HttpResponse(body.encode("utf-8"), content_type=JSONP_CONTENT_TYPE)
+        body = b"%s(%s);" % (rendering.callback.encode("ascii"), to_json(root))
+        return HttpResponse(body, content_type=JSONP_CONTENT_TYPE)
     return HttpResponse(to_xml(root), content_type=XML_CONTENT_TYPE)

@@ -14,7 +14,7 @@ from django.db.models.functions import Concat
 
 from accounts.models import User
 from library.models import Album, Artist, Genre, Track
-from library.selectors.base import in_order, present_tracks
+from library.selectors.base import in_order, present_tracks_by_key
 from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows
 from library.selectors.subsonic import albums_base, subsonic_artists, subsonic_tracks
 from library.text import fold
@@ -151,7 +151,7 @@ def library_search(
         ordered_tracks = tracks_search(tracks, query=text)
     else:
         # Keys only from the track table (and its present-track index), not the joins a song element needs.
-        present = present_tracks().filter(source=source) if source else present_tracks()
+        present = present_tracks_by_key().filter(source=source) if source else present_tracks_by_key()
         ordered_artists, ordered_albums = artists.order_by("pk"), albums.order_by("pk")
         ordered_tracks = present.order_by("pk")
     artist_pks = _page_pks(ordered_artists, artist_offset, artist_count)
