@@ -53,17 +53,7 @@ def search(request: HttpRequest) -> TemplateResponse:
     elif len(query) > SEARCH_QUERY_MAX_LENGTH:
         context["problem"] = f"A search is at most {SEARCH_QUERY_MAX_LENGTH} characters; this one has {len(query)}."
     else:
-        context["library"] = {
-            "artists": list(
-                library_selectors.artists_search(library_selectors.artists_list(user=user), query=query)[:LIBRARY_HITS]
-            ),
-            "albums": list(
-                library_selectors.albums_search(library_selectors.albums_list(user=user), query=query)[:LIBRARY_HITS]
-            ),
-            "tracks": list(
-                library_selectors.tracks_search(library_selectors.tracks_list(user=user), query=query)[:LIBRARY_HITS]
-            ),
-        }
+        context["library"] = library_selectors.catalog_search(user=user, query=query, limit=LIBRARY_HITS)
         if selectors.user_may_request_downloads(user=user):
             context["external"] = selectors.external_search(query=query, kind=kind, limit=EXTERNAL_HITS)
         else:

@@ -337,17 +337,12 @@ class SearchQuerySerializer(serializers.Serializer[Any]):
 def library_search_data(*, user: User, query: str, limit: int) -> dict[str, Any]:
     """The library's part of `/search` (the SearchResultSerializer shape): artists, albums and tracks matching
     `query`, at most `limit` of each. The route is downloads' `/search`, which adds external hits next to these."""
+    hits = selectors.catalog_search(user=user, query=query, limit=limit)
     return {
         "query": query,
-        "artists": ArtistSerializer(
-            selectors.artists_search(selectors.artists_list(user=user), query=query)[:limit], many=True
-        ).data,
-        "albums": AlbumSerializer(
-            selectors.albums_search(selectors.albums_list(user=user), query=query)[:limit], many=True
-        ).data,
-        "tracks": TrackSerializer(
-            selectors.tracks_search(selectors.tracks_list(user=user), query=query)[:limit], many=True
-        ).data,
+        "artists": ArtistSerializer(hits.artists, many=True).data,
+        "albums": AlbumSerializer(hits.albums, many=True).data,
+        "tracks": TrackSerializer(hits.tracks, many=True).data,
     }
 
 

@@ -57,9 +57,11 @@ from library.selectors.rows import (
     with_genre_names,
 )
 from library.selectors.search import (
+    CatalogHits,
     SearchResult,
     albums_search,
     artists_search,
+    catalog_search,
     genres_search,
     library_search,
     search_query_text,
@@ -111,6 +113,7 @@ __all__ = [
     "AlbumRow",
     "ArtistIndexRow",
     "ArtistRef",
+    "CatalogHits",
     "CountOf",
     "LibraryChange",
     "LibraryFigures",
@@ -141,6 +144,7 @@ __all__ = [
     "artists_search",
     "artists_similar",
     "bookmarks_of",
+    "catalog_search",
     "cover_label",
     "cover_relative_path",
     "genre_get",

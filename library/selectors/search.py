@@ -15,6 +15,7 @@ from django.db.models.functions import Concat
 from accounts.models import User
 from library.models import Album, Artist, Genre, Track
 from library.selectors.base import in_order, present_tracks_by_key
+from library.selectors.catalog import albums_list, artists_list, tracks_list
 from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows
 from library.selectors.subsonic import albums_base, subsonic_artists, subsonic_tracks
 from library.text import fold
@@ -105,6 +106,23 @@ def tracks_search(qs: QuerySet[Track], *, query: str) -> QuerySet[Track]:
 
 def genres_search(qs: QuerySet[Genre], *, query: str) -> QuerySet[Genre]:
     return _match_all(qs, search_terms(query), ("name_key",))
+
+
+@dataclass(frozen=True)
+class CatalogHits:
+    artists: list[Artist]
+    albums: list[Album]
+    tracks: list[Track]
+
+
+def catalog_search(*, user: User, query: str, limit: int) -> CatalogHits:
+    """The library's best `limit` artists, albums and tracks for `query`, as the REST lists show them (the
+    REST `/search` and the admin search page)."""
+    return CatalogHits(
+        artists=list(artists_search(artists_list(user=user), query=query)[:limit]),
+        albums=list(albums_search(albums_list(user=user), query=query)[:limit]),
+        tracks=list(tracks_search(tracks_list(user=user), query=query)[:limit]),
+    )
 
 
 # Queries that mean "everything" for search3: empty, a quoted empty string (Symfonium sends `""`, PureMusic `''`)
