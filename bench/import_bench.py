@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -104,7 +104,21 @@ def run_bare(root: Path) -> dict[str, float]:
     }
 
 
-def run_import(root: Path, work: Path, batch_size: int, hardlink: bool) -> dict[str, float]:
+def _in_worker(run: Callable[[], object]) -> None:
+    """Run `run` in a daemonic billiard process, as a Celery prefork child runs a scan task: such a process may
+    not have children, so the scan reads its files in threads there."""
+    import billiard
+    from django.db import connections
+
+    connections.close_all()  # the child opens its own
+    process = billiard.Process(target=run, daemon=True)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise SystemExit(f"the worker process failed (exit code {process.exitcode})")
+
+
+def run_import(root: Path, work: Path, batch_size: int, hardlink: bool, in_worker: bool) -> dict[str, float]:
     work.mkdir()
     os.environ.update(
         {
@@ -131,14 +145,22 @@ def run_import(root: Path, work: Path, batch_size: int, hardlink: bool) -> dict[
     from sources.scan import pipeline
 
     pipeline.DEFAULT_BATCH_SIZE = batch_size
+    from sources.models import ScanRun
+
+    def scan_once() -> ScanRun:
+        if not in_worker:
+            return services.scan_import_folder(root=root)
+        _in_worker(lambda: services.scan_import_folder(root=root))
+        return ScanRun.objects.order_by("-pk").first()  # type: ignore[return-value]
+
     start_usage = _usage()
     start = time.perf_counter()
-    scan = services.scan_import_folder(root=root)
+    scan = scan_once()
     wall = time.perf_counter() - start
     end_usage = _usage()
     # The same tree again, unchanged: only stats and one diff query per batch should remain.
     rescan_start = time.perf_counter()
-    rescan = services.scan_import_folder(root=root)
+    rescan = scan_once()
     rescan_wall = time.perf_counter() - rescan_start
     return {
         "tracks": scan.added + scan.updated + scan.unchanged,
@@ -161,15 +183,17 @@ def _median(results: Iterable[dict[str, float]]) -> dict[str, float]:
 
 
 def _child(
-    phase: str, root: Path, batch_size: int, work: Path | None = None, hardlink: bool = False
+    phase: str, root: Path, batch_size: int, work: Path | None = None, hardlink: bool = False, in_worker: bool = False
 ) -> dict[str, float]:
     _warm_page_cache(root)
     os.sync()  # the previous run's writes are flushed before this one starts, not during it
     args = [sys.executable, __file__, "--child", phase, "--root", str(root), "--batch-size", str(batch_size)]
     if work is not None:
         args += ["--work", str(work)]
+    args += ["--hardlink"] if hardlink else []
+    args += ["--in-worker"] if in_worker else []
     result = subprocess.run(
-        [*args, "--hardlink"] if hardlink else args,
+        args,
         check=True,
         capture_output=True,
         text=True,
@@ -205,6 +229,11 @@ def main() -> None:
     parser.add_argument(
         "--hardlink", action="store_true", help="also measure LOCAL_IMPORT_HARDLINK=true (links instead of copies)"
     )
+    parser.add_argument(
+        "--in-worker",
+        action="store_true",
+        help="also measure the import as the Celery worker runs it (a daemonic process: files read in threads)",
+    )
     parser.add_argument("--child", choices=("bare", "import"), help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -212,14 +241,18 @@ def main() -> None:
 
     if args.child:
         bare_run = args.child == "bare"
-        result = run_bare(args.root) if bare_run else run_import(args.root, args.work, args.batch_size, args.hardlink)
+        result = (
+            run_bare(args.root)
+            if bare_run
+            else run_import(args.root, args.work, args.batch_size, args.hardlink, args.in_worker)
+        )
         print(json.dumps(result))
         return
 
     root = library(args.tracks, args.formats)
     # Round by round (bare, import, linked, bare, ...) rather than all runs of one kind in a row: a shared VM drifts
     # by 10-20 % over a minute, and the share of the bare loop's throughput should not measure that drift.
-    measured: dict[str, list[dict[str, float]]] = {"bare": [], "import": [], "linked": []}
+    measured: dict[str, list[dict[str, float]]] = {"bare": [], "import": [], "linked": [], "worker": []}
     # Every import run keeps its copy of the library until all runs are done. Deleting one run's 10k files just
     # before the next run would make that run pay for them: ext4 without a journal (as on this VM) skips inodes
     # freed in the last minute (six while their inode table block is dirty) when it allocates new ones, reading
@@ -233,6 +266,9 @@ def main() -> None:
             if args.hardlink:
                 linked_work = works / f"linked-{round_number}"
                 measured["linked"].append(_child("import", root, args.batch_size, linked_work, hardlink=True))
+            if args.in_worker:
+                worker_work = works / f"worker-{round_number}"
+                measured["worker"].append(_child("import", root, args.batch_size, worker_work, in_worker=True))
     finally:
         shutil.rmtree(works, ignore_errors=True)  # copies of the whole library: never leave them behind in /tmp
     bare = _median(measured.pop("bare"))

@@ -326,6 +326,10 @@ SCAN_STALE_AFTER_SECONDS = env.int("SCAN_STALE_AFTER_SECONDS", default=90)
 SCAN_REENQUEUE_AFTER_SECONDS = env.int("SCAN_REENQUEUE_AFTER_SECONDS", default=120)
 SCAN_SWEEP_SECONDS = env.float("SCAN_SWEEP_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(MCMA_DATA_DIR / "celerybeat-schedule")
+# Scans have a queue of their own, for a worker whose tasks run in its main process (`--pool solo`, as
+# scripts/run.sh starts it): a prefork pool's children are daemonic, may not fork, and read files in one thread.
+SCAN_QUEUE = env.str("SCAN_QUEUE", default="scans")
+CELERY_TASK_ROUTES = {"sources.scan_run": {"queue": SCAN_QUEUE}}
 
 # ---------------------------------------------------------------------------------------------------------------
 # Library

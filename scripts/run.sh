@@ -29,6 +29,12 @@ celery -A mcma worker --beat --loglevel "${CELERY_LOG_LEVEL:-INFO}" --concurrenc
   --schedule "${MCMA_DATA_DIR:-./data}/celerybeat-schedule" &
 pids+=($!)
 
+# Scans (their own queue, settings.SCAN_QUEUE) in a solo worker: its task runs in the main process, which may
+# fork the scan's read workers; a prefork child may not.
+celery -A mcma worker --pool solo --queues "${SCAN_QUEUE:-scans}" --loglevel "${CELERY_LOG_LEVEL:-INFO}" \
+  --hostname "scans@%h" &
+pids+=($!)
+
 # Bind address, port, workers and the credential-masking access log: mcma/gunicorn_config.py (BIND, PORT, ...).
 gunicorn mcma.wsgi --config python:mcma.gunicorn_config &
 pids+=($!)

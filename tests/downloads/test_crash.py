@@ -77,7 +77,16 @@ class Stack:
         return done.stdout.decode()
 
     def start_worker(self, *, beat: bool) -> subprocess.Popen[bytes]:
-        args = [str(VENV_BIN / "celery"), "-A", "mcma", "worker", "--pool=solo", "--loglevel=WARNING"]
+        args = [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "mcma",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--queues",
+            f"celery,{settings.SCAN_QUEUE}",
+        ]
         args += ["--without-gossip", "--without-mingle", "--hostname", f"crash{len(self.workers)}@localhost"]
         if beat:
             args.append("--beat")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from django.conf import settings
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -373,7 +374,17 @@ class Stack:
     def start_worker(self, *, fault: str = "", marker: Path | None = None) -> subprocess.Popen[bytes]:
         """A solo-pool worker with embedded beat (the sweeps); `fault`: see inject/sitecustomize.py."""
         number = len(self.workers)
-        args = [str(VENV_BIN / "celery"), "-A", "mcma", "worker", "--pool=solo", "--beat", "--loglevel=WARNING"]
+        args = [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "mcma",
+            "worker",
+            "--pool=solo",
+            "--beat",
+            "--loglevel=WARNING",
+            "--queues",
+            f"celery,{settings.SCAN_QUEUE}",
+        ]
         args += ["--without-gossip", "--without-mingle", "--hostname", f"fault{number}@localhost"]
         args += ["--schedule", str(self.data / f"beat-{number}")]
         env = {**self.env, "MCMA_FAULT": fault, "MCMA_FAULT_MARKER": str(marker or "")}
