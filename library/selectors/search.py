@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import Case, CharField, F, Model, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
@@ -17,7 +18,7 @@ from library.models import Album, Artist, Genre, Track
 from library.selectors.base import in_order, present_tracks_by_key
 from library.selectors.catalog import albums_list, artists_list, tracks_list
 from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows
-from library.selectors.subsonic import albums_base, subsonic_artists, subsonic_tracks
+from library.selectors.subsonic import albums_base, library_change, subsonic_artists, subsonic_tracks
 from library.text import fold
 
 _M = TypeVar("_M", bound=Model)
@@ -174,12 +175,37 @@ def library_search(
         ordered_tracks = present.order_by("pk")
     artist_pks = _page_pks(ordered_artists, artist_offset, artist_count)
     album_pks = _page_pks(ordered_albums, album_offset, album_count)
-    track_pks = _page_pks(ordered_tracks, song_offset, song_count)
+    if text:
+        track_pks = _page_pks(ordered_tracks, song_offset, song_count)
+    else:
+        track_pks = _sync_page_pks(ordered_tracks, source=source, offset=song_offset, count=song_count)
     return SearchResult(
         artists=in_order(list(artists.filter(pk__in=artist_pks)), artist_pks) if artist_pks else [],
         albums=in_order(album_rows(albums.filter(pk__in=album_pks)), album_pks) if album_pks else [],
         tracks=in_order(track_rows(tracks.filter(pk__in=track_pks)), track_pks) if track_pks else [],
     )
+
+
+# How long the key a full-sync page ended on is kept for the next page (a sync runs for seconds or minutes).
+SYNC_RESUME_SECONDS = 3600
+
+
+def _sync_page_pks(ordered: QuerySet[Track], *, source: str | None, offset: int, count: int) -> list[int]:
+    """A page of the full-library sync (present tracks in key order). A deep OFFSET walks every key before it
+    (PostgreSQL: most of a page's database time at 90k); while the library is unchanged (the same change
+    token), the page after one that ended on key K is the next `count` keys after K, found by an index seek."""
+    if count <= 0:
+        return []
+    token = library_change().token
+    prefix = f"mcma:sync-after:{token}:{source or ''}"
+    after = cache.get(f"{prefix}:{offset}") if offset else None
+    if after is not None:
+        pks = list(ordered.filter(pk__gt=after).values_list("pk", flat=True)[:count])
+    else:
+        pks = _page_pks(ordered, offset, count)
+    if pks:
+        cache.set(f"{prefix}:{offset + len(pks)}", pks[-1], SYNC_RESUME_SECONDS)
+    return pks
 
 
 def _page_pks(ordered: QuerySet[_M], offset: int, count: int) -> list[int]:

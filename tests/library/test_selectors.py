@@ -100,3 +100,37 @@ def test_sqlite_plans_album_and_sync_queries_from_the_right_track_index() -> Non
     assert "track_present_idx" not in albums_plan, albums_plan
     sync_plan = _query_plan(present_tracks_by_key().order_by("pk").values_list("pk", flat=True)[50_000:50_500])
     assert "track_present_idx" in sync_plan, sync_plan
+
+
+def _sync_page(user: object, offset: int, count: int) -> list[int]:
+    result = selectors.library_search(
+        user=user,  # type: ignore[arg-type]
+        query="",
+        artist_count=0,
+        artist_offset=0,
+        album_count=0,
+        album_offset=0,
+        song_count=count,
+        song_offset=offset,
+    )
+    return [track.pk for track in result.tracks]
+
+
+def test_full_sync_pages_resume_after_the_last_key_only_while_the_library_is_unchanged() -> None:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cache.clear()
+    user = UserFactory.create()
+    tracks = [TrackFactory.create() for _ in range(7)]
+    keys = sorted(track.pk for track in tracks)
+    assert _sync_page(user, 0, 3) == keys[0:3]
+    with CaptureQueriesContext(connection) as captured:
+        assert _sync_page(user, 3, 3) == keys[3:6]
+    assert not any("OFFSET" in query["sql"] for query in captured.captured_queries)  # resumed after keys[2]
+    assert _sync_page(user, 6, 3) == keys[6:]
+
+    TrackFactory._meta.model.objects.filter(pk=keys[1]).update(is_missing=True)  # a new library state
+    present = [key for key in keys if key != keys[1]]
+    assert _sync_page(user, 3, 3) == present[3:6]  # counted again, not resumed after a key of the old state
