@@ -20,9 +20,10 @@ from django.db.backends.signals import connection_created
 from downloads import relay
 from downloads.models import DownloadJob, JobPhase, JobState
 from downloads.services import download_job_run, download_request
+from library import transcoding
 from library.models import Track
 from library.storage import media_path
-from tests.audio import AudioMaker
+from tests.audio import AudioMaker, probe
 from tests.factories.accounts import UserFactory
 from tests.fakes.fixtures import FakeYouTube, cover_jpeg, fake_media, fake_youtube
 from tests.subsonic.conftest import client_for
@@ -101,9 +102,9 @@ def _drain(threads: list[threading.Thread]) -> None:
         assert not thread.is_alive(), "a download job never finished"
 
 
-def _stream(player: SubsonicClient, method: str = "stream", *, byte_range: str | None = None) -> Any:
+def _stream(player: SubsonicClient, method: str = "stream", *, byte_range: str | None = None, **params: Any) -> Any:
     headers = {"Range": byte_range} if byte_range else None
-    return player.client.get(f"/rest/{method}", {"id": SONG, **player.auth_params()}, headers=headers)
+    return player.client.get(f"/rest/{method}", {"id": SONG, **params, **player.auth_params()}, headers=headers)
 
 
 def _hang_up(response: Any) -> None:
@@ -272,6 +273,96 @@ def test_a_worker_whose_files_this_process_cannot_see_is_waited_for(
     assert response.status_code == 200
     track = _landed()  # already there when the answer starts
     assert b"".join(response.streaming_content) == media_path(track.path).read_bytes()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transcoding while the bytes arrive
+# --------------------------------------------------------------------------------------------------------------
+def test_a_transcode_asked_for_is_encoded_from_the_bytes_as_they_arrive(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path, tmp_path: Path
+) -> None:
+    response = _stream(client_for(UserFactory.create()), format="mp3", maxBitRate=128, byte_range="bytes=100-")
+    assert response.status_code == 200  # Range: the whole stream, as a fresh encode has no bytes to seek in
+    assert response["Content-Type"] == "audio/mpeg"
+    assert not response.has_header("Content-Length")
+    assert response["Accept-Ranges"] == "none"
+    assert response["X-Content-Duration"] == f"{SECONDS:.2f}"
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    job = DownloadJob.objects.get()
+    assert (job.state, job.phase) == (JobState.RUNNING, JobPhase.DOWNLOADING)
+    assert not Track.objects.exists()
+
+    probed = probe(first + b"".join(chunks), tmp_path)
+    assert probed["streams"][0]["codec_name"] == "mp3"
+    assert abs(float(probed["format"]["duration"]) - SECONDS) < 0.5
+    assert int(probed["format"]["bit_rate"]) <= 130_000
+    _drain(worker)
+    landed = _landed()  # the source's own bytes (tagged), not the transcode: see the library-copy test above
+    assert (landed.codec, media_path(landed.path).read_bytes()[:4]) == ("opus", b"OggS")
+
+
+def test_the_users_limit_transcodes_a_relay_without_any_parameter(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path, tmp_path: Path
+) -> None:
+    """The source's bitrate, unreported by the fake origin, is its length over its duration (about 64 kbps)."""
+    response = _stream(client_for(UserFactory.create(max_bitrate=32)))
+    assert response["Content-Type"] == "audio/ogg"
+    body = b"".join(response.streaming_content)
+    assert body != relay_audio.read_bytes()
+    probed = probe(body, tmp_path)
+    assert probed["streams"][0]["codec_name"] == "opus"
+    assert int(probed["format"]["bit_rate"]) < 56_000  # 32 kbps and the container's overhead, in 8 s
+
+
+def test_a_source_already_within_the_limit_is_relayed_as_it_is(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path
+) -> None:
+    response = _stream(client_for(UserFactory.create()), format="opus", maxBitRate=256)
+    assert response["Content-Length"] == str(relay_audio.stat().st_size)
+    assert b"".join(response.streaming_content) == relay_audio.read_bytes()
+
+
+def test_without_ffmpeg_a_transcode_asked_for_relays_the_source(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
+    response = _stream(client_for(UserFactory.create()), format="mp3")
+    assert response["Content-Type"] == "audio/ogg"
+    assert b"".join(response.streaming_content) == relay_audio.read_bytes()
+
+
+def test_a_download_failing_mid_transcode_ends_the_stream_short(
+    origin: FakeYouTube, worker: list[threading.Thread], tmp_path: Path
+) -> None:
+    origin.catalog.songs[VIDEO].media = "slowcut"
+    response = _stream(client_for(UserFactory.create()), format="mp3")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    assert len(body) > 0
+    # ffmpeg was stopped with the bytes, not left to finish a clipped song as if whole.
+    assert len(body) < SECONDS * 192_000 / 8 / 2
+    _drain(worker)
+    assert DownloadJob.objects.get().state == JobState.RETRYING
+    assert transcoding.running_transcodes() == 0
+
+
+def test_a_transcoded_relay_holds_its_place_until_the_player_hangs_up(
+    origin: FakeYouTube, worker: list[threading.Thread], settings: Any
+) -> None:
+    settings.EXTERNAL_STREAM_MAX_RELAYS = 1
+    settings.EXTERNAL_STREAM_MAX_WAITING = 0
+    response = _stream(client_for(UserFactory.create()), format="mp3")
+    assert next(iter(response.streaming_content))
+    assert transcoding.running_transcodes() == 1
+    refused = client_for(UserFactory.create()).call("stream", id=SONG)
+    assert "still downloading" in refused.error_message
+    _hang_up(response)
+    assert transcoding.running_transcodes() == 0
+    again = _stream(client_for(UserFactory.create()), format="mp3")  # the place is back
+    assert again.status_code == 200
+    assert again["Content-Type"] == "audio/mpeg"
+    b"".join(again.streaming_content)
 
 
 # --------------------------------------------------------------------------------------------------------------
