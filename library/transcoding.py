@@ -687,22 +687,34 @@ def relay_playback_response(
     max_bitrate: int,
     offset_seconds: float,
 ) -> HttpResponseBase:
-    """`playback_response` for a song still arriving: its bytes as they come (`growing_file_response`), or, when
-    the same rules call for a transcode, ffmpeg's encoding of them as they come. `media` is closed with the
-    response, or at once when the wishes are refused."""
-    try:
-        plan = transcode_plan(
+    """`playback_response` for a song still arriving: the same rules decide whether it is transcoded."""
+    return relay_response(
+        request,
+        media=media,
+        user_id=user_id,
+        plan=lambda: transcode_plan(
             track=media,
             requested_format=requested_format,
             max_bitrate=max_bitrate,
             limits=limits,
             offset_seconds=offset_seconds,
-        )
+        ),
+    )
+
+
+def relay_response(
+    request: HttpRequest, *, media: GrowingAudio, user_id: int, plan: Callable[[], TranscodePlan | None]
+) -> HttpResponseBase:
+    """A song still arriving: its bytes as they come (`growing_file_response`), or ffmpeg's encoding of them as
+    they come under the plan `plan` makes (None: the bytes). `media` is closed with the response, or at once when
+    the plan refuses the request's wishes."""
+    try:
+        chosen = plan()
     except BaseException:
         media.close()
         raise
-    if plan is not None:
-        return growing_transcode_response(request, media=media, plan=plan, user_id=user_id)
+    if chosen is not None:
+        return growing_transcode_response(request, media=media, plan=chosen, user_id=user_id)
     response = growing_file_response(request, media=media)
     if media.duration_ms:
         response["X-Content-Duration"] = f"{media.duration_ms / 1000:.2f}"

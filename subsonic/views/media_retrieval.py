@@ -36,12 +36,12 @@ COVER_CACHE_SECONDS = 7 * 24 * 3600
 
 def present_track(call: Call, param: str = "id") -> Track:
     """The song's track; an external song is downloaded first (`external.track_for_playback`)."""
-    found = _playable(call, param, relay=False)
+    found = playable(call, param, relay=False)
     assert isinstance(found, Track)
     return found
 
 
-def _playable(call: Call, param: str = "id", *, relay: bool = True) -> Track | ArrivingMedia:
+def playable(call: Call, param: str = "id", *, relay: bool = True) -> Track | ArrivingMedia:
     """The song's track, or an external song's download relayed while it arrives (`external.playback_source`)."""
     decoded = ids.decode_or_external(call.params.required(param), allowed=(Kind.TRACK,), bare=Kind.TRACK)
     if isinstance(decoded, ids.ExternalRef):
@@ -68,7 +68,7 @@ def stream(call: Call) -> HttpResponseBase:
     offset_seconds = params.int_or("timeOffset", 0, minimum=0)
     estimate_length = params.flag("estimateContentLength", False)
     limits = selectors.playback_limits(user=user, client=call.client)
-    found = _playable(call)
+    found = playable(call)
     if isinstance(found, ArrivingMedia):
         return relay_playback_response(
             call.request,
@@ -94,7 +94,7 @@ def stream(call: Call) -> HttpResponseBase:
 
 def download(call: Call) -> HttpResponseBase:
     call.require_role(call.user.can_download, "download")
-    found = _playable(call)
+    found = playable(call)
     if isinstance(found, ArrivingMedia):
         return _relayed(call, found)
     return file_response(

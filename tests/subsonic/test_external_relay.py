@@ -7,10 +7,12 @@ that sends slowly, so a test can hold the player's response while the download i
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.core import signals
@@ -27,7 +29,7 @@ from tests.audio import AudioMaker, probe
 from tests.factories.accounts import UserFactory
 from tests.fakes.fixtures import FakeYouTube, cover_jpeg, fake_media, fake_youtube
 from tests.subsonic.conftest import client_for
-from tests.subsonic.support import SubsonicClient
+from tests.subsonic.support import SubsonicClient, parse
 
 __all__ = ["cover_jpeg", "fake_media", "fake_youtube"]  # fixtures used by name
 
@@ -363,6 +365,84 @@ def test_a_transcoded_relay_holds_its_place_until_the_player_hangs_up(
     assert again.status_code == 200
     assert again["Content-Type"] == "audio/mpeg"
     b"".join(again.streaming_content)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# OpenSubsonic transcode decisions on an external song
+# --------------------------------------------------------------------------------------------------------------
+MP3_ONLY = {
+    "name": "Symfonium",
+    "platform": "Android",
+    "directPlayProfiles": [{"containers": ["mp3"], "audioCodecs": ["mp3"], "protocols": ["http"]}],
+    "transcodingProfiles": [{"container": "mp3", "audioCodec": "mp3", "protocol": "http"}],
+    "maxTranscodingAudioBitrate": 128,
+}
+PLAYS_OGG_OPUS = {
+    **MP3_ONLY,
+    "directPlayProfiles": [{"containers": ["ogg"], "audioCodecs": ["opus"], "protocols": ["http"]}],
+}
+
+
+def _decide(player: SubsonicClient, client_info: dict[str, Any], media_id: str = SONG) -> dict[str, Any]:
+    query = {"f": "json", "mediaId": media_id, "mediaType": "song", **player.auth_params()}
+    response = player.client.post(
+        f"/rest/getTranscodeDecision.view?{urlencode(query)}", json.dumps(client_info), content_type="application/json"
+    )
+    reply = parse("getTranscodeDecision", "json", response)
+    assert reply.ok, reply.error_message
+    decision: dict[str, Any] = reply.body["transcodeDecision"]
+    return decision
+
+
+def _transcode_stream(player: SubsonicClient, params: str, media_id: str = SONG) -> Any:
+    query = {"mediaId": media_id, "mediaType": "song", "transcodeParams": params, **player.auth_params()}
+    return player.client.get("/rest/getTranscodeStream.view", query)
+
+
+def test_a_decision_on_a_song_still_downloading_comes_from_its_format_and_its_params_outlive_the_download(
+    origin: FakeYouTube, worker: list[threading.Thread], tmp_path: Path
+) -> None:
+    player = client_for(UserFactory.create())
+    decision = _decide(player, MP3_ONLY)
+    assert not Track.objects.exists()  # decided without waiting for the file
+    assert (decision["canDirectPlay"], decision["canTranscode"]) == (False, True)
+    assert decision["sourceStream"]["codec"] == "opus"
+    assert (decision["transcodeStream"]["codec"], decision["transcodeStream"]["audioBitrate"]) == ("mp3", 128)
+
+    response = _transcode_stream(player, decision["transcodeParams"])
+    assert response["Content-Type"] == "audio/mpeg"
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    assert not Track.objects.exists()  # relayed through ffmpeg while the download runs
+    assert probe(first + b"".join(chunks), tmp_path)["streams"][0]["codec_name"] == "mp3"
+
+    _drain(worker)
+    assert Track.objects.exists()
+    again = _transcode_stream(player, decision["transcodeParams"])  # players cache the params with the id
+    assert again["Content-Type"] == "audio/mpeg"
+    assert probe(b"".join(again.streaming_content), tmp_path)["streams"][0]["codec_name"] == "mp3"
+
+
+def test_a_direct_play_decision_on_a_song_still_downloading_relays_its_bytes(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path
+) -> None:
+    player = client_for(UserFactory.create())
+    decision = _decide(player, PLAYS_OGG_OPUS)
+    assert decision["canDirectPlay"] is True
+    response = _transcode_stream(player, decision["transcodeParams"])
+    assert response["Content-Length"] == str(relay_audio.stat().st_size)
+    assert b"".join(response.streaming_content) == relay_audio.read_bytes()
+
+
+def test_params_of_an_external_song_are_tied_to_it(origin: FakeYouTube, worker: list[threading.Thread]) -> None:
+    player = client_for(UserFactory.create())
+    params = _decide(player, MP3_ONLY)["transcodeParams"]
+    other = parse("getTranscodeStream", "xml", _transcode_stream(player, params, media_id="ext-yt-vidAAAAAAA2"))
+    assert "another song" in other.error_message
+    assert DownloadJob.objects.count() == 1  # refused before the other song's download was asked for
+    stranger = parse("getTranscodeStream", "xml", _transcode_stream(client_for(UserFactory.create()), params))
+    assert "another song or user" in stranger.error_message
+    _drain(worker)
 
 
 # --------------------------------------------------------------------------------------------------------------
