@@ -52,9 +52,7 @@ _CODECS = {"webm": "opus", "weba": "opus", "opus": "opus", "m4a": "aac", "mp4": 
 # Ogg holds opus, vorbis or flac: its first page (a 27-byte header, a segment table, then the codec's
 # identification packet) says which.
 _OGG_HEAD_BYTES = 64
-# A relay starts once this much has arrived (the player waits for the first bytes anyway), so what the file holds
-# can be read from its head.
-_FIRST_BYTES = _OGG_HEAD_BYTES
+_OGG_EXTS = ("ogg", "oga")
 _OGG_MARKERS = ((b"OpusHead", "opus"), (b"\x01vorbis", "vorbis"), (b"\x7fFLAC", "flac"))
 
 
@@ -161,7 +159,7 @@ class ArrivingMedia:
     def _ogg_codec(self) -> str:
         """An Ogg file's codec, from the identification header its first page carries (RFC 7845 §5.1, Vorbis I
         §4.2.2, the FLAC-in-Ogg mapping); "" for anything else."""
-        if self.ext not in ("ogg", "oga"):
+        if self.ext not in _OGG_EXTS:
             return ""
         head = self.read_at(0, _OGG_HEAD_BYTES)
         return next((codec for marker, codec in _OGG_MARKERS if marker in head), "")
@@ -272,9 +270,6 @@ def arriving_media_open(*, job_id: Any) -> ArrivingMedia | None:
         handle = open(work_dir(job_id=job_id, attempt=attempt) / relative, "rb")  # noqa: SIM115 (closed by close())
     except OSError:
         return None  # renamed at its end (the library copy is seconds away), or not on this host
-    if os.fstat(handle.fileno()).st_size < _FIRST_BYTES:
-        handle.close()
-        return None  # announced before its first bytes, which tell what it holds: moments away
     exact = record.get("exact_size")
     track = meta.get("track") if isinstance(meta.get("track"), dict) else {}
     duration = track.get("duration_ms") if isinstance(track, dict) else None
@@ -285,7 +280,7 @@ def arriving_media_open(*, job_id: Any) -> ArrivingMedia | None:
         sample_rate=_count(record.get("sample_rate")),
         channels=_count(record.get("channels")),
     )
-    return ArrivingMedia(
+    media = ArrivingMedia(
         handle,
         job_id=job_id,
         attempt=attempt,
@@ -294,6 +289,10 @@ def arriving_media_open(*, job_id: Any) -> ArrivingMedia | None:
         duration_ms=duration if isinstance(duration, int) else 0,
         audio=audio,
     )
+    if ext in _OGG_EXTS and not audio.codec and media.available() < _OGG_HEAD_BYTES:
+        media.close()
+        return None  # its codec is in its first bytes, moments away (a player waits for them anyway)
+    return media
 
 
 def _count(value: Any) -> int:
