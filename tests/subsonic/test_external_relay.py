@@ -334,6 +334,17 @@ def test_without_ffmpeg_a_transcode_asked_for_relays_the_source(
     assert b"".join(response.streaming_content) == relay_audio.read_bytes()
 
 
+def test_a_time_offset_during_the_relay_starts_the_song_there(
+    origin: FakeYouTube, worker: list[threading.Thread], tmp_path: Path
+) -> None:
+    response = _stream(client_for(UserFactory.create()), timeOffset=5)
+    assert response["Content-Type"] == "audio/ogg"  # the source's codec, from the offset on
+    assert response["X-Content-Duration"] == f"{SECONDS - 5:.2f}"
+    probed = probe(b"".join(response.streaming_content), tmp_path)
+    assert probed["streams"][0]["codec_name"] == "opus"
+    assert abs(float(probed["format"]["duration"]) - (SECONDS - 5)) < 0.5
+
+
 def test_a_download_failing_mid_transcode_ends_the_stream_short(
     origin: FakeYouTube, worker: list[threading.Thread], tmp_path: Path
 ) -> None:
