@@ -1,10 +1,11 @@
 """Transcoding for playback: which stream a player gets, and ffmpeg encoding it while it is sent.
 
 The only module that runs ffmpeg for streams. `transcode_plan` decides (None = send the original bytes);
-`transcode_response` runs ffmpeg and streams its output as it encodes. ffmpeg never sees anything but a fixed
-argument list built here from a known codec, a clamped bitrate and a number of seconds, so no request can pass
-it options. Every process is bounded (global and per-user slots, a wall-clock ceiling) and killed as soon as the
-player hangs up or the response is closed.
+`transcode_response` runs ffmpeg and streams its output as it encodes; `growing_transcode_response` does the same
+for a song still arriving (a relayed download), its bytes fed to ffmpeg's stdin as they come. ffmpeg never sees
+anything but a fixed argument list built here from a known codec, a clamped bitrate and a number of seconds, so
+no request can pass it options. Every process is bounded (global and per-user slots, a wall-clock ceiling) and
+killed as soon as the player hangs up or the response is closed.
 
 A transcode that ran to its end (from the start of the song) is kept in a size-bounded cache under the cache dir,
 keyed by the file's checksum and the profile, so a replay, a second player or a seek (Range, 206) costs nothing;
@@ -311,17 +312,8 @@ def ffmpeg_arguments(*, path: Path | None, plan: TranscodePlan) -> list[str]:
     args = [executable, "-nostdin", "-hide_banner", "-loglevel", "error"]
     if plan.offset_seconds:
         args += ["-ss", f"{plan.offset_seconds:.3f}"]  # before -i: a fast seek in a file, decode-and-drop on a pipe
-    args += [
-        "-i",
-        "pipe:0" if path is None else str(path),
-        "-map",
-        "0:a:0",
-        "-vn",
-        "-map_metadata",
-        "-1",
-        "-ac",
-        str(plan.channels),
-    ]
+    args += ["-i", "pipe:0" if path is None else str(path)]
+    args += ["-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", str(plan.channels)]
     if plan.sample_rate:
         args += ["-ar", str(plan.sample_rate)]
     if plan.bit_depth:
