@@ -1,8 +1,9 @@
 """Where the bytes of a running song download are, so a web process can relay them to a player while they arrive.
 
 The worker side: yt-dlp appends the source's bytes to one file in the job's work dir; the first progress report
-announces that file on the job (`meta["arriving"]`: attempt, path inside the work dir, container, exact size),
-and the "finished" report adds the whole length. Before the pipeline rewrites the file (tags, cover),
+announces that file on the job (`meta["arriving"]`: attempt, path inside the work dir, container, exact size,
+and what the format reports of its audio, for transcode decisions), and the "finished" report adds the whole
+length. Before the pipeline rewrites the file (tags, cover),
 `downloaded_file_detach` gives it a fresh copy, so the file relays hold open keeps the bytes as they came.
 
 The web side: `arriving_media_open` opens that file (an open descriptor survives yt-dlp's `.part` rename, the
