@@ -1,8 +1,9 @@
 """Where the bytes of a running song download are, so a web process can relay them to a player while they arrive.
 
 The worker side: yt-dlp appends the source's bytes to one file in the job's work dir; the first progress report
-announces that file on the job (`meta["arriving"]`: attempt, path inside the work dir, container, exact size),
-and the "finished" report adds the whole length. Before the pipeline rewrites the file (tags, cover),
+announces that file on the job (`meta["arriving"]`: attempt, path inside the work dir, container, exact size,
+and what the format reports of its audio, for transcode decisions), and the "finished" report adds the whole
+length. Before the pipeline rewrites the file (tags, cover),
 `downloaded_file_detach` gives it a fresh copy, so the file relays hold open keeps the bytes as they came.
 
 The web side: `arriving_media_open` opens that file (an open descriptor survives yt-dlp's `.part` rename, the
@@ -20,6 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,6 +47,14 @@ CONTENT_TYPES = {
     "aac": "audio/aac",
     "flac": "audio/flac",
 }
+# The codec a container's audio is in when the format does not say (YouTube's webm audio is always opus), in the
+# names `library.transcoding` reads (`Track.codec`).
+_CODECS = {"webm": "opus", "weba": "opus", "opus": "opus", "m4a": "aac", "mp4": "aac", "aac": "aac", "mp3": "mp3"}
+# Ogg holds opus, vorbis or flac: its first page (a 27-byte header, a segment table, then the codec's
+# identification packet) says which.
+_OGG_HEAD_BYTES = 64
+_OGG_EXTS = ("ogg", "oga")
+_OGG_MARKERS = ((b"OpusHead", "opus"), (b"\x01vorbis", "vorbis"), (b"\x7fFLAC", "flac"))
 
 
 def work_root() -> Path:
@@ -78,6 +88,10 @@ def arrival_meta(meta: dict[str, Any], *, job: DownloadJob, progress: DownloadPr
             "ext": progress.arriving.ext,
             "exact_size": progress.arriving.exact_size,
             "complete_size": None,
+            "codec": progress.arriving.codec,
+            "bitrate": progress.arriving.bitrate,
+            "sample_rate": progress.arriving.sample_rate,
+            "channels": progress.arriving.channels,
         }
         return {**meta, "arriving": announced}
     if progress.finished and record is not None:
@@ -96,11 +110,32 @@ def downloaded_file_detach(path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Web side
 # ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ArrivingFormat:
+    """What the download's format reports of its audio (0 or empty where it says nothing)."""
+
+    codec: str = ""
+    bitrate: int = 0  # kbps
+    sample_rate: int = 0
+    channels: int = 0
+
+
 class ArrivingMedia:
-    """A running download's file, opened for relaying: what it is, and its bytes as they arrive."""
+    """A running download's file, opened for relaying: what it is (also as `library.transcoding.TrackAudio`, so a
+    transcode can be planned for it as for a track), and its bytes as they arrive."""
+
+    bit_depth = None  # lossy sources only
 
     def __init__(
-        self, handle: BinaryIO, *, job_id: Any, attempt: int, ext: str, exact_size: int | None, duration_ms: int
+        self,
+        handle: BinaryIO,
+        *,
+        job_id: Any,
+        attempt: int,
+        ext: str,
+        exact_size: int | None,
+        duration_ms: int,
+        audio: ArrivingFormat = ArrivingFormat(),
     ) -> None:
         self._handle = handle
         self._job_id = job_id
@@ -112,6 +147,23 @@ class ArrivingMedia:
         self.content_type = CONTENT_TYPES[ext]
         self.exact_size = exact_size
         self.duration_ms = duration_ms
+        self.suffix = ext
+        reported = audio.codec.split(".")[0]  # yt-dlp names AAC by its RFC 6381 string (mp4a.40.2)
+        self.codec = ("aac" if reported == "mp4a" else reported) or _CODECS.get(ext, "") or self._ogg_codec()
+        self.sample_rate = audio.sample_rate
+        self.channels = audio.channels
+        # Without the format's own figure, the average over the whole file (its exact length over its duration):
+        # what decides whether a bitrate limit calls for a transcode.
+        estimate = exact_size * 8 // duration_ms if exact_size and duration_ms else 0
+        self.bitrate = audio.bitrate or estimate
+
+    def _ogg_codec(self) -> str:
+        """An Ogg file's codec, from the identification header its first page carries (RFC 7845 §5.1, Vorbis I
+        §4.2.2, the FLAC-in-Ogg mapping); "" for anything else."""
+        if self.ext not in _OGG_EXTS:
+            return ""
+        head = self.read_at(0, _OGG_HEAD_BYTES)
+        return next((codec for marker, codec in _OGG_MARKERS if marker in head), "")
 
     def available(self) -> int:
         """How many bytes have arrived so far."""
@@ -158,7 +210,9 @@ class ArrivingStream:
         self._media = media
         self._position = start
         self._end = end
+        self._stopped = threading.Event()
         self._chunks = self._follow()
+        self.whole = False  # whether it went through to its last byte (not cut short by a failure or a stop)
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -170,9 +224,16 @@ class ArrivingStream:
         self._chunks.close()
         self._media.close()
 
+    def stop(self) -> None:
+        """End the iteration at its next wait for bytes; from any thread (one that feeds ffmpeg is stopped so)."""
+        self._stopped.set()
+
     def _follow(self) -> Generator[bytes, None, None]:
         idle_since = time.monotonic()
-        while self._end is None or self._position <= self._end:
+        while not self._stopped.is_set():
+            if self._end is not None and self._position > self._end:
+                self.whole = True
+                return
             wanted = CHUNK_SIZE if self._end is None else min(CHUNK_SIZE, self._end - self._position + 1)
             chunk = self._media.read_at(self._position, wanted)
             if chunk:
@@ -182,12 +243,13 @@ class ArrivingStream:
                 continue
             running, complete = self._media.download_state()
             if complete is not None and self._position >= complete:
+                self.whole = True
                 return  # the whole download went through
             if not running or self._media.available() < self._position:
                 return  # failed, cancelled, taken over by another attempt, or restarted from its first byte
             if time.monotonic() - idle_since > settings.DOWNLOAD_RELAY_IDLE_SECONDS:
                 return
-            time.sleep(_POLL_SECONDS)
+            self._stopped.wait(_POLL_SECONDS)
 
 
 def arriving_media_open(*, job_id: Any) -> ArrivingMedia | None:
@@ -212,11 +274,28 @@ def arriving_media_open(*, job_id: Any) -> ArrivingMedia | None:
     exact = record.get("exact_size")
     track = meta.get("track") if isinstance(meta.get("track"), dict) else {}
     duration = track.get("duration_ms") if isinstance(track, dict) else None
-    return ArrivingMedia(
+    codec = record.get("codec")
+    audio = ArrivingFormat(
+        codec=codec if isinstance(codec, str) else "",
+        bitrate=_count(record.get("bitrate")),
+        sample_rate=_count(record.get("sample_rate")),
+        channels=_count(record.get("channels")),
+    )
+    media = ArrivingMedia(
         handle,
         job_id=job_id,
         attempt=attempt,
         ext=str(ext),
         exact_size=exact if isinstance(exact, int) and exact > 0 else None,
         duration_ms=duration if isinstance(duration, int) else 0,
+        audio=audio,
     )
+    if ext in _OGG_EXTS and not audio.codec and media.available() < _OGG_HEAD_BYTES:
+        media.close()
+        return None  # its codec is in its first bytes, moments away (a player waits for them anyway)
+    return media
+
+
+def _count(value: Any) -> int:
+    """A number from the job's meta (written by a worker, perhaps an older one): 0 unless a positive int."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

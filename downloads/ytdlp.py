@@ -9,6 +9,7 @@ Options are fixed here and never taken from users: no exec/netrc/external-downlo
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import shutil
@@ -46,6 +47,11 @@ class ArrivingFile:
     path: Path
     ext: str  # the container of the source's bytes (webm, m4a, opus...), before any post-processing
     exact_size: int | None  # the whole length, when the origin announced it (not an estimate)
+    # What the format reports of its audio, each empty or 0 where it says nothing (a plain file URL).
+    codec: str = ""
+    bitrate: int = 0  # kbps
+    sample_rate: int = 0  # Hz
+    channels: int = 0
 
 
 @dataclass(frozen=True)
@@ -250,11 +256,28 @@ def audio_download(
 
 def _arriving_file(hook_report: dict[str, Any]) -> ArrivingFile | None:
     partial = hook_report.get("tmpfilename")
-    ext = (hook_report.get("info_dict") or {}).get("ext")
+    info = hook_report.get("info_dict") or {}
+    ext = info.get("ext")
     if not isinstance(partial, str) or not isinstance(ext, str):
         return None
     exact = hook_report.get("total_bytes")
-    return ArrivingFile(path=Path(partial), ext=ext.lower(), exact_size=int(exact) if exact else None)
+    codec = info.get("acodec")
+    return ArrivingFile(
+        path=Path(partial),
+        ext=ext.lower(),
+        exact_size=int(exact) if exact else None,
+        codec=codec.lower() if isinstance(codec, str) and codec != "none" else "",
+        bitrate=_whole_number(info.get("abr")),
+        sample_rate=_whole_number(info.get("asr")),
+        channels=_whole_number(info.get("audio_channels")),
+    )
+
+
+def _whole_number(value: Any) -> int:
+    """A format's number as yt-dlp reports it (int, float or None), 0 when absent or nonsense."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return max(0, round(value))
 
 
 def _result_file(info: dict[str, Any], work_dir: Path, options: DownloadOptions) -> Path:

@@ -51,6 +51,14 @@ class ClosableChunks(Protocol):
     def close(self) -> None: ...
 
 
+class FollowedChunks(ClosableChunks, Protocol):
+    """A growing file's bytes as they arrive (`downloads.relay.ArrivingStream`)."""
+
+    whole: bool  # once iteration ends: whether it reached the last byte, not cut short (a failure, a stop)
+
+    def stop(self) -> None: ...  # ends the iteration at its next wait, from any thread
+
+
 class GrowingFile(Protocol):
     """A file still being written (`downloads.relay.ArrivingMedia`)."""
 
@@ -58,7 +66,7 @@ class GrowingFile(Protocol):
     exact_size: int | None  # the whole length once written, when known
 
     def available(self) -> int: ...
-    def stream(self, start: int = 0, end: int | None = None) -> ClosableChunks: ...
+    def stream(self, start: int = 0, end: int | None = None) -> FollowedChunks: ...
     def close(self) -> None: ...
 
 

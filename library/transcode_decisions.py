@@ -25,7 +25,7 @@ from django.core import signing
 
 from library import transcoding
 from library.models import Track
-from library.transcoding import AudioCeiling, lowest_limit
+from library.transcoding import AudioCeiling, TrackAudio, lowest_limit
 from mcma.errors import InvalidInputError
 
 PARAMS_SALT = "mcma.library.transcode_decisions.params"
@@ -102,6 +102,16 @@ class TranscodeDecision:
 
 
 @dataclass(frozen=True)
+class ParamsSubject:
+    """What signed params are tied to: a library track and its file (`track_subject`), or an external song by its
+    id (`external_subject`), whose params keep working on its library track once it lands (players cache them);
+    its file is not known when they are issued, so none is named, and every plan is clamped to the audio anyway."""
+
+    key: int | str  # the track's pk, or the external song's id
+    file_stamp: str
+
+
+@dataclass(frozen=True)
 class TranscodeChoice:
     """What signed params say to send: the file itself (`codec_name` None) or a transcode."""
 
@@ -127,7 +137,7 @@ def kbps(value: int) -> int:
     return value // 1000 if value >= _BITS_PER_SECOND_FROM else value
 
 
-def source_details(track: Track) -> StreamDetails:
+def source_details(track: TrackAudio) -> StreamDetails:
     return StreamDetails(
         protocol=PROTOCOL,
         container=container_name(track.suffix),
@@ -211,7 +221,7 @@ def _direct_play_failures(client: ClientInfo, source: StreamDetails, limit: int)
     return reasons + [reason for reason in _limitation_failures(client, source) if reason not in reasons]
 
 
-def _target(track: Track, profile: TranscodingProfile, limit: int, client: ClientInfo) -> StreamDetails | None:
+def _target(track: TrackAudio, profile: TranscodingProfile, limit: int, client: ClientInfo) -> StreamDetails | None:
     """The stream this transcoding profile would give, or None when this server cannot produce one the player's
     limitations on that codec accept."""
     name = codec_name(profile.codec)
@@ -257,15 +267,18 @@ def _ceiling(client: ClientInfo, codec: str, name: str, current: int) -> int:
     return lowest_limit(*ceilings)
 
 
-def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitrate: int) -> TranscodeDecision:
-    """What this player gets for this track. `max_bitrate` is the caller's own limit (kbps, 0 = none), applied
-    with the player's; the lower wins."""
+def transcode_decide(
+    *, track: TrackAudio, subject: ParamsSubject, client: ClientInfo, user_id: int, max_bitrate: int
+) -> TranscodeDecision:
+    """What this player gets for this song (a track, or an external song's download as it arrives), with params
+    tied to `subject`. `max_bitrate` is the caller's own limit (kbps, 0 = none), applied with the player's; the
+    lower wins."""
     source = source_details(track)
     direct_limit = lowest_limit(client.max_bitrate, max_bitrate)
     reasons = _direct_play_failures(client, source, direct_limit)
     if not reasons:
         choice = TranscodeChoice(None, 0, transcoding.NO_CEILING)
-        return TranscodeDecision(True, False, (), "", source, None, _sign(choice, track=track, user_id=user_id))
+        return TranscodeDecision(True, False, (), "", source, None, _sign(choice, subject=subject, user_id=user_id))
     if transcoding.ffmpeg_path() is None:
         error = "transcoding is unavailable on this server"
         return TranscodeDecision(False, False, tuple(reasons), error, source, None, "")
@@ -277,23 +290,27 @@ def transcode_decide(*, track: Track, client: ClientInfo, user_id: int, max_bitr
         choice = TranscodeChoice(
             target.codec, target.bitrate, AudioCeiling(target.channels, target.sample_rate, target.bit_depth)
         )
-        params = _sign(choice, track=track, user_id=user_id)
+        params = _sign(choice, subject=subject, user_id=user_id)
         return TranscodeDecision(False, True, tuple(reasons), "", source, target, params)
     error = "no transcoding profile this server can produce (mp3, opus in ogg, aac in adts, flac; over http)"
     return TranscodeDecision(False, False, tuple(reasons), error, source, None, "")
 
 
-def _file_stamp(track: Track) -> str:
-    """A short fingerprint of the song's file, so params outlive no re-encode or replacement of it."""
-    return hashlib.sha256(transcoding.file_identity(track).encode()).hexdigest()[:16]
+def track_subject(track: Track) -> ParamsSubject:
+    """The track and a short fingerprint of its file, so params outlive no re-encode or replacement of it."""
+    return ParamsSubject(track.pk, hashlib.sha256(transcoding.file_identity(track).encode()).hexdigest()[:16])
 
 
-def _sign(choice: TranscodeChoice, *, track: Track, user_id: int) -> str:
+def external_subject(external_id: str) -> ParamsSubject:
+    return ParamsSubject(external_id, "")
+
+
+def _sign(choice: TranscodeChoice, *, subject: ParamsSubject, user_id: int) -> str:
     ceiling = choice.ceiling
     payload = {
-        "t": track.pk,
+        "t": subject.key,
         "u": user_id,
-        "f": _file_stamp(track),
+        "f": subject.file_stamp,
         "c": choice.codec_name,
         "b": choice.bitrate,
         "ch": ceiling.channels,
@@ -303,7 +320,7 @@ def _sign(choice: TranscodeChoice, *, track: Track, user_id: int) -> str:
     return signing.dumps(payload, salt=PARAMS_SALT)  # timestamped: `transcode_params_read` enforces the lifetime
 
 
-def transcode_params_read(raw: str, *, track: Track, user_id: int) -> TranscodeChoice:
+def transcode_params_read(raw: str, *, subject: ParamsSubject, user_id: int) -> TranscodeChoice:
     """The choice signed params carry; anything altered, forged, expired, or issued for another track, file or
     user is refused before it can reach ffmpeg."""
     max_age = settings.TRANSCODE_PARAMS_MAX_AGE
@@ -317,9 +334,9 @@ def transcode_params_read(raw: str, *, track: Track, user_id: int) -> TranscodeC
         raise TranscodeParamsError(
             "transcodeParams were not issued by this server (altered or forged); ask getTranscodeDecision again"
         ) from exc
-    if payload.get("t") != track.pk or payload.get("u") != user_id:
+    if payload.get("t") != subject.key or payload.get("u") != user_id:
         raise TranscodeParamsError("transcodeParams were issued for another song or user; ask getTranscodeDecision")
-    if payload.get("f") != _file_stamp(track):
+    if payload.get("f") != subject.file_stamp:
         raise TranscodeParamsError("the song's file has changed since this decision; ask getTranscodeDecision again")
     codec = payload.get("c")
     ceiling = AudioCeiling(int(payload["ch"]), int(payload["sr"]), int(payload["bd"]))

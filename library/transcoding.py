@@ -1,10 +1,11 @@
 """Transcoding for playback: which stream a player gets, and ffmpeg encoding it while it is sent.
 
 The only module that runs ffmpeg for streams. `transcode_plan` decides (None = send the original bytes);
-`transcode_response` runs ffmpeg and streams its output as it encodes. ffmpeg never sees anything but a fixed
-argument list built here from a known codec, a clamped bitrate and a number of seconds, so no request can pass
-it options. Every process is bounded (global and per-user slots, a wall-clock ceiling) and killed as soon as the
-player hangs up or the response is closed.
+`transcode_response` runs ffmpeg and streams its output as it encodes; `growing_transcode_response` does the same
+for a song still arriving (a relayed download), its bytes fed to ffmpeg's stdin as they come. ffmpeg never sees
+anything but a fixed argument list built here from a known codec, a clamped bitrate and a number of seconds, so
+no request can pass it options. Every process is bounded (global and per-user slots, a wall-clock ceiling) and
+killed as soon as the player hangs up or the response is closed.
 
 A transcode that ran to its end (from the start of the song) is kept in a size-bounded cache under the cache dir,
 keyed by the file's checksum and the profile, so a replay, a second player or a seek (Range, 206) costs nothing;
@@ -13,6 +14,7 @@ one cut short never enters it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -28,13 +30,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from accounts.models import User
 from library.disk_cache import cache_file_used, cache_trim
 from library.models import Track
-from library.streaming import file_response
+from library.streaming import FollowedChunks, GrowingFile, file_response, growing_file_response
 from mcma.errors import (
     ApplicationError,
     InvalidInputError,
@@ -302,13 +305,15 @@ def _bitrate(codec: Codec, limit: int) -> int:
     return max(codec.min_bitrate, min(limit or codec.default_bitrate, codec.max_bitrate))
 
 
-def ffmpeg_arguments(*, path: Path, plan: TranscodePlan) -> list[str]:
-    """The whole command line: every value comes from a known codec, a clamped number or the stored path."""
+def ffmpeg_arguments(*, path: Path | None, plan: TranscodePlan) -> list[str]:
+    """The whole command line: every value comes from a known codec, a clamped number or the stored path (None:
+    the input comes on stdin, as a relayed download's bytes do)."""
     executable = ffmpeg_path() or "ffmpeg"
     args = [executable, "-nostdin", "-hide_banner", "-loglevel", "error"]
     if plan.offset_seconds:
-        args += ["-ss", f"{plan.offset_seconds:.3f}"]  # before -i: ffmpeg's fast input seek
-    args += ["-i", str(path), "-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", str(plan.channels)]
+        args += ["-ss", f"{plan.offset_seconds:.3f}"]  # before -i: a fast seek in a file, decode-and-drop on a pipe
+    args += ["-i", "pipe:0" if path is None else str(path)]
+    args += ["-map", "0:a:0", "-vn", "-map_metadata", "-1", "-ac", str(plan.channels)]
     if plan.sample_rate:
         args += ["-ar", str(plan.sample_rate)]
     if plan.bit_depth:
@@ -435,8 +440,10 @@ class _Encoding:
         length: int | None,
         release: Callable[[], None],
         cache: _CacheWriter | None,
+        feeder: _Feeder | None = None,
     ) -> None:
         self._process = process
+        self._feeder = feeder
         self._length = length
         self._sent = 0
         self._cache = cache
@@ -485,6 +492,8 @@ class _Encoding:
         self._ceiling.cancel()
         if self._process.poll() is None:
             self._process.kill()
+        if self._feeder is not None:
+            self._feeder.stop()
         returncode = self._process.wait()
         if returncode not in (0, -9):
             logger.warning("ffmpeg exited with status %s", returncode)
@@ -519,22 +528,107 @@ def transcode_response(
         raise NotFoundError("The file is missing from storage.")
     if request.method == "HEAD":
         return HttpResponse(content_type=plan.codec.content_type, headers=headers)
-    _slot_take(user_id)
+    encoding = _encoding_start(plan=plan, path=path, feed=None, user_id=user_id, length=length, target=target)
+    return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)
+
+
+class _Feeder:
+    """Writes a growing file's bytes into ffmpeg's stdin as they arrive, from a thread of its own, then closes it
+    (ffmpeg then finishes the encode). Bytes that stop short of the whole file (the download failed, stalled or
+    restarted) kill ffmpeg instead, so the player's body ends short rather than passing a clipped song off as
+    whole. The chunks (and what they hold, a relay's place) are given back when the thread ends."""
+
+    def __init__(self, process: subprocess.Popen[bytes], chunks: FollowedChunks) -> None:
+        self._process = process
+        self._chunks = chunks
+        self._thread = threading.Thread(target=self._run, name="transcode-feed", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            for chunk in self._chunks:
+                stdin.write(chunk)
+        except OSError:  # ffmpeg is gone: killed on a hang-up or its ceiling, or it refused the input
+            pass
+        finally:
+            if not self._chunks.whole:
+                self._process.kill()
+            with contextlib.suppress(OSError):  # a pipe whose reader is gone
+                stdin.close()
+            self._chunks.close()
+            connections.close_all()  # this thread's own (the relay reads the job's state)
+
+    def stop(self) -> None:
+        """Stop feeding (ffmpeg was killed) and wait for the thread, so its places are back when this returns."""
+        self._chunks.stop()
+        self._thread.join(timeout=_FEEDER_JOIN_SECONDS)
+
+
+# The feeder ends at its next wait for bytes (a fifth of a second) or write (ffmpeg is dead by then).
+_FEEDER_JOIN_SECONDS = 5.0
+
+
+def _encoding_start(
+    *,
+    plan: TranscodePlan,
+    path: Path | None,
+    feed: FollowedChunks | None,
+    user_id: int,
+    length: int | None,
+    target: Path | None,
+) -> _Encoding:
+    """ffmpeg encoding `path` (or the bytes of `feed`, on stdin) under a slot, with its first bytes out; `feed`
+    is closed with the encoding, or at once when ffmpeg cannot start."""
+    try:
+        _slot_take(user_id)
+    except BaseException:
+        if feed is not None:
+            feed.close()
+        raise
     try:
         process = subprocess.Popen(
             ffmpeg_arguments(path=path, plan=plan),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             bufsize=0,  # unbuffered: each read returns what ffmpeg has written so far, so the first bytes leave at once
         )
     except OSError as exc:
         _slot_release(user_id)
-        logger.warning("ffmpeg could not start for track %s: %s", track.pk, exc)
+        if feed is not None:
+            feed.close()
+        logger.warning("ffmpeg could not start for %s: %s", path or "a relayed download", exc)
         raise ServiceUnavailableError("The transcoder could not start; ask for format=raw.") from exc
     cache = _CacheWriter(target) if target is not None else None
-    encoding = _Encoding(process, plan=plan, length=length, release=lambda: _slot_release(user_id), cache=cache)
+    feeder = _Feeder(process, feed) if feed is not None else None
+    encoding = _Encoding(
+        process, plan=plan, length=length, release=lambda: _slot_release(user_id), cache=cache, feeder=feeder
+    )
     encoding.start()
+    return encoding
+
+
+class GrowingAudio(GrowingFile, TrackAudio, Protocol):
+    """A song still arriving (`downloads.relay.ArrivingMedia`): a growing file that knows what audio it holds."""
+
+
+def growing_transcode_response(
+    request: HttpRequest, *, media: GrowingAudio, plan: TranscodePlan, user_id: int
+) -> HttpResponseBase:
+    """The transcode of a song still arriving, encoded as its bytes come: no Content-Length (unknown until the
+    end), no Range (the whole stream, as RFC 9110 §14.2 allows), never cached (the library copy is seconds away).
+    `media` is closed with the response."""
+    headers = {
+        "X-Content-Duration": f"{plan.duration_seconds:.2f}",
+        "Accept-Ranges": "none",
+        "Cache-Control": "no-store",
+    }
+    if request.method == "HEAD":
+        media.close()
+        return HttpResponse(content_type=plan.codec.content_type, headers=headers)
+    encoding = _encoding_start(plan=plan, path=None, feed=media.stream(), user_id=user_id, length=None, target=None)
     return StreamingHttpResponse(encoding, content_type=plan.codec.content_type, headers=headers)
 
 
@@ -572,4 +666,48 @@ def playback_response(
         )
     response = file_response(request, path=path, content_type=track.content_type or "application/octet-stream")
     response["X-Content-Duration"] = f"{track.duration_ms / 1000:.2f}"
+    return response
+
+
+def relay_playback_response(
+    request: HttpRequest,
+    *,
+    media: GrowingAudio,
+    user_id: int,
+    limits: PlaybackLimits,
+    requested_format: str | None,
+    max_bitrate: int,
+    offset_seconds: float,
+) -> HttpResponseBase:
+    """`playback_response` for a song still arriving: the same rules decide whether it is transcoded."""
+    return relay_response(
+        request,
+        media=media,
+        user_id=user_id,
+        plan=lambda: transcode_plan(
+            track=media,
+            requested_format=requested_format,
+            max_bitrate=max_bitrate,
+            limits=limits,
+            offset_seconds=offset_seconds,
+        ),
+    )
+
+
+def relay_response(
+    request: HttpRequest, *, media: GrowingAudio, user_id: int, plan: Callable[[], TranscodePlan | None]
+) -> HttpResponseBase:
+    """A song still arriving: its bytes as they come (`growing_file_response`), or ffmpeg's encoding of them as
+    they come under the plan `plan` makes (None: the bytes). `media` is closed with the response, or at once when
+    the plan refuses the request's wishes."""
+    try:
+        chosen = plan()
+    except BaseException:
+        media.close()
+        raise
+    if chosen is not None:
+        return growing_transcode_response(request, media=media, plan=chosen, user_id=user_id)
+    response = growing_file_response(request, media=media)
+    if media.duration_ms:
+        response["X-Content-Duration"] = f"{media.duration_ms / 1000:.2f}"
     return response

@@ -35,7 +35,7 @@ from downloads.selectors import (
     user_may_request_downloads,
 )
 from downloads.services import download_request_referencing
-from library.covers import remote_cover_image
+from library.covers import placeholder_image, remote_cover_image
 from library.models import PendingAction, Playlist, Track
 from library.selectors import track_get, track_pk_by_source
 from library.services import pending_reference_add, pending_references_drop
@@ -280,8 +280,15 @@ def artist_page(*, user: User, ref: ExternalRef) -> ArtistMetadata:
 
 
 def cover(*, user: User, ref: ExternalRef, size: int | None) -> tuple[Path, str]:
-    """The remote thumbnail of an external song or album, fetched once into the cover cache and resized there."""
+    """The remote thumbnail of an external song, album or artist, fetched once into the cover cache and resized
+    there; an artist without a picture gets the generated placeholder, as library items do."""
+    key = ids.external_id(ref.source, ref.kind, ref.external_id) or ref.external_id
     source = _resolvable(user, ref)
+    if ref.kind is ResultKind.ARTIST:
+        try:
+            return remote_cover_image(key=key, fetch=lambda: _artist_image(user, ref, source), size=size)
+        except _NoPicture as missing:
+            return placeholder_image(size=size, seed=key, title=missing.name)
 
     def fetch() -> tuple[bytes, str]:
         if ref.kind is ResultKind.SONG:
@@ -294,10 +301,27 @@ def cover(*, user: User, ref: ExternalRef, size: int | None) -> tuple[Path, str]
             url = ""
         if not url:
             raise not_found(f"Cover of {ref.kind} {ref.external_id!r}")
-        return _asking(ref, lambda: source.fetch_image(url=url))
+        return _image(ref, source, url)
 
-    key = ids.external_id(ref.source, ref.kind, ref.external_id) or ref.external_id
     return remote_cover_image(key=key, fetch=fetch, size=size)
+
+
+class _NoPicture(Exception):
+    """The artist's page has no picture: nothing enters the cache, and the placeholder is drawn (cached itself)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _artist_image(user: User, ref: ExternalRef, source: Resolvable) -> tuple[bytes, str]:
+    artist = artist_page(user=user, ref=ref)
+    if not artist.image_url:
+        raise _NoPicture(artist.name)
+    return _image(ref, source, artist.image_url)
+
+
+def _image(ref: ExternalRef, source: Resolvable, url: str) -> tuple[bytes, str]:
+    return _asking(ref, lambda: source.fetch_image(url=url))
 
 
 # --------------------------------------------------------------------------------------------------------------

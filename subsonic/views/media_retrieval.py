@@ -17,7 +17,13 @@ from library.lrc import StructuredLyrics
 from library.models import Track
 from library.storage import media_path
 from library.streaming import file_response, growing_file_response
-from library.transcoding import format_requested, max_bitrate_requested, playback_response, stream_permission_check
+from library.transcoding import (
+    format_requested,
+    max_bitrate_requested,
+    playback_response,
+    relay_playback_response,
+    stream_permission_check,
+)
 from subsonic import external, ids
 from subsonic.call import Call
 from subsonic.errors import not_found
@@ -30,12 +36,12 @@ COVER_CACHE_SECONDS = 7 * 24 * 3600
 
 def present_track(call: Call, param: str = "id") -> Track:
     """The song's track; an external song is downloaded first (`external.track_for_playback`)."""
-    found = _playable(call, param, relay=False)
+    found = playable(call, param, relay=False)
     assert isinstance(found, Track)
     return found
 
 
-def _playable(call: Call, param: str = "id", *, relay: bool = True) -> Track | ArrivingMedia:
+def playable(call: Call, param: str = "id", *, relay: bool = True) -> Track | ArrivingMedia:
     """The song's track, or an external song's download relayed while it arrives (`external.playback_source`)."""
     decoded = ids.decode_or_external(call.params.required(param), allowed=(Kind.TRACK,), bare=Kind.TRACK)
     if isinstance(decoded, ids.ExternalRef):
@@ -53,7 +59,7 @@ def _playable(call: Call, param: str = "id", *, relay: bool = True) -> Track | A
 def stream(call: Call) -> HttpResponseBase:
     """The original file, or a transcode (`format`, `maxBitRate`, the user's limit, `timeOffset`) encoded while
     it streams; `estimateContentLength` makes a transcode's Content-Length exact. Not a play. An external song
-    still downloading is relayed as its bytes arrive, in the source's own format (a transcode needs the file)."""
+    still downloading is relayed as its bytes arrive, through ffmpeg when the same rules call for a transcode."""
     user = call.user
     stream_permission_check(user=user)
     params = call.params
@@ -61,15 +67,24 @@ def stream(call: Call) -> HttpResponseBase:
     max_bitrate = max_bitrate_requested(params.int_or("maxBitRate", 0, minimum=0))
     offset_seconds = params.int_or("timeOffset", 0, minimum=0)
     estimate_length = params.flag("estimateContentLength", False)
-    found = _playable(call)
+    limits = selectors.playback_limits(user=user, client=call.client)
+    found = playable(call)
     if isinstance(found, ArrivingMedia):
-        return _relayed(call, found)
+        return relay_playback_response(
+            call.request,
+            media=found,
+            user_id=user.pk,
+            limits=limits,
+            requested_format=requested_format,
+            max_bitrate=max_bitrate,
+            offset_seconds=offset_seconds,
+        )
     return playback_response(
         call.request,
         track=found,
         path=media_path(found.path),
         user_id=user.pk,
-        limits=selectors.playback_limits(user=user, client=call.client),
+        limits=limits,
         requested_format=requested_format,
         max_bitrate=max_bitrate,
         offset_seconds=offset_seconds,
@@ -79,9 +94,9 @@ def stream(call: Call) -> HttpResponseBase:
 
 def download(call: Call) -> HttpResponseBase:
     call.require_role(call.user.can_download, "download")
-    found = _playable(call)
+    found = playable(call)
     if isinstance(found, ArrivingMedia):
-        return _relayed(call, found, as_attachment=True)
+        return _relayed(call, found)
     return file_response(
         call.request,
         path=media_path(found.path),
@@ -91,9 +106,9 @@ def download(call: Call) -> HttpResponseBase:
     )
 
 
-def _relayed(call: Call, media: ArrivingMedia, *, as_attachment: bool = False) -> HttpResponseBase:
-    filename = f"{call.params.required('id').strip()}.{media.ext}" if as_attachment else None
-    response = growing_file_response(call.request, media=media, filename=filename, as_attachment=as_attachment)
+def _relayed(call: Call, media: ArrivingMedia) -> HttpResponseBase:
+    filename = f"{call.params.required('id').strip()}.{media.ext}"
+    response = growing_file_response(call.request, media=media, filename=filename, as_attachment=True)
     if media.duration_ms:
         response["X-Content-Duration"] = f"{media.duration_ms / 1000:.2f}"
     return response

@@ -10,7 +10,7 @@ import pytest
 
 from downloads import relay
 from downloads.models import DownloadJob, JobPhase, JobState
-from downloads.ytdlp import ArrivingFile, DownloadProgress
+from downloads.ytdlp import ArrivingFile, DownloadProgress, _arriving_file
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_the_first_report_announces_the_file_and_the_last_its_whole_length(setti
     settings.DOWNLOAD_TEMP_DIR = str(tmp_path)
     job = DownloadJob.objects.create(source="youtube", external_id="vidAAAAAAA1", attempt=2)
     partial = relay.work_dir(job_id=job.pk, attempt=2) / "media" / "partial" / "media.webm.part"
-    arriving = ArrivingFile(path=partial, ext="webm", exact_size=5000)
+    arriving = ArrivingFile(path=partial, ext="webm", exact_size=5000, codec="opus", bitrate=130, sample_rate=48000)
     first = relay.arrival_meta({}, job=job, progress=DownloadProgress(1024, 5000, None, None, arriving=arriving))
     assert first is not None
     assert first["arriving"] == {
@@ -42,6 +42,10 @@ def test_the_first_report_announces_the_file_and_the_last_its_whole_length(setti
         "ext": "webm",
         "exact_size": 5000,
         "complete_size": None,
+        "codec": "opus",
+        "bitrate": 130,
+        "sample_rate": 48000,
+        "channels": 0,
     }
     again = DownloadProgress(2048, 5000, None, None, arriving=arriving)
     assert relay.arrival_meta(first, job=job, progress=again) is None  # nothing new: no meta write
@@ -145,3 +149,50 @@ def test_nothing_is_opened_before_the_download_or_after_it(settings: Any, tmp_pa
     assert relay.arriving_media_open(job_id=job.pk) is None
     DownloadJob.objects.filter(pk=job.pk).update(state=JobState.QUEUED, phase=JobPhase.NONE)
     assert relay.arriving_media_open(job_id=job.pk) is None
+
+
+def test_yt_dlps_report_gives_the_formats_audio(tmp_path: Path) -> None:
+    info = {"ext": "m4a", "acodec": "mp4a.40.2", "abr": 129.48, "asr": 44100, "audio_channels": 2}
+    report = {"tmpfilename": str(tmp_path / "media.m4a.part"), "total_bytes": 9000, "info_dict": info}
+    assert _arriving_file(report) == ArrivingFile(
+        path=tmp_path / "media.m4a.part",
+        ext="m4a",
+        exact_size=9000,
+        codec="mp4a.40.2",
+        bitrate=129,
+        sample_rate=44100,
+        channels=2,
+    )
+    silent = {"ext": "ogg", "acodec": "none", "abr": float("nan"), "asr": None, "audio_channels": True}
+    plain = _arriving_file({"tmpfilename": "x.part", "info_dict": silent})
+    assert plain is not None
+    assert (plain.codec, plain.bitrate, plain.sample_rate, plain.channels) == ("", 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("ext", "record", "head", "codec", "bitrate"),
+    [
+        ("m4a", {"codec": "mp4a.40.2", "bitrate": 129}, b"\0" * 64, "aac", 129),
+        ("webm", {}, b"\x1aE\xdf\xa3" + b"\0" * 60, "opus", 8),  # 8000 bytes over 8 s: 8 kbps
+        ("ogg", {}, b"OggS" + b"\0" * 24 + b"OpusHead" + b"\0" * 28, "opus", 8),
+        ("ogg", {}, b"OggS" + b"\0" * 24 + b"\x01vorbis" + b"\0" * 29, "vorbis", 8),
+    ],
+)
+def test_a_relay_knows_its_codec_and_bitrate_from_the_report_the_container_or_the_ogg_header(
+    settings: Any, tmp_path: Path, ext: str, record: dict[str, Any], head: bytes, codec: str, bitrate: int
+) -> None:
+    job, _partial = _running_job(settings, tmp_path, head, ext=ext, exact_size=8000, **record)
+    media = relay.arriving_media_open(job_id=job.pk)
+    assert media is not None
+    assert (media.codec, media.bitrate, media.suffix) == (codec, bitrate, ext)
+    media.close()
+
+
+def test_an_ogg_relay_waits_for_the_header_that_names_its_codec(settings: Any, tmp_path: Path) -> None:
+    job, partial = _running_job(settings, tmp_path, b"OggS", ext="ogg")
+    assert relay.arriving_media_open(job_id=job.pk) is None
+    partial.write_bytes(b"OggS" + b"\0" * 24 + b"OpusHead" + b"\0" * 28)
+    media = relay.arriving_media_open(job_id=job.pk)
+    assert media is not None
+    assert media.codec == "opus"
+    media.close()

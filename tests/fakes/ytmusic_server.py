@@ -38,6 +38,7 @@ class FakeArtist:
     browse_id: str
     name: str
     description: str = ""
+    picture: bool = True  # whether the artist page's header has a thumbnail
 
 
 @dataclass
@@ -502,7 +503,7 @@ class _Builder:
                             "subscriberCountText": {"runs": [{"text": "1.2K"}]},
                         }
                     },
-                    "thumbnail": _thumbnails(f"{self.base_url}/media/cover.jpg"),
+                    **({"thumbnail": _thumbnails(f"{self.base_url}/media/cover.jpg")} if artist.picture else {}),
                 }
             },
             "contents": {

@@ -374,7 +374,20 @@ def test_get_cover_art_of_an_external_song(api: SubsonicClient, hybrid: FakeYouT
     assert response["Content-Type"] == "image/jpeg"
 
 
-def test_an_external_artist_has_no_cover_to_fetch(api: SubsonicClient, hybrid: FakeYouTube) -> None:
-    reply = api.call("getCoverArt", id="ext-ytr-UCband0000000000000000001")
-    assert reply.error_code == 70
+def test_get_cover_art_of_an_external_artist_is_its_picture(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    response = api.raw("getCoverArt", id=BAND, size=48, **api.auth_params())
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 1
+    again = api.raw("getCoverArt", id=BAND, size=48, **api.auth_params())
+    assert b"".join(again.streaming_content) == b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    assert hybrid.server.calls.count("GET /media/cover.jpg") == 1  # cached
+
+
+def test_an_external_artist_without_a_picture_gets_the_placeholder(api: SubsonicClient, hybrid: FakeYouTube) -> None:
+    hybrid.catalog.artists[BAND.removeprefix("ext-ytr-")].picture = False
+    response = api.raw("getCoverArt", id=BAND, **api.auth_params())
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
     assert not [call for call in hybrid.server.calls if call.startswith("GET /media/")]
+    assert api.call("getCoverArt", id="ext-ytr-UCnosuch000000000000000").error_code == 70

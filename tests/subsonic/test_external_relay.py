@@ -7,10 +7,12 @@ that sends slowly, so a test can hold the player's response while the download i
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.core import signals
@@ -20,13 +22,14 @@ from django.db.backends.signals import connection_created
 from downloads import relay
 from downloads.models import DownloadJob, JobPhase, JobState
 from downloads.services import download_job_run, download_request
+from library import transcoding
 from library.models import Track
 from library.storage import media_path
-from tests.audio import AudioMaker
+from tests.audio import AudioMaker, probe
 from tests.factories.accounts import UserFactory
 from tests.fakes.fixtures import FakeYouTube, cover_jpeg, fake_media, fake_youtube
 from tests.subsonic.conftest import client_for
-from tests.subsonic.support import SubsonicClient
+from tests.subsonic.support import SubsonicClient, parse
 
 __all__ = ["cover_jpeg", "fake_media", "fake_youtube"]  # fixtures used by name
 
@@ -101,9 +104,9 @@ def _drain(threads: list[threading.Thread]) -> None:
         assert not thread.is_alive(), "a download job never finished"
 
 
-def _stream(player: SubsonicClient, method: str = "stream", *, byte_range: str | None = None) -> Any:
+def _stream(player: SubsonicClient, method: str = "stream", *, byte_range: str | None = None, **params: Any) -> Any:
     headers = {"Range": byte_range} if byte_range else None
-    return player.client.get(f"/rest/{method}", {"id": SONG, **player.auth_params()}, headers=headers)
+    return player.client.get(f"/rest/{method}", {"id": SONG, **params, **player.auth_params()}, headers=headers)
 
 
 def _hang_up(response: Any) -> None:
@@ -272,6 +275,185 @@ def test_a_worker_whose_files_this_process_cannot_see_is_waited_for(
     assert response.status_code == 200
     track = _landed()  # already there when the answer starts
     assert b"".join(response.streaming_content) == media_path(track.path).read_bytes()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transcoding while the bytes arrive
+# --------------------------------------------------------------------------------------------------------------
+def test_a_transcode_asked_for_is_encoded_from_the_bytes_as_they_arrive(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path, tmp_path: Path
+) -> None:
+    response = _stream(client_for(UserFactory.create()), format="mp3", maxBitRate=128, byte_range="bytes=100-")
+    assert response.status_code == 200  # Range: the whole stream, as a fresh encode has no bytes to seek in
+    assert response["Content-Type"] == "audio/mpeg"
+    assert not response.has_header("Content-Length")
+    assert response["Accept-Ranges"] == "none"
+    assert response["X-Content-Duration"] == f"{SECONDS:.2f}"
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    job = DownloadJob.objects.get()
+    assert (job.state, job.phase) == (JobState.RUNNING, JobPhase.DOWNLOADING)
+    assert not Track.objects.exists()
+
+    probed = probe(first + b"".join(chunks), tmp_path)
+    assert probed["streams"][0]["codec_name"] == "mp3"
+    assert abs(float(probed["format"]["duration"]) - SECONDS) < 0.5
+    assert int(probed["format"]["bit_rate"]) <= 130_000
+    _drain(worker)
+    landed = _landed()  # the source's own bytes (tagged), not the transcode: see the library-copy test above
+    assert (landed.codec, media_path(landed.path).read_bytes()[:4]) == ("opus", b"OggS")
+
+
+def test_the_users_limit_transcodes_a_relay_without_any_parameter(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path, tmp_path: Path
+) -> None:
+    """The source's bitrate, unreported by the fake origin, is its length over its duration (about 64 kbps)."""
+    response = _stream(client_for(UserFactory.create(max_bitrate=32)))
+    assert response["Content-Type"] == "audio/ogg"
+    body = b"".join(response.streaming_content)
+    assert body != relay_audio.read_bytes()
+    probed = probe(body, tmp_path)
+    assert probed["streams"][0]["codec_name"] == "opus"
+    assert int(probed["format"]["bit_rate"]) < 56_000  # 32 kbps and the container's overhead, in 8 s
+
+
+def test_a_source_already_within_the_limit_is_relayed_as_it_is(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path
+) -> None:
+    response = _stream(client_for(UserFactory.create()), format="opus", maxBitRate=256)
+    assert response["Content-Length"] == str(relay_audio.stat().st_size)
+    assert b"".join(response.streaming_content) == relay_audio.read_bytes()
+
+
+def test_without_ffmpeg_a_transcode_asked_for_relays_the_source(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(transcoding, "ffmpeg_path", lambda: None)
+    response = _stream(client_for(UserFactory.create()), format="mp3")
+    assert response["Content-Type"] == "audio/ogg"
+    assert b"".join(response.streaming_content) == relay_audio.read_bytes()
+
+
+def test_a_time_offset_during_the_relay_starts_the_song_there(
+    origin: FakeYouTube, worker: list[threading.Thread], tmp_path: Path
+) -> None:
+    response = _stream(client_for(UserFactory.create()), timeOffset=5)
+    assert response["Content-Type"] == "audio/ogg"  # the source's codec, from the offset on
+    assert response["X-Content-Duration"] == f"{SECONDS - 5:.2f}"
+    probed = probe(b"".join(response.streaming_content), tmp_path)
+    assert probed["streams"][0]["codec_name"] == "opus"
+    assert abs(float(probed["format"]["duration"]) - (SECONDS - 5)) < 0.5
+
+
+def test_a_download_failing_mid_transcode_ends_the_stream_short(
+    origin: FakeYouTube, worker: list[threading.Thread], tmp_path: Path
+) -> None:
+    origin.catalog.songs[VIDEO].media = "slowcut"
+    response = _stream(client_for(UserFactory.create()), format="mp3")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    assert len(body) > 0
+    # ffmpeg was stopped with the bytes, not left to finish a clipped song as if whole.
+    assert len(body) < SECONDS * 192_000 / 8 / 2
+    _drain(worker)
+    assert DownloadJob.objects.get().state == JobState.RETRYING
+    assert transcoding.running_transcodes() == 0
+
+
+def test_a_transcoded_relay_holds_its_place_until_the_player_hangs_up(
+    origin: FakeYouTube, worker: list[threading.Thread], settings: Any
+) -> None:
+    settings.EXTERNAL_STREAM_MAX_RELAYS = 1
+    settings.EXTERNAL_STREAM_MAX_WAITING = 0
+    response = _stream(client_for(UserFactory.create()), format="mp3")
+    assert next(iter(response.streaming_content))
+    assert transcoding.running_transcodes() == 1
+    refused = client_for(UserFactory.create()).call("stream", id=SONG)
+    assert "still downloading" in refused.error_message
+    _hang_up(response)
+    assert transcoding.running_transcodes() == 0
+    again = _stream(client_for(UserFactory.create()), format="mp3")  # the place is back
+    assert again.status_code == 200
+    assert again["Content-Type"] == "audio/mpeg"
+    b"".join(again.streaming_content)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# OpenSubsonic transcode decisions on an external song
+# --------------------------------------------------------------------------------------------------------------
+MP3_ONLY = {
+    "name": "Symfonium",
+    "platform": "Android",
+    "directPlayProfiles": [{"containers": ["mp3"], "audioCodecs": ["mp3"], "protocols": ["http"]}],
+    "transcodingProfiles": [{"container": "mp3", "audioCodec": "mp3", "protocol": "http"}],
+    "maxTranscodingAudioBitrate": 128,
+}
+PLAYS_OGG_OPUS = {
+    **MP3_ONLY,
+    "directPlayProfiles": [{"containers": ["ogg"], "audioCodecs": ["opus"], "protocols": ["http"]}],
+}
+
+
+def _decide(player: SubsonicClient, client_info: dict[str, Any], media_id: str = SONG) -> dict[str, Any]:
+    query = {"f": "json", "mediaId": media_id, "mediaType": "song", **player.auth_params()}
+    response = player.client.post(
+        f"/rest/getTranscodeDecision.view?{urlencode(query)}", json.dumps(client_info), content_type="application/json"
+    )
+    reply = parse("getTranscodeDecision", "json", response)
+    assert reply.ok, reply.error_message
+    decision: dict[str, Any] = reply.body["transcodeDecision"]
+    return decision
+
+
+def _transcode_stream(player: SubsonicClient, params: str, media_id: str = SONG) -> Any:
+    query = {"mediaId": media_id, "mediaType": "song", "transcodeParams": params, **player.auth_params()}
+    return player.client.get("/rest/getTranscodeStream.view", query)
+
+
+def test_a_decision_on_a_song_still_downloading_comes_from_its_format_and_its_params_outlive_the_download(
+    origin: FakeYouTube, worker: list[threading.Thread], tmp_path: Path
+) -> None:
+    player = client_for(UserFactory.create())
+    decision = _decide(player, MP3_ONLY)
+    assert not Track.objects.exists()  # decided without waiting for the file
+    assert (decision["canDirectPlay"], decision["canTranscode"]) == (False, True)
+    assert decision["sourceStream"]["codec"] == "opus"
+    assert (decision["transcodeStream"]["codec"], decision["transcodeStream"]["audioBitrate"]) == ("mp3", 128)
+
+    response = _transcode_stream(player, decision["transcodeParams"])
+    assert response["Content-Type"] == "audio/mpeg"
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    assert not Track.objects.exists()  # relayed through ffmpeg while the download runs
+    assert probe(first + b"".join(chunks), tmp_path)["streams"][0]["codec_name"] == "mp3"
+
+    _drain(worker)
+    assert Track.objects.exists()
+    again = _transcode_stream(player, decision["transcodeParams"])  # players cache the params with the id
+    assert again["Content-Type"] == "audio/mpeg"
+    assert probe(b"".join(again.streaming_content), tmp_path)["streams"][0]["codec_name"] == "mp3"
+
+
+def test_a_direct_play_decision_on_a_song_still_downloading_relays_its_bytes(
+    origin: FakeYouTube, worker: list[threading.Thread], relay_audio: Path
+) -> None:
+    player = client_for(UserFactory.create())
+    decision = _decide(player, PLAYS_OGG_OPUS)
+    assert decision["canDirectPlay"] is True
+    response = _transcode_stream(player, decision["transcodeParams"])
+    assert response["Content-Length"] == str(relay_audio.stat().st_size)
+    assert b"".join(response.streaming_content) == relay_audio.read_bytes()
+
+
+def test_params_of_an_external_song_are_tied_to_it(origin: FakeYouTube, worker: list[threading.Thread]) -> None:
+    player = client_for(UserFactory.create())
+    params = _decide(player, MP3_ONLY)["transcodeParams"]
+    other = parse("getTranscodeStream", "xml", _transcode_stream(player, params, media_id="ext-yt-vidAAAAAAA2"))
+    assert "another song" in other.error_message
+    assert DownloadJob.objects.count() == 1  # refused before the other song's download was asked for
+    stranger = parse("getTranscodeStream", "xml", _transcode_stream(client_for(UserFactory.create()), params))
+    assert "another song or user" in stranger.error_message
+    _drain(worker)
 
 
 # --------------------------------------------------------------------------------------------------------------
