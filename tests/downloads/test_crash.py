@@ -21,11 +21,11 @@ import pytest
 from django.conf import settings
 
 from tests.fakes.fixtures import FakeYouTube
+from tests.faults.stack import worker_command
 
 pytestmark = pytest.mark.slow
 
 BASE_DIR = Path(settings.BASE_DIR)
-VENV_BIN = Path(sys.executable).parent
 DEADLINE_SECONDS = 45
 
 
@@ -77,17 +77,7 @@ class Stack:
         return done.stdout.decode()
 
     def start_worker(self, *, beat: bool) -> subprocess.Popen[bytes]:
-        args = [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "mcma",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--queues",
-            f"celery,{settings.SCAN_QUEUE}",
-        ]
-        args += ["--without-gossip", "--without-mingle", "--hostname", f"crash{len(self.workers)}@localhost"]
+        args = worker_command(f"crash{len(self.workers)}@localhost")
         if beat:
             args.append("--beat")
         worker = subprocess.Popen(args, cwd=BASE_DIR, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -339,6 +339,13 @@ class Answer:
     seconds: float
 
 
+def worker_command(hostname: str) -> list[str]:
+    """A solo-pool Celery worker consuming the default queue and the scans' own, as one process."""
+    args = [str(VENV_BIN / "celery"), "-A", "mcma", "worker", "--pool=solo", "--loglevel=WARNING"]
+    args += ["--queues", f"celery,{settings.SCAN_QUEUE}", "--without-gossip", "--without-mingle"]
+    return [*args, "--hostname", hostname]
+
+
 class Stack:
     """gunicorn (1 worker x 4 threads) + a Celery worker with beat + Redis + the database, for one test."""
 
@@ -374,18 +381,7 @@ class Stack:
     def start_worker(self, *, fault: str = "", marker: Path | None = None) -> subprocess.Popen[bytes]:
         """A solo-pool worker with embedded beat (the sweeps); `fault`: see inject/sitecustomize.py."""
         number = len(self.workers)
-        args = [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "mcma",
-            "worker",
-            "--pool=solo",
-            "--beat",
-            "--loglevel=WARNING",
-            "--queues",
-            f"celery,{settings.SCAN_QUEUE}",
-        ]
-        args += ["--without-gossip", "--without-mingle", "--hostname", f"fault{number}@localhost"]
+        args = [*worker_command(f"fault{number}@localhost"), "--beat"]
         args += ["--schedule", str(self.data / f"beat-{number}")]
         env = {**self.env, "MCMA_FAULT": fault, "MCMA_FAULT_MARKER": str(marker or "")}
         with self._log(f"worker{number}").open("ab") as out:

@@ -1,4 +1,5 @@
-"""scripts/run.sh (`make run`): how the web server and the worker it starts are stopped.
+"""scripts/run.sh (`make run`): how the web server and the two workers it starts (the default queue's and the
+scans') are stopped.
 
 The real gunicorn and celery are replaced by stand-ins on PATH that log every signal they get and stop a moment
 after the first one, as both do when they shut down gracefully.
@@ -34,15 +35,16 @@ signal.signal(signal.SIGTERM, on_signal)
 with open(log, "a") as out:
     out.write(f"{{name}} started\\n")
 if os.environ.get("EXIT_AT_ONCE") == name:
-    # Exit once both have started: a TERM that reached the other before its handler was set would go unlogged.
+    # Exit once all have started: a TERM that reached another before its handler was set would go unlogged.
     deadline = time.monotonic() + 10
-    while open(log).read().count("started") < 2 and time.monotonic() < deadline:
+    while open(log).read().count("started") < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     sys.exit(3)
 while stop_at is None or time.monotonic() < stop_at:
     time.sleep(0.02)
 """
 
+PROCESSES = 3  # gunicorn, and celery twice
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script")
 
 
@@ -65,7 +67,7 @@ def start(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
     script = subprocess.Popen(
         ["bash", str(RUN_SCRIPT)], env=environment, start_new_session=True, stdout=subprocess.DEVNULL
     )
-    wait_for(lambda: log.read_text().count("started") == 2)
+    wait_for(lambda: log.read_text().count("started") == PROCESSES)
     return script, log
 
 
@@ -80,27 +82,27 @@ def signals(log: Path) -> list[str]:
     return sorted(line for line in log.read_text().splitlines() if not line.endswith("started"))
 
 
-def test_ctrl_c_stops_both_with_the_one_signal_they_got(tmp_path: Path) -> None:
+def test_ctrl_c_stops_all_with_the_one_signal_they_got(tmp_path: Path) -> None:
     script, log = start(tmp_path)
 
     os.killpg(script.pid, signal.SIGINT)
 
     assert script.wait(timeout=10) != 0
     # No TERM on top of the INT: gunicorn's worker hung on that until its 30 s graceful timeout.
-    assert signals(log) == ["celery SIGINT", "gunicorn SIGINT"]
+    assert signals(log) == ["celery SIGINT", "celery SIGINT", "gunicorn SIGINT"]
 
 
-def test_term_to_the_script_is_passed_on_to_both(tmp_path: Path) -> None:
+def test_term_to_the_script_is_passed_on_to_all(tmp_path: Path) -> None:
     script, log = start(tmp_path)
 
     script.terminate()
 
     script.wait(timeout=10)
-    assert signals(log) == ["celery SIGTERM", "gunicorn SIGTERM"]
+    assert signals(log) == ["celery SIGTERM", "celery SIGTERM", "gunicorn SIGTERM"]
 
 
-def test_when_one_exits_the_other_is_stopped(tmp_path: Path) -> None:
+def test_when_one_exits_the_others_are_stopped(tmp_path: Path) -> None:
     script, log = start(tmp_path, EXIT_AT_ONCE="gunicorn")
 
     assert script.wait(timeout=10) != 0
-    assert signals(log) == ["celery SIGTERM"]
+    assert signals(log) == ["celery SIGTERM", "celery SIGTERM"]
