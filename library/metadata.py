@@ -8,10 +8,11 @@ import logging
 
 from celery import current_app
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from library import coverartarchive, covers, lyrics, replaygain
-from library.ingest.covers import album_covers_store
+from library.ingest.covers import album_covers_store, cover_origins_below, cover_replaceable
 from library.models import Album
 from library.remote import RemoteRefusedError
 from library.tags import image_mime
@@ -52,9 +53,11 @@ COVER_BATCH = 50
 
 
 def cover_archive_pending(*, limit: int = COVER_BATCH) -> list[int]:
-    """Albums with no cover, a MusicBrainz release id and no answer from the archive yet."""
+    """Albums with no cover or one from an origin ranked below the archive (a download's thumbnail by default),
+    a MusicBrainz release id and no answer from the archive yet."""
     return list(
-        Album.objects.filter(cover_path="", cover_archive_checked_at__isnull=True)
+        Album.objects.filter(Q(cover_path="") | Q(cover_source__in=cover_origins_below("caa")))
+        .filter(cover_archive_checked_at__isnull=True)
         .exclude(musicbrainz_release_id="")
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
@@ -62,11 +65,11 @@ def cover_archive_pending(*, limit: int = COVER_BATCH) -> list[int]:
 
 
 def album_cover_archive_fetch(*, album_id: int) -> bool:
-    """Give the album the archive's front cover if it still has none; True when one was stored. An answer that
-    is not a usable image counts as "no cover" (logged with why), so it is not asked for again;
-    `CoverArchiveUnavailableError` when the archive could not answer: the caller retries later."""
+    """Give the album the archive's front cover if it still has none or a worse ranked one; True when one was
+    stored. An answer that is not a usable image counts as "no cover" (logged with why), so it is not asked for
+    again; `CoverArchiveUnavailableError` when the archive could not answer: the caller retries later."""
     album = Album.objects.filter(pk=album_id).first()
-    if album is None or album.cover_path or not album.musicbrainz_release_id:
+    if album is None or not album.musicbrainz_release_id or not cover_replaceable(album, "caa"):
         return False
     try:
         found = coverartarchive.release_front(album.musicbrainz_release_id)
@@ -78,6 +81,6 @@ def album_cover_archive_fetch(*, album_id: int) -> bool:
         logger.info("Cover Art Archive cover of album %s not used: %s", album_id, problem)
         Album.objects.filter(pk=album_id).update(cover_archive_checked_at=timezone.now())
         return False
-    stored = album_covers_store([(album, found[0], image_mime(found[0]))]) > 0
+    stored = album_covers_store([(album, found[0], image_mime(found[0]), "caa")]) > 0
     Album.objects.filter(pk=album_id).update(cover_archive_checked_at=timezone.now())
     return stored

@@ -72,6 +72,9 @@ class Album(TimestampedModel):
     genres = models.ManyToManyField(Genre, related_name="albums", blank=True)
     # Managed-storage path (relative to MEDIA_ROOT) of the album's cover, extracted once per album.
     cover_path = models.CharField(max_length=1024, blank=True, default="")
+    # Where that cover came from, a COVER_ART_PRIORITY name ("embedded", "folder", "caa", "source"), so a better
+    # ranked origin can replace it. NULL with a cover: stored before origins were recorded, never replaced.
+    cover_source = models.CharField(max_length=16, null=True, blank=True)
     # When the Cover Art Archive was last asked for this album's release and had nothing (or failed for good).
     cover_archive_checked_at = models.DateTimeField(null=True, blank=True)
     # Denormalised from the album's present tracks.

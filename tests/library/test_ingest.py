@@ -182,10 +182,10 @@ def test_album_cover_is_stored_once() -> None:
     track, _ = _upsert("cv/1.mp3")
     album = track.album
 
-    album_cover_store(album=album, image=b"\x89PNG first", mime="image/png")
+    album_cover_store(album=album, image=b"\x89PNG first", mime="image/png", origin="embedded")
     album.refresh_from_db()
     first_path = album.cover_path
-    album_cover_store(album=album, image=b"\xff\xd8\xff second", mime="image/jpeg")
+    album_cover_store(album=album, image=b"\xff\xd8\xff second", mime="image/jpeg", origin="folder")
     album.refresh_from_db()
 
     assert first_path == f"covers/albums/{album.pk}.png"
@@ -200,7 +200,7 @@ def test_album_covers_store_sets_many_at_once_and_the_first_writer_wins() -> Non
     stale.cover_path = "covers/albums/gone.jpg"  # its row still says so, but the file is gone
     Album.objects.filter(pk=stale.pk).update(cover_path=stale.cover_path)
 
-    written = album_covers_store([(album, b"\x89PNG", "image/png") for album in albums])
+    written = album_covers_store([(album, b"\x89PNG", "image/png", "folder") for album in albums])
 
     assert written == 3
     paths = dict(Album.objects.filter(pk__in=[a.pk for a in albums]).values_list("pk", "cover_path"))
