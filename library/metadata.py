@@ -14,18 +14,10 @@ from django.utils import timezone
 from library import coverartarchive, covers, lyrics, replaygain
 from library.ingest.covers import album_covers_store, cover_origins_below, cover_replaceable
 from library.models import Album
-from library.remote import RemoteRefusedError
+from library.remote import RemoteMalformedError, RemoteRefusedError
 from library.tags import image_mime
 
 logger = logging.getLogger(__name__)
-
-RETRY_BASE_SECONDS = 30
-RETRY_MAX_SECONDS = 3600
-
-
-def retry_delay(retries: int) -> int:
-    """Backoff of a fetch that found its service unavailable: 30 s, 60 s, 120 s … capped at an hour."""
-    return int(min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries))
 
 
 def metadata_sweep() -> dict[str, int]:
@@ -73,7 +65,8 @@ def album_cover_archive_fetch(*, album_id: int) -> bool:
         return False
     try:
         found = coverartarchive.release_front(album.musicbrainz_release_id)
-    except RemoteRefusedError as exc:  # e.g. 400 for a malformed release id: asking again will not help
+    # e.g. 400 for a malformed release id, or an image over the size limit: asking again will not help
+    except (RemoteRefusedError, RemoteMalformedError) as exc:
         found, problem = None, str(exc)
     else:
         problem = "the archive has no front cover" if found is None else covers.image_problem(found[0])

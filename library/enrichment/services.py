@@ -31,10 +31,10 @@ from library.enrichment.errors import (
     MetadataAnswerMalformedError,
     MetadataNotFoundError,
     MetadataRecordIncompleteError,
-    MetadataRequestRefusedError,
 )
 from library.ingest import identity, refresh
 from library.models import Album, ArtistRole, MetadataStatus, Track, TrackArtist, TrackEnrichment
+from library.remote import RemoteMalformedError, RemoteRefusedError
 from library.text import fold, sort_name
 from mcma.errors import InvalidInputError, NotFoundError
 
@@ -133,8 +133,10 @@ def track_enrich(*, track_id: int) -> EnrichmentOutcome:
         recording, score, reason = _identify(track)
     except (MetadataRecordIncompleteError, MetadataNotFoundError) as exc:
         return _leave(track, MetadataStatus.UNMATCHED, exc.message)
-    except (FingerprintError, MetadataAnswerMalformedError, MetadataRequestRefusedError) as exc:
+    except (FingerprintError, MetadataAnswerMalformedError) as exc:
         return _leave(track, MetadataStatus.FAILED, exc.message)
+    except (RemoteMalformedError, RemoteRefusedError) as exc:  # the same question would get the same answer
+        return _leave(track, MetadataStatus.FAILED, str(exc))
     if recording is None:
         return _leave(track, MetadataStatus.UNMATCHED, reason)
     return _apply(track, recording, score)

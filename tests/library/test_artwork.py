@@ -74,6 +74,15 @@ def test_an_unavailable_archive_is_asked_again_later(fake_coverart: FakeCoverArc
     assert metadata.cover_archive_pending() == [album.pk]
 
 
+def test_a_503_is_retried_within_the_call(fake_coverart: FakeCoverArchive) -> None:
+    album = AlbumFactory.create(musicbrainz_release_id=RELEASE)
+    fake_coverart.fronts[RELEASE] = _jpeg()
+    fake_coverart.down_for = 1  # METADATA_HTTP_RETRIES=1: the second attempt gets the cover
+
+    assert metadata.album_cover_archive_fetch(album_id=album.pk) is True
+    assert fake_coverart.requests == [f"/release/{RELEASE}/front-1200"] * 2 + [f"/images/{RELEASE}.jpg"]
+
+
 def test_the_sweep_asks_the_archive_only_when_caa_is_in_the_priority(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
