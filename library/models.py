@@ -158,6 +158,8 @@ class Track(TimestampedModel):
     replaygain_track_peak = models.FloatField(null=True, blank=True)
     replaygain_album_gain = models.FloatField(null=True, blank=True)
     replaygain_album_peak = models.FloatField(null=True, blank=True)
+    # dB every decoder applies before any ReplayGain (Ogg Opus's header output gain); NULL: the format has none.
+    replaygain_base_gain = models.FloatField(null=True, blank=True)
     bpm = models.PositiveSmallIntegerField(null=True, blank=True)
     comment = models.TextField(blank=True, default="")
     lyrics = models.TextField(blank=True, default="", help_text="Embedded unsynchronised lyrics.")

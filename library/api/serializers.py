@@ -125,6 +125,7 @@ class TrackSerializer(UserDataMixin, serializers.ModelSerializer[Track]):
             "replaygain_track_peak",
             "replaygain_album_gain",
             "replaygain_album_peak",
+            "replaygain_base_gain",
             "bpm",
             "explicit",
             "metadata_skips",

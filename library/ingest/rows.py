@@ -175,6 +175,7 @@ def _track_fields(file: TrackFile, rel: Relations) -> dict[str, Any]:
             "replaygain_track_peak": tags.replaygain_track_peak,
             "replaygain_album_gain": tags.replaygain_album_gain,
             "replaygain_album_peak": tags.replaygain_album_peak,
+            "replaygain_base_gain": tags.replaygain_base_gain,
             "bpm": tags.bpm,
             "comment": tags.comment,
             "lyrics": tags.lyrics,
