@@ -22,7 +22,7 @@ from django.conf import settings
 from library import covers, storage
 from library.ingest.covers import album_covers_store, cover_rank
 from library.models import Album, Artist
-from library.skips import track_skip_set
+from library.skips import COVER, track_skip_set
 from library.tags import image_mime
 from sources.scan.store import Imported
 from sources.scan.walk import ARTIST_IMAGE_NAMES, COVER_NAMES, COVER_SUFFIXES
@@ -78,7 +78,7 @@ def _album_cover(item: Imported, *, root: Path, album: Album) -> tuple[bytes, st
         if found is not None:
             break
     if problems:
-        track_skip_set(track_id=item.track_id, what="cover", reason="; ".join(problems))
+        track_skip_set(track_id=item.track_id, what=COVER, reason="; ".join(problems))
     return None if found is None else (*found, name)
 
 

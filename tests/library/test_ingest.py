@@ -397,3 +397,24 @@ def test_integers_out_of_the_columns_range_are_held_in_it() -> None:
 
     track.refresh_from_db()
     assert (track.duration_ms, track.track_number) == (0, 0)
+
+
+def test_a_changed_file_replaces_the_reasons_about_itself_and_keeps_those_about_other_files() -> None:
+    track, _ = _upsert("sk/1.mp3")
+    Track.objects.filter(pk=track.pk).update(
+        metadata_skips={
+            "cover": "cover.jpg: the picture is not a readable image",
+            "lyrics.lrc": "01.lrc is binary, not text",
+            "replaygain_analysis": "ffmpeg found no audio",
+            "replaygain_track_gain": "+99.00 dB is outside ±64 dB, so not a real ReplayGain",
+        }
+    )
+
+    again, created = _upsert("sk/1.mp3", replace(BASE, skipped={"replaygain_album_gain": "not a number"}))
+
+    assert created is False
+    assert Track.objects.get(pk=again.pk).metadata_skips == {
+        "cover": "cover.jpg: the picture is not a readable image",
+        "lyrics.lrc": "01.lrc is binary, not text",
+        "replaygain_album_gain": "not a number",
+    }
