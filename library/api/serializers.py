@@ -183,6 +183,28 @@ class StarStateSerializer(serializers.Serializer[Any]):
     starred_at = serializers.DateTimeField(allow_null=True)
 
 
+class TrackEditSerializer(serializers.Serializer[Any]):
+    """A hand edit: only the fields sent change, and identification never overwrites them afterwards."""
+
+    title = serializers.CharField(required=False, max_length=500)
+    artist = serializers.CharField(required=False, max_length=500, help_text="The artist's name.")
+    album = serializers.CharField(required=False, max_length=500, help_text="The album's name (same album artist).")
+    year = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=9999)
+    genres = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, max_length=20, help_text="Genre names."
+    )
+    track_number = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=32767)
+    disc_number = serializers.IntegerField(required=False, min_value=1, max_value=32767)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(f"Not editable: {', '.join(unknown)}.")
+        if not attrs:
+            raise serializers.ValidationError(f"Send at least one of {', '.join(self.fields)}.")
+        return attrs
+
+
 class RatingSerializer(serializers.Serializer[Any]):
     rating = serializers.IntegerField(min_value=0, max_value=5, help_text="1-5; 0 clears the rating.")
 
