@@ -133,7 +133,9 @@ def sidecars_sync(*, source: str, found: Sequence[tuple[str, Sequence[Sidecar]]]
     }
     stored = {
         (row.track_id, row.kind): row
-        for row in TrackLyrics.objects.filter(track_id__in=tracks.values(), kind__in=SIDECAR_SUFFIXES)
+        for row in TrackLyrics.objects.filter(
+            track_id__in=[pk for pk, _skips in tracks.values()], kind__in=SIDECAR_SUFFIXES
+        )
     }
     changed = 0
     for relative, (track_id, skips) in tracks.items():

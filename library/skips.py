@@ -7,6 +7,7 @@ keeps those about other files, whose steps do not run again with it: a cover ima
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -25,7 +26,7 @@ def _about_other_files(what: str) -> bool:
     return what == COVER or what.startswith(lyrics_key("."))
 
 
-def skips_after_file_read(*, current: dict[str, Any] | None, read: dict[str, str]) -> dict[str, Any] | None:
+def skips_after_file_read(*, current: dict[str, Any] | None, read: Mapping[str, str]) -> dict[str, Any] | None:
     """The skips of a track whose audio file was read again, `read` being what its tags left out."""
     kept = {what: why for what, why in (current or {}).items() if _about_other_files(what)}
     return {**kept, **read} or None

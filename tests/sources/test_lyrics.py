@@ -182,3 +182,13 @@ def test_rest_lyrics(api_client_for: Any) -> None:
     synced, plain = body["versions"]
     assert synced == {"synced": True, "offset_ms": -100, "lines": [{"start_ms": 1500, "text": "hello"}]}
     assert plain == {"synced": False, "offset_ms": 0, "lines": [{"start_ms": None, "text": "hello"}]}
+
+
+def test_an_unchanged_sidecar_is_not_read_again(tmp_path: Path) -> None:
+    track = TrackFactory.create(source="local", source_id="Band/01.mp3")
+    lrc = tmp_path / "01.lrc"
+    lrc.write_text("[00:01.00]words\n")
+    found = [(track.source_id, [lyrics.Sidecar(path=lrc, mtime_ns=lrc.stat().st_mtime_ns, size=lrc.stat().st_size)])]
+
+    assert lyrics.sidecars_sync(source="local", found=found) == 1
+    assert lyrics.sidecars_sync(source="local", found=found) == 0

@@ -143,7 +143,7 @@ def test_the_enrich_task_comes_back_after_a_503_and_finishes_on_the_200(
     track = TrackFactory.create(title="Before", musicbrainz_recording_id=RECORDING_ID)
     fake_metadata.down_for = settings.METADATA_HTTP_RETRIES + 1  # every attempt of the first run gets a 503
 
-    result = tasks.enrich_tracks_task.apply(args=[[track.pk]])
+    result = tasks.enrich_tracks_task.apply(args=([track.pk],))
 
     assert result.get() == 1
     assert len(fake_metadata.requests) == settings.METADATA_HTTP_RETRIES + 2
@@ -159,7 +159,7 @@ def test_the_cover_task_comes_back_after_a_503_and_stores_the_cover(
     fake_coverart.fronts[album.musicbrainz_release_id] = _jpeg()
     fake_coverart.down_for = settings.METADATA_HTTP_RETRIES + 1
 
-    result = tasks.album_cover_archive_fetch_task.apply(args=[album.pk])
+    result = tasks.album_cover_archive_fetch_task.apply(args=(album.pk,))
 
     assert result.get() is True
     assert Album.objects.get(pk=album.pk).cover_source == "caa"
