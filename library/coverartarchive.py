@@ -20,6 +20,7 @@ def release_front(release_id: str) -> tuple[bytes, str] | None:
     """(image bytes, content type) of the release's front cover, or None when it has none."""
     return get_bytes(
         f"{settings.COVERART_URL.rstrip('/')}/release/{release_id}/front-1200",
+        service="coverartarchive",
         timeout=settings.COVERART_TIMEOUT_SECONDS,
         limit=MAX_IMAGE_BYTES,
         unavailable=CoverArchiveUnavailableError,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from library.remote import RemoteUnavailableError, get_json
+from library.remote import RemoteMalformedError, RemoteUnavailableError, get_json
 
 
 class LrclibUnavailableError(RemoteUnavailableError):
@@ -25,12 +25,16 @@ def lyrics_get(*, artist: str, title: str, album: str, duration_seconds: int) ->
     params: dict[str, str | int] = {"artist_name": artist, "track_name": title, "album_name": album}
     if duration_seconds > 0:
         params["duration"] = duration_seconds
-    data = get_json(
-        settings.LRCLIB_URL.rstrip("/") + "/api/get",
-        params=params,
-        timeout=settings.LRCLIB_TIMEOUT_SECONDS,
-        unavailable=LrclibUnavailableError,
-    )
+    try:
+        data = get_json(
+            settings.LRCLIB_URL.rstrip("/") + "/api/get",
+            service="lrclib",
+            params=params,
+            timeout=settings.LRCLIB_TIMEOUT_SECONDS,
+            unavailable=LrclibUnavailableError,
+        )
+    except RemoteMalformedError as exc:  # LRCLIB sometimes answers an HTML error page: worth asking again later
+        raise LrclibUnavailableError(str(exc), retry_after=settings.METADATA_PAUSE_SECONDS) from exc
     if data is None or data.get("instrumental"):
         return None
     plain, synced = data.get("plainLyrics"), data.get("syncedLyrics")

@@ -19,7 +19,7 @@ from library import lrclib
 from library.lrc import StructuredLyrics, lrc_parse, plain_parse
 from library.models import LyricsKind, Track, TrackLyrics
 from library.remote import RemoteRefusedError
-from library.skips import track_skip_set
+from library.skips import lyrics_key, track_skip_set
 
 logger = logging.getLogger(__name__)
 
@@ -125,24 +125,34 @@ def sidecars_sync(*, source: str, found: Sequence[tuple[str, Sequence[Sidecar]]]
     """Bring the sidecar lyrics of these tracks (by source_id) up to date with the files the scan found beside
     them; one query for the batch, files read only when their (mtime, size) changed. Returns how many changed."""
     wanted = {relative: {item.kind: item for item in sidecars} for relative, sidecars in found}
-    tracks = dict(Track.objects.filter(source=source, source_id__in=list(wanted)).values_list("source_id", "pk"))
+    tracks = {
+        source_id: (pk, skips or {})
+        for source_id, pk, skips in Track.objects.filter(source=source, source_id__in=list(wanted)).values_list(
+            "source_id", "pk", "metadata_skips"
+        )
+    }
     stored = {
         (row.track_id, row.kind): row
-        for row in TrackLyrics.objects.filter(track_id__in=tracks.values(), kind__in=SIDECAR_SUFFIXES)
+        for row in TrackLyrics.objects.filter(
+            track_id__in=[pk for pk, _skips in tracks.values()], kind__in=SIDECAR_SUFFIXES
+        )
     }
     changed = 0
-    for relative, track_id in tracks.items():
+    for relative, (track_id, skips) in tracks.items():
         sidecars = wanted[relative]
         for kind in SIDECAR_SUFFIXES:
-            changed += _sidecar_apply(track_id, kind, sidecars.get(kind), stored.get((track_id, kind)))
+            row = stored.get((track_id, kind))
+            changed += _sidecar_apply(track_id, kind, sidecars.get(kind), row, skipped=lyrics_key(kind) in skips)
     return changed
 
 
-def _sidecar_apply(track_id: int, kind: str, sidecar: Sidecar | None, row: TrackLyrics | None) -> int:
-    skip_key = f"lyrics{kind}"
+def _sidecar_apply(track_id: int, kind: str, sidecar: Sidecar | None, row: TrackLyrics | None, *, skipped: bool) -> int:
+    skip_key = lyrics_key(kind)
     if sidecar is None:
+        if skipped:  # the corrupt sidecar was removed: its reason goes with it
+            track_skip_set(track_id=track_id, what=skip_key, reason=None)
         if row is None:
-            return 0
+            return int(skipped)
         row.delete()  # the sidecar was removed
         return 1
     if row is not None and row.stamp == sidecar.stamp:

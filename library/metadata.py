@@ -8,23 +8,16 @@ import logging
 
 from celery import current_app
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from library import coverartarchive, covers, lyrics, replaygain
-from library.ingest.covers import album_covers_store
+from library.ingest.covers import album_covers_store, cover_origins_below, cover_replaceable
 from library.models import Album
-from library.remote import RemoteRefusedError
+from library.remote import RemoteMalformedError, RemoteRefusedError
 from library.tags import image_mime
 
 logger = logging.getLogger(__name__)
-
-RETRY_BASE_SECONDS = 30
-RETRY_MAX_SECONDS = 3600
-
-
-def retry_delay(retries: int) -> int:
-    """Backoff of a fetch that found its service unavailable: 30 s, 60 s, 120 s … capped at an hour."""
-    return int(min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries))
 
 
 def metadata_sweep() -> dict[str, int]:
@@ -52,9 +45,11 @@ COVER_BATCH = 50
 
 
 def cover_archive_pending(*, limit: int = COVER_BATCH) -> list[int]:
-    """Albums with no cover, a MusicBrainz release id and no answer from the archive yet."""
+    """Albums with no cover or one from an origin ranked below the archive (a download's thumbnail by default),
+    a MusicBrainz release id and no answer from the archive yet."""
     return list(
-        Album.objects.filter(cover_path="", cover_archive_checked_at__isnull=True)
+        Album.objects.filter(Q(cover_path="") | Q(cover_source__in=cover_origins_below("caa")))
+        .filter(cover_archive_checked_at__isnull=True)
         .exclude(musicbrainz_release_id="")
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
@@ -62,15 +57,16 @@ def cover_archive_pending(*, limit: int = COVER_BATCH) -> list[int]:
 
 
 def album_cover_archive_fetch(*, album_id: int) -> bool:
-    """Give the album the archive's front cover if it still has none; True when one was stored. An answer that
-    is not a usable image counts as "no cover" (logged with why), so it is not asked for again;
-    `CoverArchiveUnavailableError` when the archive could not answer: the caller retries later."""
+    """Give the album the archive's front cover if it still has none or a worse ranked one; True when one was
+    stored. An answer that is not a usable image counts as "no cover" (logged with why), so it is not asked for
+    again; `CoverArchiveUnavailableError` when the archive could not answer: the caller retries later."""
     album = Album.objects.filter(pk=album_id).first()
-    if album is None or album.cover_path or not album.musicbrainz_release_id:
+    if album is None or not album.musicbrainz_release_id or not cover_replaceable(album, "caa"):
         return False
     try:
         found = coverartarchive.release_front(album.musicbrainz_release_id)
-    except RemoteRefusedError as exc:  # e.g. 400 for a malformed release id: asking again will not help
+    # e.g. 400 for a malformed release id, or an image over the size limit: asking again will not help
+    except (RemoteRefusedError, RemoteMalformedError) as exc:
         found, problem = None, str(exc)
     else:
         problem = "the archive has no front cover" if found is None else covers.image_problem(found[0])
@@ -78,6 +74,6 @@ def album_cover_archive_fetch(*, album_id: int) -> bool:
         logger.info("Cover Art Archive cover of album %s not used: %s", album_id, problem)
         Album.objects.filter(pk=album_id).update(cover_archive_checked_at=timezone.now())
         return False
-    stored = album_covers_store([(album, found[0], image_mime(found[0]))]) > 0
+    stored = album_covers_store([(album, found[0], image_mime(found[0]), "caa")]) > 0
     Album.objects.filter(pk=album_id).update(cover_archive_checked_at=timezone.now())
     return stored

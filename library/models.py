@@ -72,6 +72,9 @@ class Album(TimestampedModel):
     genres = models.ManyToManyField(Genre, related_name="albums", blank=True)
     # Managed-storage path (relative to MEDIA_ROOT) of the album's cover, extracted once per album.
     cover_path = models.CharField(max_length=1024, blank=True, default="")
+    # Where that cover came from, a COVER_ART_PRIORITY name ("embedded", "folder", "caa", "source"), so a better
+    # ranked origin can replace it. NULL with a cover: stored before origins were recorded, never replaced.
+    cover_source = models.CharField(max_length=16, null=True, blank=True)
     # When the Cover Art Archive was last asked for this album's release and had nothing (or failed for good).
     cover_archive_checked_at = models.DateTimeField(null=True, blank=True)
     # Denormalised from the album's present tracks.
@@ -155,6 +158,8 @@ class Track(TimestampedModel):
     replaygain_track_peak = models.FloatField(null=True, blank=True)
     replaygain_album_gain = models.FloatField(null=True, blank=True)
     replaygain_album_peak = models.FloatField(null=True, blank=True)
+    # dB every decoder applies before any ReplayGain (Ogg Opus's header output gain); NULL: the format has none.
+    replaygain_base_gain = models.FloatField(null=True, blank=True)
     bpm = models.PositiveSmallIntegerField(null=True, blank=True)
     comment = models.TextField(blank=True, default="")
     lyrics = models.TextField(blank=True, default="", help_text="Embedded unsynchronised lyrics.")

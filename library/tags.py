@@ -100,6 +100,7 @@ class TrackTags:
     replaygain_track_peak: float | None = None
     replaygain_album_gain: float | None = None
     replaygain_album_peak: float | None = None
+    replaygain_base_gain: float | None = None  # Opus output gain, dB: applied before the gains above
     bpm: int | None = None
     lyrics: str = ""
     synced_lyrics: str = ""  # LRC text
@@ -657,6 +658,7 @@ def _build(
         replaygain_track_peak=_float(first("rg_track_peak")),
         replaygain_album_gain=album_gain,
         replaygain_album_peak=_float(first("rg_album_peak")),
+        replaygain_base_gain=_opus_output_gain(path) if codec == "opus" else None,
         bpm=_small_int(first("bpm")),
         lyrics=lyrics_text,
         synced_lyrics=synced,
@@ -814,6 +816,22 @@ def _gain(text: str, name: str, skipped: dict[str, str]) -> float | None:
         skipped[name] = f"{value:+.2f} dB is outside ±{GAIN_LIMIT_DB:.0f} dB, so not a real ReplayGain"
         return None
     return value
+
+
+def _opus_output_gain(path: Path) -> float | None:
+    """The output gain of an Ogg Opus file's identification header (RFC 7845 5.1: a signed Q7.8 dB at bytes 16-17
+    of "OpusHead", which alone fills the first page); mutagen reads it but does not expose it."""
+    try:
+        with path.open("rb") as file:
+            page = file.read(27 + 255 + 19)
+    except OSError:
+        return None
+    if len(page) < 27 or page[:4] != b"OggS":
+        return None
+    head = page[27 + page[26] :]
+    if len(head) < 19 or head[:8] != b"OpusHead":
+        return None
+    return round(int.from_bytes(head[16:18], "little", signed=True) / 256, 2)
 
 
 def _r128(text: str) -> float | None:

@@ -67,7 +67,7 @@ def lyrics_lrclib_fetch_task(self: Any, track_id: int) -> bool:
         return lyrics.lrclib_fetch(track_id=track_id)
     except lrclib.LrclibUnavailableError as exc:
         if self.request.retries < self.max_retries:
-            raise self.retry(countdown=metadata.retry_delay(self.request.retries)) from exc
+            raise self.retry(countdown=exc.retry_after) from exc
         return False  # the next sweep asks again
 
 
@@ -82,5 +82,5 @@ def album_cover_archive_fetch_task(self: Any, album_id: int) -> bool:
         return metadata.album_cover_archive_fetch(album_id=album_id)
     except coverartarchive.CoverArchiveUnavailableError as exc:
         if self.request.retries < self.max_retries:
-            raise self.retry(countdown=metadata.retry_delay(self.request.retries)) from exc
+            raise self.retry(countdown=exc.retry_after) from exc
         return False  # the next sweep asks again

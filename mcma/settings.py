@@ -434,13 +434,15 @@ ACOUSTID_API_KEY = env.str("ACOUSTID_API_KEY", default="")
 # Origins, so that a mirror (or a test double) can stand in for the public services.
 ACOUSTID_URL = env.str("ACOUSTID_URL", default="https://api.acoustid.org")
 MUSICBRAINZ_URL = env.str("MUSICBRAINZ_URL", default="https://musicbrainz.org")
-# MusicBrainz asks every client to say who runs it: the User-Agent is "mcma/<version> ( <contact> )".
+# MusicBrainz asks every client to say who runs it: the User-Agent of every metadata service is
+# "mcma/<version> ( <contact> )", by default the project's URL (README); operators should set their own.
 METADATA_CONTACT = env.str("METADATA_CONTACT", default="https://github.com/mcma-music/mcma")
 METADATA_TIMEOUT_SECONDS = env.float("METADATA_TIMEOUT_SECONDS", default=10.0)
 # MusicBrainz allows one request per second per client: one slot in the database is shared by every process.
 MUSICBRAINZ_MIN_INTERVAL_SECONDS = env.float("MUSICBRAINZ_MIN_INTERVAL_SECONDS", default=1.0)
 ACOUSTID_MIN_INTERVAL_SECONDS = env.float("ACOUSTID_MIN_INTERVAL_SECONDS", default=0.34)
-# Retries of one call on a 503 or a timeout (backoff 1 s, 2 s, 4 s …); a 4xx is never retried.
+# Retries of one call to any metadata service (library.remote) on a 429, a 5xx or a timeout (backoff 1 s, 2 s,
+# 4 s …); a 4xx is never retried.
 METADATA_HTTP_RETRIES = env.int("METADATA_HTTP_RETRIES", default=3)
 METADATA_RETRY_BASE_SECONDS = env.float("METADATA_RETRY_BASE_SECONDS", default=1.0)
 # Still unavailable after those retries: every worker leaves the service alone this long, the tasks retry later.

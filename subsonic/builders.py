@@ -138,6 +138,7 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song", *, li
         "trackPeak": track.replaygain_track_peak,
         "albumGain": track.replaygain_album_gain,
         "albumPeak": track.replaygain_album_peak,
+        "baseGain": track.replaygain_base_gain,
     }
     if any(value is not None for value in gains.values()):
         node.add(Node("replayGain", gains))

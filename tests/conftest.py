@@ -175,6 +175,8 @@ def fake_lrclib(settings: Any) -> Iterator[FakeLrclib]:
         settings.LRCLIB_URL = fake.base_url
         settings.LRCLIB_ENABLED = True
         settings.LRCLIB_TIMEOUT_SECONDS = 1.0
+        settings.METADATA_RETRY_BASE_SECONDS = 0.01  # library.remote's in-call retries stay quick
+        settings.METADATA_HTTP_RETRIES = 1
         yield fake
 
 
@@ -184,6 +186,8 @@ def fake_coverart(settings: Any) -> Iterator[FakeCoverArchive]:
     with coverart_server() as fake:
         settings.COVERART_URL = fake.base_url
         settings.COVERART_TIMEOUT_SECONDS = 1.0
+        settings.METADATA_RETRY_BASE_SECONDS = 0.01  # library.remote's in-call retries stay quick
+        settings.METADATA_HTTP_RETRIES = 1
         yield fake
 
 

@@ -154,7 +154,7 @@ def song_pipeline(job: DownloadJob) -> None:
                 source_metadata={**snapshot, "job_id": str(job.pk)},
             )
             if cover and cover_mime:
-                album_cover_store(album=track.album, image=cover, mime=cover_mime)
+                album_cover_store(album=track.album, image=cover, mime=cover_mime, origin="source")
             albums_refresh([track.album_id])
             job_complete(locked, track)
     except BaseException:

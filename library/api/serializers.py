@@ -125,6 +125,7 @@ class TrackSerializer(UserDataMixin, serializers.ModelSerializer[Track]):
             "replaygain_track_peak",
             "replaygain_album_gain",
             "replaygain_album_peak",
+            "replaygain_base_gain",
             "bpm",
             "explicit",
             "metadata_skips",
@@ -180,6 +181,28 @@ class ArtistDetailSerializer(ArtistSerializer):
 class StarStateSerializer(serializers.Serializer[Any]):
     starred = serializers.BooleanField()
     starred_at = serializers.DateTimeField(allow_null=True)
+
+
+class TrackEditSerializer(serializers.Serializer[Any]):
+    """A hand edit: only the fields sent change, and identification never overwrites them afterwards."""
+
+    title = serializers.CharField(required=False, max_length=500)
+    artist = serializers.CharField(required=False, max_length=500, help_text="The artist's name.")
+    album = serializers.CharField(required=False, max_length=500, help_text="The album's name (same album artist).")
+    year = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=9999)
+    genres = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, max_length=20, help_text="Genre names."
+    )
+    track_number = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=32767)
+    disc_number = serializers.IntegerField(required=False, min_value=1, max_value=32767)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(f"Not editable: {', '.join(unknown)}.")
+        if not attrs:
+            raise serializers.ValidationError(f"Send at least one of {', '.join(self.fields)}.")
+        return attrs
 
 
 class RatingSerializer(serializers.Serializer[Any]):

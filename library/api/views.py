@@ -20,6 +20,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.permissions import IsAdmin
 from accounts.models import User
 from library import lyrics, selectors, services
 from library.api import filters
@@ -40,9 +41,11 @@ from library.api.serializers import (
     PlaySerializer,
     RatingSerializer,
     StarStateSerializer,
+    TrackEditSerializer,
     TrackLyricsSerializer,
     TrackSerializer,
 )
+from library.enrichment import services as enrichment
 from library.models import Album, Artist, Genre, Play, Playlist, Track
 from library.streaming import file_response
 from library.transcoding import CODECS, MAX_BITRATE, RAW, playback_response, stream_permission_check
@@ -174,6 +177,13 @@ class AlbumViewSet(viewsets.GenericViewSet[Any]):
         tags=["library"], summary="Tracks", responses={200: TrackSerializer(many=True), **errors(400, 401)}
     ),
     retrieve=extend_schema(tags=["library"], summary="A track", responses={200: TrackSerializer, **errors(401, 404)}),
+    partial_update=extend_schema(
+        tags=["library"],
+        summary="Edit the track's tags by hand (admin); identification never overwrites the fields sent",
+        request=TrackEditSerializer,
+        responses={200: TrackSerializer, **errors(400, 401, 403, 404)},
+        examples=[OpenApiExample("Fix a title and the year", value={"title": "Come Together", "year": 1969})],
+    ),
 )
 class TrackViewSet(viewsets.GenericViewSet[Any]):
     queryset = Track.objects.none()  # the schema's model; requests use get_queryset
@@ -191,6 +201,15 @@ class TrackViewSet(viewsets.GenericViewSet[Any]):
         return _paginated(self, TrackSerializer)
 
     def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(TrackSerializer(self._track(request, pk)).data)
+
+    def get_permissions(self) -> Any:
+        return [IsAdmin()] if self.action == "partial_update" else super().get_permissions()
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        edit = TrackEditSerializer(data=request.data)
+        edit.is_valid(raise_exception=True)
+        enrichment.track_edit(track_id=int(pk), changes=dict(edit.validated_data))
         return Response(TrackSerializer(self._track(request, pk)).data)
 
     def _track(self, request: Request, pk: str) -> Any:

@@ -3,7 +3,7 @@
 pyacoustid decodes with audioread (ffmpeg) into libchromaprint when both are there, else it runs `fpcalc`: the
 library path is preferred because fpcalc 1.5.1 built against FFmpeg 5 exits with status 3 at every file's end.
 
-pyacoustid computes the fingerprint; the lookup itself goes through `library.enrichment.http` rather than
+pyacoustid computes the fingerprint; the lookup itself goes through `library.remote` rather than
 `acoustid.lookup`, whose origin is a process-wide global and which has no retry, User-Agent or shared rate limit.
 """
 
@@ -16,8 +16,13 @@ from typing import Any
 import acoustid
 from django.conf import settings
 
-from library.enrichment.errors import FingerprintError, MetadataAnswerMalformedError
-from library.enrichment.http import json_request
+from library import remote
+from library.enrichment.errors import (
+    FingerprintError,
+    MetadataAnswerMalformedError,
+    MetadataNotFoundError,
+    MetadataServiceUnavailableError,
+)
 
 SERVICE = "acoustid"
 
@@ -47,11 +52,13 @@ def fingerprint(path: Path) -> Fingerprint:
 
 def lookup(print_: Fingerprint) -> list[AcoustidMatch]:
     """The recordings AcoustID links to this fingerprint, best score first (empty: no match)."""
-    data = json_request(
+    data = remote.get_json(
+        settings.ACOUSTID_URL.rstrip("/") + "/v2/lookup",
         service=SERVICE,
         method="POST",
-        url=settings.ACOUSTID_URL.rstrip("/") + "/v2/lookup",
+        timeout=settings.METADATA_TIMEOUT_SECONDS,
         interval=settings.ACOUSTID_MIN_INTERVAL_SECONDS,
+        unavailable=MetadataServiceUnavailableError,
         params={
             "client": settings.ACOUSTID_API_KEY,
             "format": "json",
@@ -60,11 +67,13 @@ def lookup(print_: Fingerprint) -> list[AcoustidMatch]:
             "fingerprint": print_.value,
         },
     )
+    if data is None:
+        raise MetadataNotFoundError("AcoustID has no lookup here (HTTP 404)")
     return sorted(_matches(data), key=lambda match: -match.score)
 
 
-def _matches(data: Any) -> list[AcoustidMatch]:
-    if not isinstance(data, dict) or data.get("status") != "ok" or not isinstance(data.get("results"), list):
+def _matches(data: dict[str, Any]) -> list[AcoustidMatch]:
+    if data.get("status") != "ok" or not isinstance(data.get("results"), list):
         raise MetadataAnswerMalformedError("AcoustID answered without status ok and a results list")
     found: dict[str, float] = {}
     for result in data["results"]:

@@ -15,12 +15,6 @@ class MetadataServiceUnavailableError(ApplicationError):
         self.retry_after = retry_after
 
 
-class MetadataRequestRefusedError(ApplicationError):
-    """A 4xx answer (other than a rate limit): asking again the same way will never work."""
-
-    code = "metadata_request_refused"
-
-
 class MetadataAnswerMalformedError(ApplicationError):
     """The answer is not the JSON document the service documents."""
 
@@ -39,7 +33,7 @@ class FingerprintError(ApplicationError):
     code = "fingerprint_failed"
 
 
-class MetadataNotFoundError(MetadataRequestRefusedError):
+class MetadataNotFoundError(ApplicationError):
     """HTTP 404: the service knows no record with that id."""
 
     code = "metadata_not_found"

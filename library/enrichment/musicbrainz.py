@@ -12,8 +12,12 @@ from typing import Any
 
 from django.conf import settings
 
-from library.enrichment.errors import MetadataAnswerMalformedError, MetadataRecordIncompleteError
-from library.enrichment.http import json_request
+from library import remote
+from library.enrichment.errors import (
+    MetadataNotFoundError,
+    MetadataRecordIncompleteError,
+    MetadataServiceUnavailableError,
+)
 
 SERVICE = "musicbrainz"
 _INCLUDES = "artists+artist-credits+releases+release-groups+media+isrcs+genres"
@@ -60,15 +64,16 @@ def credit_display(credit: tuple[Credit, ...]) -> str:
 
 
 def recording_get(recording_id: str) -> Recording:
-    data = json_request(
+    data = remote.get_json(
+        f"{settings.MUSICBRAINZ_URL.rstrip('/')}/ws/2/recording/{recording_id}",
         service=SERVICE,
-        method="GET",
-        url=f"{settings.MUSICBRAINZ_URL.rstrip('/')}/ws/2/recording/{recording_id}",
+        timeout=settings.METADATA_TIMEOUT_SECONDS,
         interval=settings.MUSICBRAINZ_MIN_INTERVAL_SECONDS,
         params={"inc": _INCLUDES, "fmt": "json"},
+        unavailable=MetadataServiceUnavailableError,
     )
-    if not isinstance(data, dict):
-        raise MetadataAnswerMalformedError("the MusicBrainz answer is not a JSON object")
+    if data is None:
+        raise MetadataNotFoundError("MusicBrainz has no such recording (HTTP 404)")
     return _recording(data, asked=recording_id)
 
 

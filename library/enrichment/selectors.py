@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from django.db.models import Count
 
 from library.enrichment import acoustid, musicbrainz
-from library.enrichment.ratelimit import service_paused_until
 from library.models import MetadataStatus, Track
+from library.ratelimit import service_paused_until
 from mcma.errors import InvalidInputError, NotFoundError
 
 

@@ -31,10 +31,10 @@ from library.enrichment.errors import (
     MetadataAnswerMalformedError,
     MetadataNotFoundError,
     MetadataRecordIncompleteError,
-    MetadataRequestRefusedError,
 )
 from library.ingest import identity, refresh
 from library.models import Album, ArtistRole, MetadataStatus, Track, TrackArtist, TrackEnrichment
+from library.remote import RemoteMalformedError, RemoteRefusedError
 from library.text import fold, sort_name
 from mcma.errors import InvalidInputError, NotFoundError
 
@@ -133,8 +133,10 @@ def track_enrich(*, track_id: int) -> EnrichmentOutcome:
         recording, score, reason = _identify(track)
     except (MetadataRecordIncompleteError, MetadataNotFoundError) as exc:
         return _leave(track, MetadataStatus.UNMATCHED, exc.message)
-    except (FingerprintError, MetadataAnswerMalformedError, MetadataRequestRefusedError) as exc:
+    except (FingerprintError, MetadataAnswerMalformedError) as exc:
         return _leave(track, MetadataStatus.FAILED, exc.message)
+    except (RemoteMalformedError, RemoteRefusedError) as exc:  # the same question would get the same answer
+        return _leave(track, MetadataStatus.FAILED, str(exc))
     if recording is None:
         return _leave(track, MetadataStatus.UNMATCHED, reason)
     return _apply(track, recording, score)
@@ -378,6 +380,52 @@ def enrichment_revert(*, track_id: int) -> TrackEnrichment:
     if enrichment.changes and settings.METADATA_WRITE_TAGS:
         transaction.on_commit(lambda: tagging.track_tags_write(track_id=track.pk))
     return enrichment
+
+
+# What a hand edit over the REST API may change: the names of the fields identification fills in.
+EDITABLE_FIELDS = ("title", "artist", "album", "year", "genres", "track_number", "disc_number")
+
+
+@transaction.atomic
+def track_edit(*, track_id: int, changes: dict[str, Any]) -> Track:
+    """Write these hand-edited values (EDITABLE_FIELDS; "artist" and "album" as names, "genres" as a list of
+    names) and record the fields in `edited_fields`, so identification never overwrites them."""
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown or not changes:
+        raise InvalidInputError(
+            f"Editable fields are {', '.join(EDITABLE_FIELDS)}; got {', '.join(unknown) or 'none'}.",
+            details={"fields": unknown},
+        )
+    track = _track(track_id)
+    old_album_id, old_artist_id = track.album_id, track.artist_id
+    for name, value in changes.items():
+        _write(track, name, _edited_value(track, name, value))
+    track.save()
+    _refresh(track, {old_album_id, track.album_id}, {old_artist_id, track.artist_id})
+    track_edited_fields_record(track=track, field_names=changes)
+    return track
+
+
+def _edited_value(track: Track, name: str, value: Any) -> Any:
+    """A hand-edited value in the form `_write` takes. A renamed artist loses its MusicBrainz id (it named the
+    old one); a renamed album keeps its album artist and release id (a typo fixed is still that release)."""
+    if name == "artist":
+        musicbrainz_id = track.artist.musicbrainz_id if value == track.artist.name else ""
+        return {
+            "name": value,
+            "musicbrainz_id": musicbrainz_id,
+            "display": value,
+            "credits": [[value, musicbrainz_id, ArtistRole.PRIMARY]],
+        }
+    if name == "album":
+        album = track.album
+        return {
+            "name": value,
+            "artist": album.album_artist.name,
+            "artist_musicbrainz_id": album.album_artist.musicbrainz_id,
+            "release_id": album.musicbrainz_release_id,
+        }
+    return value
 
 
 def track_edited_fields_record(*, track: Track, field_names: Iterable[str]) -> None:

@@ -16,6 +16,7 @@ from library.ingest.identity import Relations, ResolveCache, relations_resolve
 from library.ingest.insert import insert_rows
 from library.ingest.limits import fitted
 from library.models import Album, MetadataStatus, Track, TrackArtist
+from library.skips import skips_after_file_read
 from library.tags import TrackTags
 from library.text import fold, sort_name
 
@@ -69,8 +70,10 @@ def tracks_save(*, source: str, files: Sequence[TrackFile], cache: ResolveCache)
                     }
                 )
                 continue
+            skips = skips_after_file_read(current=track.metadata_skips, read=file.tags.skipped)
             for attname, value in fields.items():  # a changed file, rare: the ORM's own save, with its auto_now
                 setattr(track, attname, value)
+            track.metadata_skips = skips
             # New tags replaced what identification wrote: identify the file again.
             track.metadata_status, track.metadata_reason = MetadataStatus.PENDING, ""
             if file.source_metadata is not None:
@@ -175,6 +178,7 @@ def _track_fields(file: TrackFile, rel: Relations) -> dict[str, Any]:
             "replaygain_track_peak": tags.replaygain_track_peak,
             "replaygain_album_gain": tags.replaygain_album_gain,
             "replaygain_album_peak": tags.replaygain_album_peak,
+            "replaygain_base_gain": tags.replaygain_base_gain,
             "bpm": tags.bpm,
             "comment": tags.comment,
             "lyrics": tags.lyrics,

@@ -145,6 +145,7 @@ class TrackRow(Row):
     replaygain_track_peak: float | None
     replaygain_album_gain: float | None
     replaygain_album_peak: float | None
+    replaygain_base_gain: float | None
     bpm: int | None
     comment: str
     explicit: bool | None

@@ -4,7 +4,8 @@ album artist an image once.
 Covers are tried in COVER_ART_PRIORITY order among what a scan can see: "embedded" (the first track's picture)
 and "folder" (cover, folder, front; .jpg or .png beside the track or one folder up, for multi-disc "Disc N"
 layouts). The Cover Art Archive is asked later by the metadata sweep; a source's thumbnail comes with its
-download. A picture that is not a usable image is skipped with the reason on the track. An album artist's image
+download. An album whose cover came from an origin ranked below what the scan finds (the archive, by default)
+takes the scan's. A picture that is not a usable image is skipped with the reason on the track. An album artist's image
 is an `artist.*` file in the folder above the album (or the album folder itself).
 """
 
@@ -19,9 +20,9 @@ from pathlib import Path
 from django.conf import settings
 
 from library import covers, storage
-from library.ingest.covers import album_covers_store
+from library.ingest.covers import album_covers_store, cover_rank
 from library.models import Album, Artist
-from library.skips import track_skip_set
+from library.skips import COVER, track_skip_set
 from library.tags import image_mime
 from sources.scan.store import Imported
 from sources.scan.walk import ARTIST_IMAGE_NAMES, COVER_NAMES, COVER_SUFFIXES
@@ -32,20 +33,22 @@ _MAX_COVER_BYTES = 20 * 1024 * 1024
 
 
 def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
-    """Extract covers for albums of this batch that have none yet; returns how many were stored."""
-    items = [item for item in imported if not item.album_has_cover]
+    """Extract covers for albums of this batch that have none yet, or one ranked below what a scan can find;
+    returns how many were stored."""
+    best = min(cover_rank("embedded"), cover_rank("folder"))
+    items = [item for item in imported if not item.album_has_cover or cover_rank(item.album_cover_source) > best]
     # One query for the batch's albums: another scan may have given some a cover since their rows were read.
     albums = Album.objects.in_bulk({item.album_id for item in items}) if items else {}
     done: set[int] = set()
-    covers: list[tuple[Album, bytes, str]] = []
+    covers: list[tuple[Album, bytes, str, str]] = []
     for item in items:
         if item.album_id in done:
             continue
         done.add(item.album_id)
         album = albums.get(item.album_id)
-        if album is None or album.cover_path:
+        if album is None:
             continue
-        cover = _album_cover(item, root=root)
+        cover = _album_cover(item, root=root, album=album)
         if cover is not None:
             covers.append((album, *cover))
     try:
@@ -53,18 +56,21 @@ def store_covers(*, imported: Iterable[Imported], root: Path) -> int:
     except OSError as exc:  # one unwritable cover must not cost the others theirs
         logger.warning("scan: cannot store %d covers together (%s); storing them one by one", len(covers), exc)
     stored = 0
-    for album, image, mime in covers:
+    for album, image, mime, origin in covers:
         try:
-            stored += album_covers_store([(album, image, mime)])
+            stored += album_covers_store([(album, image, mime, origin)])
         except OSError as exc:
             logger.warning("scan: cannot store the cover of album %s: %s", album.pk, exc)
     return stored
 
 
-def _album_cover(item: Imported, *, root: Path) -> tuple[bytes, str] | None:
+def _album_cover(item: Imported, *, root: Path, album: Album) -> tuple[bytes, str, str] | None:
+    """(image, mime, origin) of the best cover the scan can see that ranks above the album's own, if any."""
     problems: list[str] = []
     found: tuple[bytes, str] | None = None
     for name in settings.COVER_ART_PRIORITY:
+        if album.cover_path and cover_rank(name) >= cover_rank(album.cover_source):
+            break  # what follows is no better than the cover the album has
         if name == "folder":
             found = folder_cover(Path(item.source_dir), root=root, problems=problems)
         elif name == "embedded" and item.tags.cover:
@@ -72,8 +78,8 @@ def _album_cover(item: Imported, *, root: Path) -> tuple[bytes, str] | None:
         if found is not None:
             break
     if problems:
-        track_skip_set(track_id=item.track_id, what="cover", reason="; ".join(problems))
-    return found
+        track_skip_set(track_id=item.track_id, what=COVER, reason="; ".join(problems))
+    return None if found is None else (*found, name)
 
 
 def _usable(data: bytes, what: str, problems: list[str]) -> tuple[bytes, str] | None:

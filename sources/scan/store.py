@@ -39,6 +39,7 @@ class Imported:
     album_id: int
     album_artist_id: int
     album_has_cover: bool
+    album_cover_source: str | None  # where that cover came from (Album.cover_source)
     tags: TrackTags
     source_dir: str  # absolute folder of the source file, for folder covers
 
@@ -192,6 +193,7 @@ def _write_rows(
                 album_id=album.pk,
                 album_artist_id=album.album_artist_id,
                 album_has_cover=bool(album.cover_path),
+                album_cover_source=album.cover_source,
                 tags=item.read.tags,
                 source_dir=str(item.read.change.candidate.path.parent),
             )

@@ -171,6 +171,7 @@ def test_run_downloads_tags_and_imports(fake_youtube: FakeYouTube) -> None:
     assert tags.lyrics == "la la la\nlocal host"
     assert tags.has_cover
     assert track.album.cover_path
+    assert track.album.cover_source == "source"  # ranked below the archive, which may replace it
     assert media_path(track.album.cover_path).is_file()
     assert track.source_metadata["extra"]["video_type"] == "MUSIC_VIDEO_TYPE_ATV"
     assert _library_files() == sorted([media_path(track.path), media_path(track.album.cover_path)])

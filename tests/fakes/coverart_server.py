@@ -22,6 +22,7 @@ class FakeCoverArchive:
     base_url: str = ""
     fronts: dict[str, bytes] = field(default_factory=dict)  # release id → JPEG bytes
     mode: Mode = "normal"
+    down_for: int = 0  # the next N requests get a 503 whatever the mode
     slow_seconds: float = 2.0
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -44,7 +45,9 @@ def _handler(fake: FakeCoverArchive) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             with fake.lock:
                 fake.requests.append(self.path)
-            if fake.mode == "down":
+                down = fake.mode == "down" or fake.down_for > 0
+                fake.down_for -= fake.down_for > 0
+            if down:
                 return self._answer(503, b"<html>Service Unavailable</html>", "text/html")
             if fake.mode == "slow":
                 time.sleep(fake.slow_seconds)

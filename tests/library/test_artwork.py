@@ -3,7 +3,9 @@ that are not images skipped with a reason by the scan, artist images, COVER_ART_
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from PIL import Image
 
 from library import coverartarchive, metadata
 from library.covers import image_problem, placeholder_image
+from library.ingest.covers import album_cover_store
 from library.models import Album, Artist, Track
 from library.tags import read_tags, write_tags
 from sources import services
@@ -71,6 +74,15 @@ def test_an_unavailable_archive_is_asked_again_later(fake_coverart: FakeCoverArc
     assert metadata.cover_archive_pending() == [album.pk]
 
 
+def test_a_503_is_retried_within_the_call(fake_coverart: FakeCoverArchive) -> None:
+    album = AlbumFactory.create(musicbrainz_release_id=RELEASE)
+    fake_coverart.fronts[RELEASE] = _jpeg()
+    fake_coverart.down_for = 1  # METADATA_HTTP_RETRIES=1: the second attempt gets the cover
+
+    assert metadata.album_cover_archive_fetch(album_id=album.pk) is True
+    assert fake_coverart.requests == [f"/release/{RELEASE}/front-1200"] * 2 + [f"/images/{RELEASE}.jpg"]
+
+
 def test_the_sweep_asks_the_archive_only_when_caa_is_in_the_priority(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,6 +95,55 @@ def test_the_sweep_asks_the_archive_only_when_caa_is_in_the_priority(
     settings.COVER_ART_PRIORITY = ("embedded", "folder", "placeholder")
     assert metadata.metadata_sweep()["caa"] == 0
     assert sent == ["library.album_cover_archive_fetch"]
+
+
+def _album_with_cover(origin: str | None, image: bytes) -> Album:
+    album = AlbumFactory.create(musicbrainz_release_id=RELEASE)
+    relative = f"covers/albums/{album.pk}.jpg"
+    (Path(settings.MEDIA_ROOT) / "covers" / "albums").mkdir(parents=True, exist_ok=True)
+    (Path(settings.MEDIA_ROOT) / relative).write_bytes(image)
+    Album.objects.filter(pk=album.pk).update(cover_path=relative, cover_source=origin)
+    album.refresh_from_db()
+    return album
+
+
+def test_the_archive_replaces_a_download_thumbnail(fake_coverart: FakeCoverArchive) -> None:
+    album = _album_with_cover("source", _jpeg(16, (1, 1, 1)))
+    fake_coverart.fronts[RELEASE] = _jpeg()
+
+    assert metadata.cover_archive_pending() == [album.pk]
+    assert metadata.album_cover_archive_fetch(album_id=album.pk) is True
+
+    album.refresh_from_db()
+    assert album.cover_source == "caa"
+    assert (Path(settings.MEDIA_ROOT) / album.cover_path).read_bytes() == fake_coverart.fronts[RELEASE]
+
+
+@pytest.mark.parametrize("origin", ["embedded", "folder", "caa", None])
+def test_the_archive_never_replaces_an_equal_or_better_cover(fake_coverart: FakeCoverArchive, origin: Any) -> None:
+    mine = _jpeg(16, (1, 1, 1))
+    album = _album_with_cover(origin, mine)
+    fake_coverart.fronts[RELEASE] = _jpeg()
+
+    assert metadata.cover_archive_pending() == []
+    assert metadata.album_cover_archive_fetch(album_id=album.pk) is False
+
+    album.refresh_from_db()
+    assert (album.cover_source, (Path(settings.MEDIA_ROOT) / album.cover_path).read_bytes()) == (origin, mine)
+    assert fake_coverart.requests == []
+
+
+def test_the_priority_setting_ranks_the_source_thumbnail(fake_coverart: FakeCoverArchive, settings: Any) -> None:
+    settings.COVER_ART_PRIORITY = ("embedded", "source", "caa", "placeholder")
+    album = _album_with_cover("source", _jpeg(16, (1, 1, 1)))
+    assert metadata.cover_archive_pending() == []  # the thumbnail ranks above the archive here
+
+    settings.COVER_ART_PRIORITY = ("embedded", "caa", "placeholder")  # thumbnails not wanted at all
+    assert metadata.cover_archive_pending() == [album.pk]
+    bare = AlbumFactory.create()
+    album_cover_store(album=bare, image=_jpeg(), mime="image/jpeg", origin="source")
+    bare.refresh_from_db()
+    assert (bare.cover_path, bare.cover_source) == ("", None)
 
 
 def test_image_problem_names_what_is_wrong(settings: Any) -> None:
@@ -147,3 +208,29 @@ def test_cover_priority_embedded_before_folder(scan_root: Path, audio_maker: Any
 
     album = Album.objects.get()
     assert (Path(settings.MEDIA_ROOT) / album.cover_path).read_bytes() == embedded
+
+
+@pytest.mark.parametrize(("priority", "replaced"), [(("folder", "caa"), True), (("caa", "folder"), False)])
+def test_a_rescan_replaces_an_archive_cover_with_a_folder_image_as_the_setting_says(
+    scan_root: Path, audio_maker: Any, settings: Any, priority: Any, replaced: bool
+) -> None:
+    path = audio_maker.make(scan_root / "A" / "01.mp3", "mp3", tags={"title": "x", "album": "A", "artist": "B"})
+    _scan()
+    album = Album.objects.get()
+    archive = _jpeg(16, (0, 0, 250))
+    (Path(settings.MEDIA_ROOT) / "covers" / "albums").mkdir(parents=True, exist_ok=True)
+    (Path(settings.MEDIA_ROOT) / f"covers/albums/{album.pk}.png").write_bytes(archive)
+    Album.objects.filter(pk=album.pk).update(cover_path=f"covers/albums/{album.pk}.png", cover_source="caa")
+    folder = _jpeg(16, (0, 250, 0))
+    (scan_root / "A" / "cover.jpg").write_bytes(folder)
+    settings.COVER_ART_PRIORITY = priority
+    write_tags(path, dataclasses.replace(read_tags(path), title="y"), cover=None, cover_mime=None)
+    os.utime(path, (path.stat().st_atime + 10, path.stat().st_mtime + 10))  # changed: the rescan reads it again
+
+    _scan()
+
+    album.refresh_from_db()
+    assert (Path(settings.MEDIA_ROOT) / album.cover_path).read_bytes() == (folder if replaced else archive)
+    assert album.cover_source == ("folder" if replaced else "caa")
+    # the replaced cover had another suffix: its file is gone with it
+    assert (Path(settings.MEDIA_ROOT) / f"covers/albums/{album.pk}.png").exists() is not replaced

@@ -182,10 +182,10 @@ def test_album_cover_is_stored_once() -> None:
     track, _ = _upsert("cv/1.mp3")
     album = track.album
 
-    album_cover_store(album=album, image=b"\x89PNG first", mime="image/png")
+    album_cover_store(album=album, image=b"\x89PNG first", mime="image/png", origin="embedded")
     album.refresh_from_db()
     first_path = album.cover_path
-    album_cover_store(album=album, image=b"\xff\xd8\xff second", mime="image/jpeg")
+    album_cover_store(album=album, image=b"\xff\xd8\xff second", mime="image/jpeg", origin="folder")
     album.refresh_from_db()
 
     assert first_path == f"covers/albums/{album.pk}.png"
@@ -200,7 +200,7 @@ def test_album_covers_store_sets_many_at_once_and_the_first_writer_wins() -> Non
     stale.cover_path = "covers/albums/gone.jpg"  # its row still says so, but the file is gone
     Album.objects.filter(pk=stale.pk).update(cover_path=stale.cover_path)
 
-    written = album_covers_store([(album, b"\x89PNG", "image/png") for album in albums])
+    written = album_covers_store([(album, b"\x89PNG", "image/png", "folder") for album in albums])
 
     assert written == 3
     paths = dict(Album.objects.filter(pk__in=[a.pk for a in albums]).values_list("pk", "cover_path"))
@@ -397,3 +397,24 @@ def test_integers_out_of_the_columns_range_are_held_in_it() -> None:
 
     track.refresh_from_db()
     assert (track.duration_ms, track.track_number) == (0, 0)
+
+
+def test_a_changed_file_replaces_the_reasons_about_itself_and_keeps_those_about_other_files() -> None:
+    track, _ = _upsert("sk/1.mp3")
+    Track.objects.filter(pk=track.pk).update(
+        metadata_skips={
+            "cover": "cover.jpg: the picture is not a readable image",
+            "lyrics.lrc": "01.lrc is binary, not text",
+            "replaygain_analysis": "ffmpeg found no audio",
+            "replaygain_track_gain": "+99.00 dB is outside ±64 dB, so not a real ReplayGain",
+        }
+    )
+
+    again, created = _upsert("sk/1.mp3", replace(BASE, skipped={"replaygain_album_gain": "not a number"}))
+
+    assert created is False
+    assert Track.objects.get(pk=again.pk).metadata_skips == {
+        "cover": "cover.jpg: the picture is not a readable image",
+        "lyrics.lrc": "01.lrc is binary, not text",
+        "replaygain_album_gain": "not a number",
+    }

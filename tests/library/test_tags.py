@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mutagen
 import pytest
+from mutagen.ogg import OggPage
 
 from library import tags
 from library.tags import AUDIO_SUFFIXES, TrackTags, UnreadableAudioError, image_mime, read_tags, write_tags
@@ -186,6 +187,28 @@ def test_synced_lyrics_and_r128_gain(audio_maker: AudioMaker, tmp_path: Path) ->
     assert tags.lyrics == "first line\nsecond line"
     assert tags.replaygain_track_gain == pytest.approx(-2.0)  # -1792/256 + 5
     assert tags.replaygain_album_gain == pytest.approx(5.0)
+
+
+def _set_opus_output_gain(path: Path, q78: int) -> None:
+    """Rewrite the OpusHead output gain (bytes 16-17, Q7.8 dB) of the file's first page, with a fresh CRC."""
+    with path.open("r+b") as file:
+        page = OggPage(file)
+        head = page.packets[0]
+        page.packets[0] = head[:16] + q78.to_bytes(2, "little", signed=True) + head[18:]
+        file.seek(0)
+        file.write(page.write())
+
+
+def test_opus_output_gain_is_the_base_gain_and_other_formats_have_none(audio_maker: AudioMaker, tmp_path: Path) -> None:
+    path = audio_maker.make(tmp_path / "g.opus", "opus", tags={"R128_TRACK_GAIN": "-1792"})
+    assert read_tags(path).replaygain_base_gain == 0.0  # ffmpeg writes no output gain: known, and zero
+    _set_opus_output_gain(path, -768)
+
+    got = read_tags(path)
+
+    assert got.replaygain_base_gain == pytest.approx(-3.0)
+    assert got.replaygain_track_gain == pytest.approx(-2.0)  # R128 gains stay relative to the output gain
+    assert read_tags(audio_maker.make(tmp_path / "g.ogg", "ogg")).replaygain_base_gain is None
 
 
 def test_embedded_cover_from_mp3_and_flac(audio_maker: AudioMaker, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,41 @@ def test_a_corrupt_lrc_is_skipped_with_a_reason_and_the_txt_is_used(root_with_so
     assert chosen.plain_text == "plain words\nsecond line"
 
 
+def test_each_skip_reason_survives_the_other_steps_until_its_own_thing_succeeds(
+    root_with_song: Path, audio_maker: AudioMaker
+) -> None:
+    audio = root_with_song / "Band" / "01 Song.mp3"
+    lrc = root_with_song / "Band" / "01 Song.lrc"
+    lrc.write_bytes(b"\x00 binary junk")
+    _scan(root_with_song)
+    assert set(Track.objects.get().metadata_skips or {}) == {"lyrics.lrc"}
+
+    # The audio file changes (now with an absurd ReplayGain tag), the corrupt .lrc does not.
+    tags = {"title": "Song", "artist": "Band", "REPLAYGAIN_TRACK_GAIN": "+99 dB"}
+    audio.write_bytes(audio_maker.make(audio.parent.parent / "new.mp3", "mp3", tags=tags).read_bytes())
+    (audio.parent.parent / "new.mp3").unlink()
+    os.utime(audio, (audio.stat().st_atime + 10, audio.stat().st_mtime + 10))
+    _scan(root_with_song)
+    skips = Track.objects.get().metadata_skips or {}
+    assert set(skips) == {"lyrics.lrc", "replaygain_track_gain"}
+
+    lrc.write_text("[00:01.00]now it has words\n")  # fixed: only its own reason goes
+    os.utime(lrc, (lrc.stat().st_atime + 20, lrc.stat().st_mtime + 20))
+    _scan(root_with_song)
+    assert set(Track.objects.get().metadata_skips or {}) == {"replaygain_track_gain"}
+
+
+def test_the_reason_of_a_removed_corrupt_sidecar_goes_with_it(root_with_song: Path) -> None:
+    lrc = root_with_song / "Band" / "01 Song.lrc"
+    lrc.write_bytes(b"\x00 binary junk")
+    _scan(root_with_song)
+    lrc.unlink()
+
+    _scan(root_with_song)
+
+    assert Track.objects.get().metadata_skips is None
+
+
 def test_an_lrc_without_a_timed_line_is_skipped(root_with_song: Path) -> None:
     (root_with_song / "Band" / "01 Song.lrc").write_text("just prose\nno stamps at all\n")
     _scan(root_with_song)
@@ -146,3 +182,13 @@ def test_rest_lyrics(api_client_for: Any) -> None:
     synced, plain = body["versions"]
     assert synced == {"synced": True, "offset_ms": -100, "lines": [{"start_ms": 1500, "text": "hello"}]}
     assert plain == {"synced": False, "offset_ms": 0, "lines": [{"start_ms": None, "text": "hello"}]}
+
+
+def test_an_unchanged_sidecar_is_not_read_again(tmp_path: Path) -> None:
+    track = TrackFactory.create(source="local", source_id="Band/01.mp3")
+    lrc = tmp_path / "01.lrc"
+    lrc.write_text("[00:01.00]words\n")
+    found = [(track.source_id, [lyrics.Sidecar(path=lrc, mtime_ns=lrc.stat().st_mtime_ns, size=lrc.stat().st_size)])]
+
+    assert lyrics.sidecars_sync(source="local", found=found) == 1
+    assert lyrics.sidecars_sync(source="local", found=found) == 0

@@ -63,6 +63,7 @@ def decorated(user: User, library: Library) -> Library:
         bit_depth=16,
         replaygain_track_gain=-6.5,
         replaygain_album_peak=0.98,
+        replaygain_base_gain=-3.0,
     )
     Album.objects.filter(pk=library.abbey.pk).update(
         cover_path="covers/abbey.jpg",
@@ -76,6 +77,15 @@ def decorated(user: User, library: Library) -> Library:
     services.rating_set(user=user, kind="album", item_id=library.abbey.pk, rating=5)
     services.play_record(user=user, track=track)
     return library
+
+
+def test_replay_gain_carries_the_base_gain_only_when_known(api: SubsonicClient, decorated: Library) -> None:
+    known, unknown = (f"tr-{track.pk}" for track in decorated.tracks[:2])
+    Track.objects.filter(pk=decorated.tracks[1].pk).update(replaygain_track_gain=-1.0)
+
+    gains = [api.call("getSong", "json", id=item).body["song"]["replayGain"] for item in (known, unknown)]
+
+    assert gains == [{"trackGain": -6.5, "albumPeak": 0.98, "baseGain": -3.0}, {"trackGain": -1.0}]
 
 
 @pytest.mark.parametrize("client_name", PROFILES)

@@ -12,8 +12,8 @@ from django.core.management import call_command
 
 from library.enrichment import services
 from library.enrichment.errors import MetadataServiceUnavailableError
-from library.enrichment.ratelimit import service_paused_until
 from library.models import Album, MetadataStatus, Track, TrackEnrichment
+from library.ratelimit import service_paused_until
 from tests.factories.library import TrackFactory
 from tests.fakes.metadata_server import (
     ARTIST_ID,

@@ -3,7 +3,7 @@
 A caller reserves the next free moment in a short transaction (the row is locked on PostgreSQL; SQLite's
 IMMEDIATE transactions serialise writers) and sleeps outside it, so no lock is held while waiting, and N workers
 together never call the service more often than once per interval. A service that asked us to back off is
-"paused": callers then get MetadataServiceUnavailableError at once instead of sleeping, and their tasks retry.
+"paused": callers then get SlotUnavailableError at once instead of sleeping, and their tasks retry.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from library.enrichment.errors import MetadataServiceUnavailableError
 from library.models import ServiceRateSlot
+
+
+class SlotUnavailableError(Exception):
+    """No turn now (the service is paused, or the queue is too long): come back after `retry_after` s."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 # A reservation further away than this is not waited for in-process: the task is retried later instead, so a
 # worker never sleeps for minutes while it holds a broker message.
@@ -24,7 +32,7 @@ LONGEST_WAIT_SECONDS = 30.0
 
 def slot_take(*, service: str, interval: float) -> None:
     """Wait for this process's turn to call `service`; at most one turn per `interval` seconds over all
-    processes. Raises MetadataServiceUnavailableError while the service is paused or the queue is too long."""
+    processes. Raises SlotUnavailableError while the service is paused or the queue is too long."""
     turn = _reserve(service=service, interval=interval)
     delay = (turn - timezone.now()).total_seconds()
     if delay > 0:
@@ -37,13 +45,13 @@ def _reserve(*, service: str, interval: float) -> datetime:
         slot, _ = ServiceRateSlot.objects.select_for_update().get_or_create(service=service, defaults={"next_at": now})
         if slot.paused_until is not None and slot.paused_until > now:
             wait = (slot.paused_until - now).total_seconds()
-            raise MetadataServiceUnavailableError(
+            raise SlotUnavailableError(
                 f"{service} is paused for {wait:.0f} s after it asked us to back off", retry_after=wait
             )
         turn = max(now, slot.next_at)
         wait = (turn - now).total_seconds()
         if wait > LONGEST_WAIT_SECONDS:
-            raise MetadataServiceUnavailableError(f"{service}'s request queue is {wait:.0f} s long", retry_after=wait)
+            raise SlotUnavailableError(f"{service}'s request queue is {wait:.0f} s long", retry_after=wait)
         ServiceRateSlot.objects.filter(pk=slot.pk).update(next_at=turn + timedelta(seconds=interval))
     return turn
 
