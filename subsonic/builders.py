@@ -140,8 +140,8 @@ def song(track: Track | TrackRow, profile: Profile, element: str = "song", *, li
         "albumPeak": track.replaygain_album_peak,
         "baseGain": track.replaygain_base_gain,
     }
-    if any(value is not None for value in gains.values()):
-        node.add(Node("replayGain", gains))
+    # OpenSubsonic: the element is always there, holding only the values that are known.
+    node.add(Node("replayGain", gains))
     return node
 
 
