@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the web server and a Celery worker (with the beat scheduler embedded) side by side.
-# Ctrl-C or SIGTERM stops both; if either exits, the other is stopped too.
+# Runs the web server, a Celery worker (with the beat scheduler embedded) and the scans' worker side by side.
+# Ctrl-C or SIGTERM stops all; if one exits, the others are stopped too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pids=()
+web=""
 
 running() {
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
@@ -14,9 +15,11 @@ running() {
 stop() {
   trap - INT TERM EXIT
   if [ "$1" = INT ]; then
-    # Ctrl-C reaches every process of the terminal's foreground group, so both are stopping already. A TERM on
-    # top of it left a gunicorn worker hung until the 30 s graceful timeout killed it: TERM only stragglers.
-    for _ in $(seq 20); do running || break; sleep 0.1; done
+    # Ctrl-C reaches every process of the terminal's foreground group, so the workers are stopping already;
+    # gunicorn has a group of its own and gets it from here. A TERM on top of it left a gunicorn worker hung
+    # until the 30 s graceful timeout killed it: TERM only stragglers (celery's warm shutdown takes seconds).
+    [ -n "$web" ] && kill -INT "$web" 2>/dev/null || true
+    for _ in $(seq 100); do running || break; sleep 0.1; done
   fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait || true
@@ -36,8 +39,13 @@ celery -A mcma worker --pool solo --queues "${SCAN_QUEUE:-scans}" --loglevel "${
 pids+=($!)
 
 # Bind address, port, workers and the credential-masking access log: mcma/gunicorn_config.py (BIND, PORT, ...).
+# In a process group of its own (job control on for this one job): a Ctrl-C that reached its workers straight
+# from the terminal and again from the master as a QUIT re-entered gthread's shutdown and hung a worker.
+set -m
 gunicorn mcma.wsgi --config python:mcma.gunicorn_config &
-pids+=($!)
+web=$!
+set +m
+pids+=("$web")
 
 if [ -n "${LOCAL_MEDIA_IMPORT_PATH:-}" ]; then
   python manage.py scan || echo "mcma: could not enqueue the import of $LOCAL_MEDIA_IMPORT_PATH" >&2
