@@ -8,12 +8,17 @@ filled: point it at a scratch database, never at real data). Requests go through
 figures are server time without network. Wall-clock figures include waiting for the CPU, so on a busy machine
 also read the `cpu` column (this process's CPU time per request; SQLite runs in-process, PostgreSQL does not).
 Not a test: it prints numbers and exits 0.
+
+`--keep DIR` keeps the database (and media dir) in DIR and reuses it on the next run with the same --tracks and
+--seed, so a 100k library is generated once. A host reference figure (`bench/reference.py`) is printed before and
+after the measurements: compare figures only at similar reference figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import random
 import statistics
@@ -164,72 +169,104 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="keep the generated library in this directory and reuse it")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="mcma-bench-") as scratch:
-        setup_django(Path(scratch))
-        from django.db import connection
-        from django.test import Client
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        bench(args, args.keep.resolve())
+    else:
+        with tempfile.TemporaryDirectory(prefix="mcma-bench-") as scratch:
+            bench(args, Path(scratch))
 
-        rng = random.Random(args.seed)
-        started = time.perf_counter()
-        data = generate(args.tracks, rng)
-        gc.collect()
-        if connection.vendor == "postgresql":
-            # Autovacuum would soon analyze a live database; right after a bulk load the planner has no statistics
-            # and picks plans (full sorts spilling to disk) no real server would run.
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
-        print(
-            f"library: {args.tracks} songs, {len(data['album_ids'])} albums on {connection.vendor}; "
-            f"generated in {time.perf_counter() - started:.1f} s; {args.runs} runs per call\n"
-        )
-        client = Client()
-        auth = {"u": "bench", "p": data["password"], "f": "json", "c": "bench", "v": "1.16.1"}
 
-        def get(method: str, **params: Any) -> Any:
-            return client.get(f"/rest/{method}", {**auth, **params})
+def _library(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """The generated library's ids and password: made now, or read back from a kept library made alike."""
+    from django.db import connection
 
-        album_ids = data["album_ids"]
-        for list_type in ("alphabeticalByName", "newest", "random"):
-            measure(
-                f"getAlbumList2 {list_type} 500",
-                lambda list_type=list_type: get("getAlbumList2", type=list_type, size=500),  # type: ignore[misc]
-                args.runs,
-            )
-        measure("getArtists", lambda: get("getArtists"), args.runs)
-        measure("getIndexes", lambda: get("getIndexes"), args.runs)
-        measure("getRandomSongs 50", lambda: get("getRandomSongs", size=50), args.runs)
-        measure("getAlbum", lambda: get("getAlbum", id=rng.choice(album_ids)), args.runs)
-        measure("search3 'love'", lambda: get("search3", query="love"), args.runs)
-        measure("search3 'river gold'", lambda: get("search3", query="river gold"), args.runs)
-        measure("search3 'ilve' (fragment)", lambda: get("search3", query="ilve"), args.runs)
+    described = scratch / "library.json"
+    wanted = {"tracks": args.tracks, "seed": args.seed, "database": os.environ["DATABASE_URL"]}
+    if described.exists():
+        kept = json.loads(described.read_text())
+        if kept["made"] == wanted:
+            print(f"library: reusing the one kept in {scratch}")
+            return kept["data"]
+        raise SystemExit(f"{scratch} keeps a library made with {kept['made']}: use another --keep directory")
+    started = time.perf_counter()
+    data = generate(args.tracks, random.Random(args.seed))
+    if connection.vendor == "postgresql":
+        # Autovacuum would soon analyze a live database; right after a bulk load the planner has no statistics
+        # and picks plans (full sorts spilling to disk) no real server would run.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    print(f"library: generated in {time.perf_counter() - started:.1f} s")
+    if args.keep:
+        described.write_text(json.dumps({"made": wanted, "data": data}))
+    return data
+
+
+def bench(args: argparse.Namespace, scratch: Path) -> None:
+    from reference import host_reference
+
+    print(host_reference())
+    setup_django(scratch)
+    from django.db import connection
+    from django.test import Client
+
+    data = _library(args, scratch)
+    rng = random.Random(args.seed)
+    gc.collect()
+    print(
+        f"library: {args.tracks} songs, {len(data['album_ids'])} albums on {connection.vendor}; "
+        f"{args.runs} runs per call\n"
+    )
+    client = Client()
+    auth = {"u": "bench", "p": data["password"], "f": "json", "c": "bench", "v": "1.16.1"}
+
+    def get(method: str, **params: Any) -> Any:
+        return client.get(f"/rest/{method}", {**auth, **params})
+
+    album_ids = data["album_ids"]
+    for list_type in ("alphabeticalByName", "newest", "random"):
         measure(
-            "search3 '' songCount=500 (one sync page)",
-            lambda: get(
-                "search3",
-                query="",
-                songCount=500,
-                songOffset=rng.randrange(0, args.tracks, 500),
-                albumCount=0,
-                artistCount=0,
-            ),
+            f"getAlbumList2 {list_type} 500",
+            lambda list_type=list_type: get("getAlbumList2", type=list_type, size=500),  # type: ignore[misc]
             args.runs,
         )
+    measure("getArtists", lambda: get("getArtists"), args.runs)
+    measure("getIndexes", lambda: get("getIndexes"), args.runs)
+    measure("getRandomSongs 50", lambda: get("getRandomSongs", size=50), args.runs)
+    measure("getAlbum", lambda: get("getAlbum", id=rng.choice(album_ids)), args.runs)
+    measure("search3 'love'", lambda: get("search3", query="love"), args.runs)
+    measure("search3 'river gold'", lambda: get("search3", query="river gold"), args.runs)
+    measure("search3 'ilve' (fragment)", lambda: get("search3", query="ilve"), args.runs)
+    measure(
+        "search3 '' songCount=500 (one sync page)",
+        lambda: get(
+            "search3",
+            query="",
+            songCount=500,
+            songOffset=rng.randrange(0, args.tracks, 500),
+            albumCount=0,
+            artistCount=0,
+        ),
+        args.runs,
+    )
 
-        songs = 0
-        started = time.perf_counter()
-        offset = 0
-        while True:
-            response = get("search3", query='""', songCount=500, songOffset=offset, albumCount=0, artistCount=0)
-            page = response.json()["subsonic-response"]["searchResult3"].get("song", [])
-            songs += len(page)
-            if len(page) < 500:
-                break
-            offset += 500
-        elapsed = time.perf_counter() - started
-        print(f'\nfull sync: search3 query="" songCount=500 paged {songs} songs in {elapsed:.2f} s')
-        assert songs == args.tracks, (songs, args.tracks)
+    songs = 0
+    started = time.perf_counter()
+    offset = 0
+    while True:
+        response = get("search3", query='""', songCount=500, songOffset=offset, albumCount=0, artistCount=0)
+        page = response.json()["subsonic-response"]["searchResult3"].get("song", [])
+        songs += len(page)
+        if len(page) < 500:
+            break
+        offset += 500
+    elapsed = time.perf_counter() - started
+    print(f'\nfull sync: search3 query="" songCount=500 paged {songs} songs in {elapsed:.2f} s')
+    assert songs == args.tracks, (songs, args.tracks)
+    print(host_reference())
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ class ArtistFilter(_SearchMixin):
         fields: list[str] = []
 
     def filter_q(self, qs: QuerySet[Artist], name: str, value: str) -> QuerySet[Artist]:
-        return selectors.artists_search(qs, query=value) if value else qs
+        return selectors.search_ordered(qs, query=value) if value else qs
 
 
 class AlbumFilter(_SearchMixin):
@@ -100,7 +100,7 @@ class AlbumFilter(_SearchMixin):
         fields: list[str] = []
 
     def filter_q(self, qs: QuerySet[Album], name: str, value: str) -> QuerySet[Album]:
-        return selectors.albums_search(qs, query=value) if value else qs
+        return selectors.search_ordered(qs, query=value) if value else qs
 
     def filter_source(self, qs: QuerySet[Album], name: str, value: str) -> QuerySet[Album]:
         return qs.filter(selectors.album_has_source(value)) if value else qs
@@ -133,7 +133,7 @@ class TrackFilter(_SearchMixin):
         fields: list[str] = []
 
     def filter_q(self, qs: QuerySet[Track], name: str, value: str) -> QuerySet[Track]:
-        return selectors.tracks_search(qs, query=value) if value else qs
+        return selectors.search_ordered(qs, query=value) if value else qs
 
     def filter_artist(self, qs: QuerySet[Track], name: str, value: Any) -> QuerySet[Track]:
         """Tracks by the artist as primary or credited (featured) artist."""

@@ -5,7 +5,7 @@ kept in sync by triggers), genres (a short table) directly. Used by the REST lis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db import connections
@@ -69,11 +69,20 @@ def _indexed_match(qs: QuerySet[_M], terms: list[str]) -> QuerySet[_M]:
     return qs.filter(pk__in=ids)
 
 
-def _ranked(qs: QuerySet[_M], *, query: str, key: str, name: str) -> QuerySet[_M]:
-    """Best match first, for players that play the first hit: the whole `key` equal to the query, then starting
+# kind -> (the folded key ranking compares with the query, the column ties are broken by)
+_RANK_KEYS: dict[type[Model], tuple[str, str]] = {
+    Artist: ("name_key", "sort_name"),
+    Album: ("name_key", "sort_name"),
+    Track: ("title_key", "title_key"),
+}
+
+
+def _ranked(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
+    """Best match first, for players that play the first hit: the whole key equal to the query, then starting
     with it, then holding it as whole words, then anything else that matched (a fragment inside a word, or a
-    match in another field). Ties: the user's most played, then starred, then by `name`. `qs` carries the user's
+    match in another field). Ties: the user's most played, then starred, then by name. `qs` carries the user's
     `play_count` and `starred_at` (every list queryset here does)."""
+    key, name = _RANK_KEYS[qs.model]
     phrase = fold(query)
     padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
     rank = Case(
@@ -82,27 +91,56 @@ def _ranked(qs: QuerySet[_M], *, query: str, key: str, name: str) -> QuerySet[_M
         When(search_padded__contains=f" {phrase} ", then=Value(2)),
         default=Value(3),
     )
-    starred = Case(When(starred_at__isnull=False, then=Value(1)), default=Value(0))
-    return (
-        qs.alias(search_padded=padded)
-        .alias(search_rank=rank, search_starred=starred)
-        .order_by("search_rank", "-play_count", "-search_starred", name, "pk")
-    )
+    return qs.alias(search_padded=padded).alias(search_rank=rank).order_by(*_RANK_ORDER, name, "pk")
 
 
-def artists_search(qs: QuerySet[Artist], *, query: str) -> QuerySet[Artist]:
-    matched = _indexed_match(qs, search_terms(query))
-    return _ranked(matched, query=query, key="name_key", name="sort_name")
+# The rank class, then the user's most played, then starred (then by name and key).
+_RANK_ORDER = ("search_rank", "-play_count", "-search_starred")
 
 
-def albums_search(qs: QuerySet[Album], *, query: str) -> QuerySet[Album]:
-    matched = _indexed_match(qs, search_terms(query))
-    return _ranked(matched, query=query, key="name_key", name="sort_name")
+def _leading(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
+    """The items whose key starts with the whole query, in `_ranked` order: the first two rank classes. Each holds
+    every word of the query in its own key, so it matches without the search index, and an index range on the
+    key finds them: SQLite's LIKE cannot use a plain index, so a range on the (binary-ordered) key comes with it;
+    PostgreSQL's LIKE uses the pattern index Django makes beside the key's."""
+    key, name = _RANK_KEYS[qs.model]
+    phrase = fold(query)
+    starting = Q(**{f"{key}__startswith": phrase})
+    if connections[qs.db].vendor == "sqlite":
+        starting &= Q(**{f"{key}__gte": phrase, f"{key}__lt": phrase + _LAST_CHARACTER})
+    rank = Case(When(**{key: phrase}, then=Value(0)), default=Value(1))
+    return _alias(qs, search_rank=rank).filter(starting).order_by(*_RANK_ORDER, name, "pk")
 
 
-def tracks_search(qs: QuerySet[Track], *, query: str) -> QuerySet[Track]:
-    matched = _indexed_match(qs, search_terms(query))
-    return _ranked(matched, query=query, key="title_key", name="title_key")
+_LAST_CHARACTER = chr(0x10FFFF)
+
+
+def _with_starred(qs: QuerySet[_M]) -> QuerySet[_M]:
+    return _alias(qs, search_starred=Case(When(starred_at__isnull=False, then=Value(1)), default=Value(0)))
+
+
+def _alias(qs: QuerySet[_M], **aliases: Any) -> QuerySet[_M]:
+    # django-stubs types alias() on a queryset of a type variable as a queryset of Model: the model stays qs's.
+    return cast(QuerySet[_M], qs.alias(**aliases))
+
+
+def search_ordered(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
+    """The items of `qs` matching every word of `query`, best match first (`_ranked`): for lists that page and
+    count themselves (the REST lists' `q`)."""
+    return _ranked(_with_starred(_indexed_match(qs, search_terms(query))), query=query)
+
+
+def search_page_pks(qs: QuerySet[_M], *, query: str, offset: int, count: int) -> list[int]:
+    """One page of `search_ordered(qs)` as primary keys. A common word matches a fifth of a large library, and
+    ranking every match costs more than a player waits for; when the items starting with the query (the first
+    rank classes, found by an index range) fill the page, the other matches are never ranked."""
+    if count <= 0:
+        return []
+    if search_terms(query):
+        pks = _page_pks(_leading(_with_starred(qs), query=query), offset, count)
+        if len(pks) == count:
+            return pks
+    return _page_pks(search_ordered(qs, query=query), offset, count)
 
 
 def genres_search(qs: QuerySet[Genre], *, query: str) -> QuerySet[Genre]:
@@ -120,10 +158,15 @@ def catalog_search(*, user: User, query: str, limit: int) -> CatalogHits:
     """The library's best `limit` artists, albums and tracks for `query`, as the REST lists show them (the
     REST `/search` and the admin search page)."""
     return CatalogHits(
-        artists=list(artists_search(artists_list(user=user), query=query)[:limit]),
-        albums=list(albums_search(albums_list(user=user), query=query)[:limit]),
-        tracks=list(tracks_search(tracks_list(user=user), query=query)[:limit]),
+        artists=_best(artists_list(user=user), query=query, limit=limit),
+        albums=_best(albums_list(user=user), query=query, limit=limit),
+        tracks=_best(tracks_list(user=user), query=query, limit=limit),
     )
+
+
+def _best(qs: QuerySet[_M], *, query: str, limit: int) -> list[_M]:
+    pks = search_page_pks(qs, query=query, offset=0, count=limit)
+    return in_order(list(qs.filter(pk__in=pks)), pks) if pks else []
 
 
 # Queries that mean "everything" for search3: empty, a quoted empty string (Symfonium sends `""`, PureMusic `''`)
@@ -157,7 +200,7 @@ def library_search(
     song_offset: int,
     source: str | None = None,
 ) -> SearchResult:
-    """search2/search3. Accent- and case-insensitive word match, best match first (`_ranked`); an empty query
+    """search2/search3. Accent- and case-insensitive word match, best match first (`search_page_pks`); an empty query
     (also `""`, `''` or `*`) pages through the whole library by primary key, the stable order offline-sync
     clients rely on. A count of 0 skips that kind. Query count is fixed: two queries (+ one for genres) per
     kind asked for."""
@@ -166,19 +209,15 @@ def library_search(
     albums = albums_base(user=user, source=source)
     tracks = subsonic_tracks(user=user, source=source)
     if text:
-        ordered_artists, ordered_albums = artists_search(artists, query=text), albums_search(albums, query=text)
-        ordered_tracks = tracks_search(tracks, query=text)
+        artist_pks = search_page_pks(artists, query=text, offset=artist_offset, count=artist_count)
+        album_pks = search_page_pks(albums, query=text, offset=album_offset, count=album_count)
+        track_pks = search_page_pks(tracks, query=text, offset=song_offset, count=song_count)
     else:
         # Keys only from the track table (and its present-track index), not the joins a song element needs.
         present = present_tracks_by_key().filter(source=source) if source else present_tracks_by_key()
-        ordered_artists, ordered_albums = artists.order_by("pk"), albums.order_by("pk")
-        ordered_tracks = present.order_by("pk")
-    artist_pks = _page_pks(ordered_artists, artist_offset, artist_count)
-    album_pks = _page_pks(ordered_albums, album_offset, album_count)
-    if text:
-        track_pks = _page_pks(ordered_tracks, song_offset, song_count)
-    else:
-        track_pks = _sync_page_pks(ordered_tracks, source=source, offset=song_offset, count=song_count)
+        artist_pks = _page_pks(artists.order_by("pk"), artist_offset, artist_count)
+        album_pks = _page_pks(albums.order_by("pk"), album_offset, album_count)
+        track_pks = _sync_page_pks(present.order_by("pk"), source=source, offset=song_offset, count=song_count)
     return SearchResult(
         artists=in_order(list(artists.filter(pk__in=artist_pks)), artist_pks) if artist_pks else [],
         albums=in_order(album_rows(albums.filter(pk__in=album_pks)), album_pks) if album_pks else [],

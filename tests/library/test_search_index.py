@@ -26,7 +26,7 @@ def _index_body(model: type[Artist | Album | Track], pk: int) -> str | None:
 
 def _found(query: str) -> list[str]:
     return [
-        track.title for track in selectors.tracks_search(selectors.tracks_list(user=UserFactory.create()), query=query)
+        track.title for track in selectors.search_ordered(selectors.tracks_list(user=UserFactory.create()), query=query)
     ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from library import selectors, services
@@ -89,5 +91,37 @@ def test_rest_search_ranks_too() -> None:
     for title in TITLES:
         TrackFactory.create(title=title, album=album)
     user = UserFactory.create()
-    ranked = selectors.tracks_search(selectors.tracks_list(user=user), query="day")
+    ranked = selectors.search_ordered(selectors.tracks_list(user=user), query="day")
     assert [track.title for track in ranked] == ["Day", "Lovely Day"]
+
+
+def test_pages_are_the_ranked_order_whether_or_not_the_leading_titles_fill_them() -> None:
+    """A page the titles starting with the query fill is served from those alone (an index range, the other
+    matches unranked): every page, at every offset and size, must be the same slice of the whole ranking."""
+    user = UserFactory.create()
+    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
+    titles = [*TITLES, "Love", "LOVE me do", "Love_Song", "Lovesick", "Glove", "Love%"]
+    tracks = [TrackFactory.create(title=title, album=album) for title in titles]
+    services.play_record(user=user, track=tracks[TITLES.index("Lovely Day")])
+    services.star_set(user=user, kind="track", ids=[tracks[-1].pk, tracks[TITLES.index("Glove Box")].pk], starred=True)
+    base = selectors.subsonic_tracks(user=user, source=None)
+    for query in ("love", "love s", "love_", "lo", "ove"):
+        ranked = list(selectors.search_ordered(base, query=query).values_list("pk", flat=True))
+        assert ranked, query
+        for count in (1, 2, 3, 5, 20):
+            for offset in range(len(ranked) + 1):
+                page = selectors.search_page_pks(base, query=query, offset=offset, count=count)
+                assert page == ranked[offset : offset + count], (query, offset, count)
+
+
+def test_leading_titles_come_from_an_index_range_on_sqlite() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's LIKE cannot use the key's index: the range is SQLite's")
+    TrackFactory.create(title="Love Song")
+    base = selectors.subsonic_tracks(user=UserFactory.create(), source=None)
+    with CaptureQueriesContext(connection) as captured:
+        assert len(selectors.search_page_pks(base, query="love", offset=0, count=1)) == 1
+    (query,) = captured.captured_queries
+    with connection.cursor() as cursor:
+        plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}").fetchall())
+    assert "title_key>? AND title_key<?" in plan, plan

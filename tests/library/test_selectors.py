@@ -60,7 +60,7 @@ def test_tracks_search_folds_accents_case_and_words(query: str, found: bool) -> 
     artist = ArtistFactory.create(name="Beyoncé")
     track = TrackFactory.create(title="Halo", album=AlbumFactory.create(album_artist=artist))
     TrackFactory.create(title="Other")
-    result = list(selectors.tracks_search(selectors.tracks_list(user=UserFactory.create()), query=query))
+    result = list(selectors.search_ordered(selectors.tracks_list(user=UserFactory.create()), query=query))
     assert (track in result) is found
 
 
