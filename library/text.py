@@ -36,14 +36,18 @@ def sort_name(name: str) -> str:
 def display_sort_name(name: str) -> str:
     """How a name sorts, written for people (Subsonic `sortName`): 'The Beatles' -> 'Beatles, The'. Case and
     accents are kept; a name without a leading article is itself."""
-    return _display_sort_name(name, tuple(settings.LIBRARY_IGNORED_ARTICLES))
-
-
-@lru_cache(maxsize=16_384)
-def _display_sort_name(name: str, articles: tuple[str, ...]) -> str:
     spaced = " ".join(name.split())
+    articles = tuple(settings.LIBRARY_IGNORED_ARTICLES)
+    # Runs for every song of a page, and most names start with no article: one set lookup rules them out.
+    if spaced.split(" ", 1)[0].casefold() not in _article_first_words(articles):
+        return spaced
     for article in sorted(articles, key=len, reverse=True):
         prefix = article + " "
         if len(spaced) > len(prefix) and spaced[: len(prefix)].casefold() == prefix.casefold():
             return f"{spaced[len(prefix) :]}, {spaced[: len(article)]}"
     return spaced
+
+
+@lru_cache(maxsize=8)
+def _article_first_words(articles: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(article.split(" ", 1)[0].casefold() for article in articles)
