@@ -5,6 +5,9 @@ Opt-in twice: `EXTERNAL_SEARCH_IN_SUBSONIC` for the server and `User.subsonic_ex
 is its only door today, hence the names); and only for users who may request downloads
 (`downloads.selectors.user_may_request_downloads`). Everyone else gets "not found" for every item, exactly as if
 the catalogue did not exist. Every failure is an `ApplicationError`; the messages are what players are shown.
+
+Each function takes an item of the kind it names: a door that decodes items from what its users send checks the
+kind first (Subsonic: `subsonic.external.of_kind`), because its message names the door's own id for the item.
 """
 
 from __future__ import annotations
