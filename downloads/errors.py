@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from downloads.models import ErrorClass
 from downloads.ytdlp import MediaDownloadError
 from library.tags import UnreadableAudioError
-from mcma.errors import ApplicationError, InvalidInputError, PermissionDeniedError, RateLimitedError
+from mcma.errors import ApplicationError, ConflictError, InvalidInputError, PermissionDeniedError, RateLimitedError
 from sources.errors import SourceUnavailableError
 from sources.resolving import CookiesConfigError, SourceRequestError
 
@@ -42,6 +42,19 @@ class SourcePausedError(RateLimitedError):
     """The source rate-limited us (or showed a bot check): no new download is taken until the pause ends."""
 
     code = "source_paused"
+
+
+class StillDownloadingError(ConflictError):
+    """A song asked for playback is not playable yet (its download is still under way, or will be retried); the
+    download goes on, and asking again later may succeed."""
+
+    code = "still_downloading"
+
+
+class DownloadEndedError(ConflictError):
+    """A song asked for playback will not arrive: its download failed or was cancelled."""
+
+    code = "download_ended"
 
 
 class ImplausibleFileError(ApplicationError):

@@ -36,6 +36,20 @@ class ResultKind(StrEnum):
     ARTIST = "artist"
 
 
+# A source's own id of an item, as this server accepts it anywhere (download requests, players' `ext-` ids): the
+# characters that are safe in a URL and a file name.
+EXTERNAL_ID_PATTERN = "[A-Za-z0-9_-]{1,255}"
+
+
+@dataclass(frozen=True)
+class ExternalItem:
+    """An item of a source's catalogue, whichever protocol named it: the source's alias, its kind, its own id."""
+
+    source: str
+    kind: ResultKind
+    external_id: str
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """One hit of an external search, in the shape shared by every source."""

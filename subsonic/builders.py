@@ -32,7 +32,7 @@ from subsonic import ids
 from subsonic.responses import Node, Profile, Scalar
 
 if TYPE_CHECKING:
-    from subsonic.external import ExternalHits
+    from downloads.services import CatalogueHits
 
 EPOCH_FALLBACK = datetime(1970, 1, 1)  # only for required dates of rows that predate timestamps
 
@@ -311,7 +311,7 @@ def artists_albums_songs(
     *,
     id3: bool,
     limits: PlaybackLimits,
-    external: ExternalHits | None = None,
+    external: CatalogueHits | None = None,
 ) -> Node:
     """getStarred/search2 (folder-based entries) and getStarred2/search3 (`id3`): artists, albums, then songs;
     for a search, each kind's library items first, then the external catalogue's."""

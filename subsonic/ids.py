@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from enum import StrEnum
 
 from library.selectors import track_pk_by_source
-from sources.base import ResultKind
+from sources.base import EXTERNAL_ID_PATTERN, ExternalItem, ResultKind
 from subsonic.errors import ErrorCode, SubsonicError
 
 
@@ -37,7 +36,7 @@ _COVER_SUFFIX = re.compile(r"_[0-9a-fA-F]+$")
 
 
 # The sources whose catalogue players may browse, by the short code in their ids (one source alias per code), and
-# the letter each kind adds to the code.
+# the letter each kind adds to the code (one per kind of `downloads.services.catalogue.CATALOGUE_KINDS`).
 EXTERNAL_SOURCES = {"yt": "youtube"}
 _EXTERNAL_KINDS = {"": ResultKind.SONG, "a": ResultKind.ALBUM, "r": ResultKind.ARTIST}
 _EXTERNAL_BY_CODE = {
@@ -45,25 +44,14 @@ _EXTERNAL_BY_CODE = {
 }
 _EXTERNAL_CODES = {key: code for code, key in _EXTERNAL_BY_CODE.items()}
 EXTERNAL_PREFIX = "ext-"
-# The source's own id: what `downloads.services` accepts as an external id.
-_ITEM_ID = "[A-Za-z0-9_-]{1,255}"
-_EXTERNAL_ID = re.compile(rf"^ext-([a-z0-9]{{1,8}})-({_ITEM_ID})$")
-_WELL_FORMED_ITEM_ID = re.compile(rf"^{_ITEM_ID}$")
-
-
-@dataclass(frozen=True)
-class ExternalRef:
-    """An item of a source's catalogue, named by a player with an `ext-` id."""
-
-    source: str
-    kind: ResultKind
-    external_id: str
+_EXTERNAL_ID = re.compile(rf"^ext-([a-z0-9]{{1,8}})-({EXTERNAL_ID_PATTERN})$")
+_WELL_FORMED_ITEM_ID = re.compile(rf"^{EXTERNAL_ID_PATTERN}$")
 
 
 class ExternalNotInLibraryError(SubsonicError):
     """An external item the library does not hold: not found (70) wherever only library items are served."""
 
-    def __init__(self, ref: ExternalRef) -> None:
+    def __init__(self, ref: ExternalItem) -> None:
         super().__init__(
             ErrorCode.NOT_FOUND, f"{ref.kind.title()} {ref.external_id!r} of {ref.source} is not in the library"
         )
@@ -79,7 +67,7 @@ def external_id(source: str, kind: ResultKind, item_id: str) -> str | None:
     return f"{EXTERNAL_PREFIX}{code}-{item_id}"
 
 
-def external_ref(raw: str) -> ExternalRef | None:
+def external_ref(raw: str) -> ExternalItem | None:
     """The item an `ext-` id names (whether or not the source is enabled); None for any other id, error 70 for an
     `ext-` id that is malformed or of an unknown source."""
     text = raw.strip()
@@ -89,7 +77,12 @@ def external_ref(raw: str) -> ExternalRef | None:
     found = _EXTERNAL_BY_CODE.get(match.group(1)) if match is not None else None
     if match is None or found is None:
         raise SubsonicError(ErrorCode.NOT_FOUND, f"Unknown external id: {raw[:64]!r}")
-    return ExternalRef(source=found[0], kind=found[1], external_id=match.group(2))
+    return ExternalItem(source=found[0], kind=found[1], external_id=match.group(2))
+
+
+def external_item_id(item: ExternalItem) -> str:
+    """The `ext-` id of an item a player named by one (any other item: its source's own id)."""
+    return external_id(item.source, item.kind, item.external_id) or item.external_id
 
 
 def encode(kind: Kind, pk: int) -> str:
@@ -130,7 +123,7 @@ def decode(raw: str, *, allowed: Collection[Kind], bare: Kind | None = None) -> 
     raise SubsonicError(ErrorCode.NOT_FOUND, f"Unknown id: {raw[:64]!r}")
 
 
-def _library_track_pk(ref: ExternalRef, allowed: Collection[Kind]) -> int:
+def _library_track_pk(ref: ExternalItem, allowed: Collection[Kind]) -> int:
     if ref.kind is ResultKind.SONG and Kind.TRACK in allowed:
         pk = track_pk_by_source(source=ref.source, source_id=ref.external_id)
         if pk is not None:
@@ -140,7 +133,7 @@ def _library_track_pk(ref: ExternalRef, allowed: Collection[Kind]) -> int:
 
 def decode_or_external(
     raw: str, *, allowed: Collection[Kind], bare: Kind | None = None
-) -> tuple[Kind, int] | ExternalRef:
+) -> tuple[Kind, int] | ExternalItem:
     """`decode`, except that an external item the library does not hold is returned as what it is (for the
     endpoints that act on external items too)."""
     try:

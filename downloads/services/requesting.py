@@ -18,12 +18,12 @@ from downloads.services.enqueueing import jobs_send_on_commit
 from library.models import Track
 from library.services import pending_references_apply
 from mcma.errors import InvalidInputError, NotFoundError
-from sources.base import Capability, ResultKind, Searchable
+from sources.base import EXTERNAL_ID_PATTERN, Capability, ResultKind, Searchable
 from sources.errors import CapabilityMissingError
 from sources.registry import get_source, source_health_check
 from sources.resolving import Resolvable
 
-_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
+_EXTERNAL_ID = re.compile(rf"^{EXTERNAL_ID_PATTERN}$")
 
 
 @dataclass(frozen=True)

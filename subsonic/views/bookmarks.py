@@ -6,11 +6,13 @@ their place, when they land.
 
 from __future__ import annotations
 
+from downloads.services import catalogue_song_bookmark, catalogue_song_bookmark_delete, catalogue_song_queue_add
 from library import selectors, services
+from sources.base import ExternalItem, ResultKind
 from subsonic import builders, external, ids
 from subsonic.call import Call
 from subsonic.errors import ErrorCode, SubsonicError, invalid_parameter, missing_parameter
-from subsonic.ids import ExternalRef, Kind
+from subsonic.ids import Kind
 from subsonic.responses import Node
 
 
@@ -22,7 +24,7 @@ def get_bookmarks(call: Call) -> Node:
     return node
 
 
-def _song(call: Call) -> tuple[Kind, int] | ExternalRef:
+def _song(call: Call) -> tuple[Kind, int] | ExternalItem:
     return ids.decode_or_external(call.params.required("id"), allowed=(Kind.TRACK,), bare=Kind.TRACK)
 
 
@@ -31,8 +33,10 @@ def create_bookmark(call: Call) -> None:
     song = _song(call)
     position_ms = call.params.int_required("position", minimum=0)
     comment = call.params.text("comment") or ""
-    if isinstance(song, ExternalRef):
-        external.bookmark(user=call.user, ref=song, position_ms=position_ms, comment=comment)
+    if isinstance(song, ExternalItem):
+        catalogue_song_bookmark(
+            user=call.user, item=external.of_kind(song, ResultKind.SONG), position_ms=position_ms, comment=comment
+        )
         return
     track = selectors.track_get(track_id=song[1])
     services.bookmark_save(user=call.user, track=track, position_ms=position_ms, comment=comment)
@@ -40,8 +44,8 @@ def create_bookmark(call: Call) -> None:
 
 def delete_bookmark(call: Call) -> None:
     song = _song(call)
-    if isinstance(song, ExternalRef):
-        external.bookmark_delete(user=call.user, ref=song)
+    if isinstance(song, ExternalItem):
+        catalogue_song_bookmark_delete(user=call.user, item=external.of_kind(song, ResultKind.SONG))
         return
     services.bookmark_delete(user=call.user, track_id=song[1])
 
@@ -61,11 +65,11 @@ def get_play_queue_by_index(call: Call) -> Node:
     return _queue(call, by_index=True)
 
 
-def _songs(call: Call) -> tuple[list[int], list[tuple[int, ExternalRef]]]:
+def _songs(call: Call) -> tuple[list[int], list[tuple[int, ExternalItem]]]:
     return external.songs_split(user=call.user, raw_ids=call.params.values("id"))
 
 
-def _library_index(sent_index: int, track_ids: list[int], remote: list[tuple[int, ExternalRef]]) -> int | None:
+def _library_index(sent_index: int, track_ids: list[int], remote: list[tuple[int, ExternalItem]]) -> int | None:
     """Where the entry at `sent_index` of the player's list is in the saved (library-only) queue: an external
     song still downloading makes its library neighbour the current one."""
     if not track_ids:
@@ -75,7 +79,7 @@ def _library_index(sent_index: int, track_ids: list[int], remote: list[tuple[int
 
 
 def _queue_save(
-    call: Call, track_ids: list[int], remote: list[tuple[int, ExternalRef]], current_index: int | None
+    call: Call, track_ids: list[int], remote: list[tuple[int, ExternalItem]], current_index: int | None
 ) -> None:
     services.play_queue_save(
         user=call.user,
@@ -85,7 +89,7 @@ def _queue_save(
         changed_by=call.client,
     )
     for position, ref in remote:  # after the save, which forgets the previous queue's waiting songs
-        external.queue_entry(user=call.user, ref=ref, position=position)
+        catalogue_song_queue_add(user=call.user, item=ref, position=position)
 
 
 def save_play_queue(call: Call) -> None:
@@ -95,7 +99,7 @@ def save_play_queue(call: Call) -> None:
     raw_current = call.params.text("current")
     if (track_ids or remote) and raw_current:
         current = ids.decode_or_external(raw_current, allowed=(Kind.TRACK,), bare=Kind.TRACK)
-        if isinstance(current, ExternalRef):
+        if isinstance(current, ExternalItem):
             sent = [position for position, ref in remote if ref == current]
             if not sent:
                 raise invalid_parameter("current", "the current song is not in the queue")

@@ -9,9 +9,10 @@ from typing import Any
 
 from django.conf import settings
 
+from downloads.services import catalogue_album_get, catalogue_artist_get, catalogue_song_get
 from library import selectors
 from library.models import Album, Artist, Track
-from sources.base import ResultKind
+from sources.base import ExternalItem, ResultKind
 from subsonic import builders, external, ids, public
 from subsonic.call import Call, music_folders
 from subsonic.errors import ErrorCode, SubsonicError, missing_parameter
@@ -114,11 +115,11 @@ def get_music_directory(call: Call) -> Node:
     return builders.album_directory(album, tracks, call.profile, limits=call.playback_limits())
 
 
-def _external_directory(call: Call, ref: ids.ExternalRef) -> Node:
+def _external_directory(call: Call, ref: ExternalItem) -> Node:
     """search2 hands folder-browsing players `ext-` albums and artists: they open like library folders."""
     if ref.kind is ResultKind.ARTIST:
-        return builders.external_artist_directory(external.artist_page(user=call.user, ref=ref), call.profile)
-    remote = external.album_with_songs(user=call.user, ref=ref)
+        return builders.external_artist_directory(catalogue_artist_get(user=call.user, item=ref), call.profile)
+    remote = catalogue_album_get(user=call.user, item=external.of_kind(ref, ResultKind.ALBUM))
     return builders.external_album_directory(remote.album, remote.songs, call.profile)
 
 
@@ -132,7 +133,8 @@ def get_artist(call: Call) -> Node:
     try:
         artist_id = _id(call, Kind.ARTIST)
     except ids.ExternalNotInLibraryError as missing:
-        return builders.external_artist_with_albums(external.artist_page(user=call.user, ref=missing.ref), call.profile)
+        remote = catalogue_artist_get(user=call.user, item=external.of_kind(missing.ref, ResultKind.ARTIST))
+        return builders.external_artist_with_albums(remote, call.profile)
     artist, albums = selectors.artist_with_albums(user=call.user, artist_id=artist_id)
     image_url = _artist_image_urls(call, artist).get("medium")
     node = builders.artist_with_albums(artist, albums, call.profile, image_url=image_url)
@@ -144,7 +146,7 @@ def get_album(call: Call) -> Node:
     try:
         album_id = _id(call, Kind.ALBUM)
     except ids.ExternalNotInLibraryError as missing:
-        remote = external.album_with_songs(user=call.user, ref=missing.ref)
+        remote = catalogue_album_get(user=call.user, item=external.of_kind(missing.ref, ResultKind.ALBUM))
         return builders.external_album_with_songs(remote.album, remote.songs, call.profile)
     album, tracks = selectors.album_with_tracks(user=call.user, album_id=album_id)
     return builders.album_with_songs(album, tracks, call.profile, limits=call.playback_limits())
@@ -154,7 +156,8 @@ def get_song(call: Call) -> Node:
     try:
         track_id = _id(call, Kind.TRACK)
     except ids.ExternalNotInLibraryError as missing:
-        return builders.external_song(external.song_hit(user=call.user, ref=missing.ref), call.profile)
+        song = catalogue_song_get(user=call.user, item=external.of_kind(missing.ref, ResultKind.SONG))
+        return builders.external_song(song, call.profile)
     return builders.song(
         selectors.subsonic_track_get(user=call.user, track_id=track_id), call.profile, limits=call.playback_limits()
     )
@@ -186,14 +189,14 @@ def _artist_info(call: Call, element: str, id3: bool) -> Node:
     return node
 
 
-def _external_artist_info(call: Call, element: str, ref: ids.ExternalRef) -> Node:
+def _external_artist_info(call: Call, element: str, ref: ExternalItem) -> Node:
     """What the source says of its artist: the biography (it knows no similar artists)."""
     if ref.kind is not ResultKind.ARTIST:
         raise SubsonicError(
             ErrorCode.NOT_FOUND,
             f"{ref.kind.title()} {ref.external_id!r} of {ref.source} is not in the library; ask for its artist's info",
         )
-    artist = external.artist_page(user=call.user, ref=ref)
+    artist = catalogue_artist_get(user=call.user, item=ref)
     node = Node(element)
     node.add_text("biography", artist.biography or None)
     node.add_list("similarArtist", [])
@@ -301,9 +304,9 @@ def get_top_songs(call: Call) -> Node:
     return node
 
 
-def _external_top_songs(call: Call, ref: ids.ExternalRef, count: int) -> Node:
+def _external_top_songs(call: Call, ref: ExternalItem, count: int) -> Node:
     """An external artist's top songs as its source ranks them (each an `ext-` song players can play)."""
-    songs = external.artist_page(user=call.user, ref=ref).top_songs[:count]
+    songs = catalogue_artist_get(user=call.user, item=external.of_kind(ref, ResultKind.ARTIST)).top_songs[:count]
     node = Node("topSongs")
     node.add_list("song", [builders.external_song(hit, call.profile) for hit in songs])
     return node

@@ -2,19 +2,27 @@
 finished reportPlayback does (once, if a player sends both: `library.services.play_submit`).
 
 An `ext-` song id (not in the library yet) is accepted by all four: its download is requested and what the
-player did is applied to the track when it lands (`subsonic.external`).
+player did is applied to the track when it lands (`downloads.services.catalogue_actions`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from downloads.services import (
+    catalogue_song_now_playing,
+    catalogue_song_play,
+    catalogue_song_rate,
+    catalogue_song_star,
+    catalogue_song_unstar,
+)
 from library import selectors, services
 from library.models import PlaybackState
+from sources.base import ExternalItem
 from subsonic import external, ids
 from subsonic.call import Call
 from subsonic.errors import invalid_parameter, missing_parameter
-from subsonic.ids import ExternalRef, Kind
+from subsonic.ids import Kind
 
 _KINDS: dict[Kind, Literal["track", "album", "artist"]] = {
     Kind.TRACK: "track",
@@ -24,19 +32,19 @@ _KINDS: dict[Kind, Literal["track", "album", "artist"]] = {
 _ANY = tuple(_KINDS)
 
 
-def _decoded(call: Call, raw: str, *, allowed: tuple[Kind, ...] = _ANY) -> tuple[Kind, int] | ExternalRef:
+def _decoded(call: Call, raw: str, *, allowed: tuple[Kind, ...] = _ANY) -> tuple[Kind, int] | ExternalItem:
     """A library item, or an external song the caller may act on (checked before anything is written)."""
     decoded = ids.decode_or_external(raw, allowed=allowed, bare=Kind.TRACK)
-    return external.require_song(user=call.user, ref=decoded) if isinstance(decoded, ExternalRef) else decoded
+    return external.require_song(user=call.user, ref=decoded) if isinstance(decoded, ExternalItem) else decoded
 
 
-def _targets(call: Call) -> tuple[dict[Literal["track", "album", "artist"], list[int]], list[ExternalRef]]:
+def _targets(call: Call) -> tuple[dict[Literal["track", "album", "artist"], list[int]], list[ExternalItem]]:
     """`id` may name any kind (its prefix tells which); `albumId` and `artistId` are the ID3-era spellings."""
     targets: dict[Literal["track", "album", "artist"], list[int]] = {"track": [], "album": [], "artist": []}
-    remote: list[ExternalRef] = []
+    remote: list[ExternalItem] = []
     for raw in call.params.values("id"):
         decoded = _decoded(call, raw)
-        if isinstance(decoded, ExternalRef):
+        if isinstance(decoded, ExternalItem):
             remote.append(decoded)
         else:
             targets[_KINDS[decoded[0]]].append(decoded[1])
@@ -53,7 +61,7 @@ def _star(call: Call, starred: bool) -> None:
         if item_ids:
             services.star_set(user=call.user, kind=kind, ids=item_ids, starred=starred)
     for ref in remote:
-        (external.star if starred else external.unstar)(user=call.user, ref=ref)
+        (catalogue_song_star if starred else catalogue_song_unstar)(user=call.user, item=ref)
 
 
 def star(call: Call) -> None:
@@ -69,8 +77,8 @@ def set_rating(call: Call) -> None:
     rating = call.params.int_required("rating")
     if not 0 <= rating <= 5:
         raise invalid_parameter("rating", "must be 0 (remove) to 5")
-    if isinstance(decoded, ExternalRef):
-        external.rate(user=call.user, ref=decoded, rating=rating)
+    if isinstance(decoded, ExternalItem):
+        catalogue_song_rate(user=call.user, item=decoded, rating=rating)
         return
     kind, pk = decoded
     services.rating_set(user=call.user, kind=_KINDS[kind], item_id=pk, rating=rating)
@@ -87,14 +95,14 @@ def scrobble(call: Call) -> None:
         raise invalid_parameter("time", "give one time per id, or none")
     submission = call.params.flag("submission", True)
     # Every id is checked before anything is written.
-    items = [song if isinstance(song, ExternalRef) else selectors.track_get(track_id=song[1]) for song in songs]
+    items = [song if isinstance(song, ExternalItem) else selectors.track_get(track_id=song[1]) for song in songs]
     for i, item in enumerate(items):
         played_at = times[i] if times else None
-        if isinstance(item, ExternalRef):
+        if isinstance(item, ExternalItem):
             if submission:
-                external.play(user=call.user, ref=item, played_at=played_at, client=call.client)
+                catalogue_song_play(user=call.user, item=item, played_at=played_at, client=call.client)
             else:
-                external.now_playing(user=call.user, ref=item)
+                catalogue_song_now_playing(user=call.user, item=item)
         elif submission:
             services.play_submit(user=call.user, track=item, played_at=played_at, client=call.client)
         else:
@@ -111,8 +119,8 @@ def report_playback(call: Call) -> None:
     state = PlaybackState(params.choice("state", PlaybackState.values))
     playback_rate = params.number("playbackRate", 1.0)
     ignore_scrobble = params.flag("ignoreScrobble", False)
-    if isinstance(song, ExternalRef):
-        external.now_playing(user=call.user, ref=song)
+    if isinstance(song, ExternalItem):
+        catalogue_song_now_playing(user=call.user, item=song)
         return
     services.playback_report(
         user=call.user,

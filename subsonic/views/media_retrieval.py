@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from django.http.response import HttpResponseBase
 
 from downloads.relay import ArrivingMedia
+from downloads.services import catalogue_cover_get, catalogue_song_playback
 from library import lyrics, selectors
 from library.covers import cover_image, placeholder_image
 from library.lrc import StructuredLyrics
@@ -24,6 +25,7 @@ from library.transcoding import (
     relay_playback_response,
     stream_permission_check,
 )
+from sources.base import ExternalItem, ResultKind
 from subsonic import external, ids
 from subsonic.call import Call
 from subsonic.errors import not_found
@@ -35,17 +37,17 @@ COVER_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def present_track(call: Call, param: str = "id") -> Track:
-    """The song's track; an external song is downloaded first (`external.track_for_playback`)."""
+    """The song's track; an external song is downloaded first."""
     found = playable(call, param, relay=False)
     assert isinstance(found, Track)
     return found
 
 
 def playable(call: Call, param: str = "id", *, relay: bool = True) -> Track | ArrivingMedia:
-    """The song's track, or an external song's download relayed while it arrives (`external.playback_source`)."""
+    """The song's track, or an external song's download relayed while it arrives (`catalogue_song_playback`)."""
     decoded = ids.decode_or_external(call.params.required(param), allowed=(Kind.TRACK,), bare=Kind.TRACK)
-    if isinstance(decoded, ids.ExternalRef):
-        found = external.playback_source(user=call.user, ref=decoded, relay=relay)
+    if isinstance(decoded, ExternalItem):
+        found = catalogue_song_playback(user=call.user, item=external.of_kind(decoded, ResultKind.SONG), relay=relay)
         if isinstance(found, ArrivingMedia):
             return found
         track = found
@@ -119,7 +121,8 @@ def get_cover_art(call: Call) -> HttpResponseBase:
     try:
         kind, pk = ids.decode_cover(call.params.required("id"))
     except ids.ExternalNotInLibraryError as missing:
-        path, content_type = external.cover(user=call.user, ref=missing.ref, size=size)
+        ref = missing.ref
+        path, content_type = catalogue_cover_get(user=call.user, item=ref, key=ids.external_item_id(ref), size=size)
     else:
         relative = selectors.cover_relative_path(kind=_COVER_KINDS[kind], item_id=pk, user=call.user)
         if relative:

@@ -7,12 +7,14 @@ the place the player gave it, when the download lands.
 from __future__ import annotations
 
 from accounts.selectors import user_get_by_username
+from downloads.services import catalogue_song_playlist_add
 from library import selectors, services
 from library.models import Playlist
+from sources.base import ExternalItem
 from subsonic import builders, external, ids
 from subsonic.call import Call
 from subsonic.errors import missing_parameter
-from subsonic.ids import ExternalRef, Kind
+from subsonic.ids import Kind
 from subsonic.responses import Node
 
 
@@ -43,15 +45,15 @@ def get_playlist(call: Call) -> Node:
     return _with_entries(call, _playlist(call, "id"))
 
 
-def _songs(call: Call, param: str) -> tuple[list[int], list[tuple[int, ExternalRef]]]:
+def _songs(call: Call, param: str) -> tuple[list[int], list[tuple[int, ExternalItem]]]:
     return external.songs_split(user=call.user, raw_ids=call.params.values(param))
 
 
 def _external_entries(
-    call: Call, playlist: Playlist, remote: list[tuple[int, ExternalRef]], *, at_end: bool = False
+    call: Call, playlist: Playlist, remote: list[tuple[int, ExternalItem]], *, at_end: bool = False
 ) -> None:
     for position, ref in remote:
-        external.playlist_entry(user=call.user, ref=ref, playlist=playlist, position=None if at_end else position)
+        catalogue_song_playlist_add(user=call.user, item=ref, playlist=playlist, position=None if at_end else position)
 
 
 def create_playlist(call: Call) -> Node:

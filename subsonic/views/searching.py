@@ -1,13 +1,15 @@
 """search2 / search3. An empty query (also `""`, `''`, `*`) pages through the whole library: the sync path.
 
-A non-empty query also brings the external catalogue's hits (`subsonic.external`), after the library's, on the
-first page of each kind only: players page through the library, and the source's first page is all it offers.
+A non-empty query also brings the external catalogue's hits (`downloads.services.catalogue_search`) of the
+sources players can name (all, or the music folder's), after the library's, on the first page of each kind only:
+players page through the library, and the source's first page is all it offers.
 """
 
 from __future__ import annotations
 
+from downloads.services import catalogue_search_start
 from library import selectors
-from subsonic import builders, external
+from subsonic import builders, ids
 from subsonic.call import Call
 from subsonic.responses import Node
 
@@ -25,10 +27,10 @@ def _search(call: Call, element: str, *, id3: bool) -> Node:
     }
     offsets = {kind: params.int_or(f"{kind}Offset", 0, minimum=0) for kind in ("artist", "album", "song")}
     source = call.folder_source()
-    remote = external.search_start(
+    remote = catalogue_search_start(
         user=call.user,
         query=selectors.search_query_text(query),
-        source=source,
+        sources=[name for name in ids.EXTERNAL_SOURCES.values() if source in (None, name)],
         **{f"{kind}_count": counts[kind] if offsets[kind] == 0 else 0 for kind in counts},
     )
     library = selectors.library_search(

@@ -12,8 +12,9 @@ import pytest
 
 from accounts.models import User
 from downloads.selectors import SourceHits
+from downloads.services.catalogue import CATALOGUE_KINDS
 from library.models import Track
-from sources.base import ResultKind, SearchResult
+from sources.base import ExternalItem, ResultKind, SearchResult
 from sources.selectors import source_status
 from subsonic import ids
 from tests.factories.accounts import UserFactory
@@ -51,10 +52,12 @@ def _local_track(title: str, **extra: Any) -> Track:
 # Ids
 # --------------------------------------------------------------------------------------------------------------
 def test_external_ids_round_trip_and_name_their_source_and_kind() -> None:
-    for kind, prefix in ((ResultKind.SONG, "ext-yt-"), (ResultKind.ALBUM, "ext-yta-"), (ResultKind.ARTIST, "ext-ytr-")):
+    prefixes = {ResultKind.SONG: "ext-yt-", ResultKind.ALBUM: "ext-yta-", ResultKind.ARTIST: "ext-ytr-"}
+    assert set(prefixes) == CATALOGUE_KINDS  # every kind the catalogue offers has an id players can send back
+    for kind, prefix in prefixes.items():
         encoded = ids.external_id("youtube", kind, "Ab_c-9")
         assert encoded == f"{prefix}Ab_c-9"
-        assert ids.external_ref(encoded) == ids.ExternalRef("youtube", kind, "Ab_c-9")
+        assert ids.external_ref(encoded) == ExternalItem("youtube", kind, "Ab_c-9")
     assert ids.external_id("local", ResultKind.SONG, "x") is None  # players cannot name the local source's items
     assert ids.external_ref("tr-12") is None
 
@@ -135,7 +138,9 @@ def test_a_song_the_library_has_from_elsewhere_is_not_repeated_by_isrc_or_record
         ),
         SearchResult("youtube", ResultKind.SONG, "vidUGCUGC01", "Localhost Blues (cover)", isrc="USFAK1799999"),
     ]
-    monkeypatch.setattr("subsonic.external.sources_search", lambda **_kwargs: [SourceHits("youtube", hits)])
+    monkeypatch.setattr(
+        "downloads.services.catalogue_search.sources_search", lambda **_kwargs: [SourceHits("youtube", hits)]
+    )
     assert _songs(api.call("search3", query="cd")) == [ids.track_id(ripped.pk), ids.track_id(tagged.pk), COVER]
 
 
@@ -236,7 +241,7 @@ def test_a_hit_with_an_id_no_player_could_send_back_is_skipped_and_logged(
 ) -> None:
     band = hybrid.catalog.artists["UCband0000000000000000001"]
     hybrid.catalog.songs["bad id/../x"] = FakeSong("bad id/../x", "Localhost Garbage", [band], 2)
-    with caplog.at_level(logging.WARNING, logger="subsonic.external"):
+    with caplog.at_level(logging.WARNING, logger="downloads.services.catalogue"):
         reply = api.call("search3", "json", query="localhost")
     assert _songs(reply) == [BLUES, COVER]
     assert "unusable id 'bad id/../x': skipped" in caplog.text
