@@ -13,3 +13,9 @@ application = get_wsgi_application()
 import mcma.urls  # noqa: E402, F401
 
 gc.freeze()
+# A 500-song page allocates tens of thousands of objects that live until the answer is sent. At the default
+# threshold (700) the young collections keep finding them alive and promote them, and every few thousand promoted
+# objects trigger a full collection: a quarter of the time spent building a page. Collecting the youngest
+# generation every 20,000 allocations instead lets a page's objects die young, freed by reference counting.
+_, older, oldest = gc.get_threshold()
+gc.set_threshold(20_000, older, oldest)
