@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -123,7 +123,8 @@ def sidecar_read(sidecar: Sidecar) -> tuple[str, bool]:
 
 def sidecars_sync(*, source: str, found: Sequence[tuple[str, Sequence[Sidecar]]]) -> int:
     """Bring the sidecar lyrics of these tracks (by source_id) up to date with the files the scan found beside
-    them; one query for the batch, files read only when their (mtime, size) changed. Returns how many changed."""
+    them: files read only when their (mtime, size) changed, then every change of the batch in one transaction
+    (an import finds a sidecar beside many of its files). Returns how many changed."""
     wanted = {relative: {item.kind: item for item in sidecars} for relative, sidecars in found}
     tracks = {
         source_id: (pk, skips or {})
@@ -137,40 +138,63 @@ def sidecars_sync(*, source: str, found: Sequence[tuple[str, Sequence[Sidecar]]]
             track_id__in=[pk for pk, _skips in tracks.values()], kind__in=SIDECAR_SUFFIXES
         )
     }
-    changed = 0
+    changes = _SidecarChanges()
     for relative, (track_id, skips) in tracks.items():
         sidecars = wanted[relative]
         for kind in SIDECAR_SUFFIXES:
             row = stored.get((track_id, kind))
-            changed += _sidecar_apply(track_id, kind, sidecars.get(kind), row, skipped=lyrics_key(kind) in skips)
-    return changed
+            changes.add(track_id, kind, sidecars.get(kind), row, skipped=lyrics_key(kind) in skips)
+    changes.save()
+    return changes.count
 
 
-def _sidecar_apply(track_id: int, kind: str, sidecar: Sidecar | None, row: TrackLyrics | None, *, skipped: bool) -> int:
-    skip_key = lyrics_key(kind)
-    if sidecar is None:
-        if skipped:  # the corrupt sidecar was removed: its reason goes with it
-            track_skip_set(track_id=track_id, what=skip_key, reason=None)
-        if row is None:
-            return int(skipped)
-        row.delete()  # the sidecar was removed
-        return 1
-    if row is not None and row.stamp == sidecar.stamp:
-        return 0
-    try:
-        text, synced = sidecar_read(sidecar)
-    except ValueError as exc:
+@dataclass
+class _SidecarChanges:
+    """What a batch's sidecars change: lyrics rows to write or delete, and skip reasons to set or clear."""
+
+    written: list[TrackLyrics] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    skips: list[tuple[int, str, str | None]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, track_id: int, kind: str, sidecar: Sidecar | None, row: TrackLyrics | None, *, skipped: bool) -> None:
+        skip_key = lyrics_key(kind)
+        if sidecar is None:
+            if skipped:  # the corrupt sidecar was removed: its reason goes with it
+                self.skips.append((track_id, skip_key, None))
+            if row is not None:  # the sidecar was removed
+                self.deleted.append(row.pk)
+            self.count += int(skipped or row is not None)
+            return
+        if row is not None and row.stamp == sidecar.stamp:
+            return
+        self.count += 1
+        try:
+            text, synced = sidecar_read(sidecar)
+        except ValueError as exc:
+            if row is not None:
+                self.deleted.append(row.pk)
+            self.skips.append((track_id, skip_key, str(exc)))
+            logger.info("lyrics sidecar of track %s skipped: %s", track_id, exc)
+            return
+        self.written.append(TrackLyrics(track_id=track_id, kind=kind, text=text, synced=synced, stamp=sidecar.stamp))
+        if skipped:
+            self.skips.append((track_id, skip_key, None))
+
+    def save(self) -> None:
+        if not (self.written or self.deleted or self.skips):
+            return
         with transaction.atomic():
-            TrackLyrics.objects.filter(track_id=track_id, kind=kind).delete()
-            track_skip_set(track_id=track_id, what=skip_key, reason=str(exc))
-        logger.info("lyrics sidecar of track %s skipped: %s", track_id, exc)
-        return 1
-    with transaction.atomic():
-        TrackLyrics.objects.update_or_create(
-            track_id=track_id, kind=kind, defaults={"text": text, "synced": synced, "stamp": sidecar.stamp}
-        )
-        track_skip_set(track_id=track_id, what=skip_key, reason=None)
-    return 1
+            if self.deleted:
+                TrackLyrics.objects.filter(pk__in=self.deleted).delete()
+            TrackLyrics.objects.bulk_create(
+                self.written,
+                update_conflicts=True,
+                unique_fields=["track", "kind"],
+                update_fields=["text", "synced", "stamp", "updated_at"],
+            )
+            for track_id, what, reason in self.skips:
+                track_skip_set(track_id=track_id, what=what, reason=reason)
 
 
 # ---------------------------------------------------------------------------------------------------------------
