@@ -198,6 +198,17 @@ def album_rows(qs: QuerySet[Album]) -> list[AlbumRow]:
     return with_genre_names(AlbumRow.rows(qs))
 
 
+def track_rows_in_key_range(qs: QuerySet[Track], *, first: int, last: int) -> list[TrackRow]:
+    """The song rows of a `subsonic_tracks` queryset with keys from `first` to `last`, in key order, with genre
+    names: a page of the full-library sync, whose keys are consecutive in `qs`. Two bound values instead of the
+    page's 500 keys: binding and planning a 500-value IN list cost more than reading the rows."""
+    rows = TrackRow.rows(qs.filter(pk__gte=first, pk__lte=last).order_by("pk"))
+    genres = Track.genres.through.objects.filter(track_id__gte=first, track_id__lte=last).values_list(
+        "track_id", "genre__name"
+    )
+    return _genre_names_set(rows, genres)
+
+
 _GenreOwner = TypeVar("_GenreOwner", Album, Track, AlbumRow, TrackRow)
 
 
@@ -216,6 +227,11 @@ def with_genre_names(items: Iterable[_GenreOwner]) -> list[_GenreOwner]:
         rows = Track.genres.through.objects.filter(track_id__in=[o.pk for o in objects]).values_list(
             "track_id", "genre__name"
         )
+    return _genre_names_set(objects, rows)
+
+
+def _genre_names_set(objects: list[_GenreOwner], rows: QuerySet[Any, tuple[int, str]]) -> list[_GenreOwner]:
+    """`rows`: (owner id, genre name) of the objects' genres (and perhaps of others)."""
     names: dict[int, list[str]] = {}
     for owner_id, name in rows.order_by("genre__name_key"):
         names.setdefault(owner_id, []).append(name)

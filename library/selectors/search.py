@@ -17,7 +17,7 @@ from accounts.models import User
 from library.models import Album, Artist, Genre, Track
 from library.selectors.base import in_order, present_tracks_by_key
 from library.selectors.catalog import albums_list, artists_list, tracks_list
-from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows
+from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows, track_rows_in_key_range
 from library.selectors.subsonic import albums_base, library_change, subsonic_artists, subsonic_tracks
 from library.text import fold
 
@@ -221,8 +221,17 @@ def library_search(
     return SearchResult(
         artists=in_order(list(artists.filter(pk__in=artist_pks)), artist_pks) if artist_pks else [],
         albums=in_order(album_rows(albums.filter(pk__in=album_pks)), album_pks) if album_pks else [],
-        tracks=in_order(track_rows(tracks.filter(pk__in=track_pks)), track_pks) if track_pks else [],
+        tracks=_tracks(tracks, track_pks, in_key_order=not text),
     )
+
+
+def _tracks(tracks: QuerySet[Track], pks: list[int], *, in_key_order: bool) -> list[TrackRow]:
+    if not pks:
+        return []
+    if in_key_order:  # a sync page: the tracks of `tracks` from its first key to its last, bar any that came since
+        wanted = set(pks)
+        return [row for row in track_rows_in_key_range(tracks, first=pks[0], last=pks[-1]) if row.pk in wanted]
+    return in_order(track_rows(tracks.filter(pk__in=pks)), pks)
 
 
 # How long the key a full-sync page ended on is kept for the next page (a sync runs for seconds or minutes).

@@ -134,3 +134,21 @@ def test_full_sync_pages_resume_after_the_last_key_only_while_the_library_is_unc
     TrackFactory._meta.model.objects.filter(pk=keys[1]).update(is_missing=True)  # a new library state
     present = [key for key in keys if key != keys[1]]
     assert _sync_page(user, 3, 3) == present[3:6]  # counted again, not resumed after a key of the old state
+
+
+def test_a_sync_page_is_read_by_its_key_range_and_holds_only_its_own_present_tracks() -> None:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cache.clear()
+    user = UserFactory.create()
+    keys = sorted(TrackFactory.create().pk for _ in range(9))
+    TrackFactory._meta.model.objects.filter(pk__in=[keys[1], keys[4]]).update(is_missing=True)
+    present = [key for key in keys if key not in (keys[1], keys[4])]
+    with CaptureQueriesContext(connection) as captured:
+        assert _sync_page(user, 0, 4) == present[0:4]
+    rows_query = next(query["sql"] for query in captured.captured_queries if '"library_album"' in query["sql"])
+    assert " IN (" not in rows_query, rows_query  # two bound keys, not the page's keys
+    assert _sync_page(user, 4, 4) == present[4:]
+    assert _sync_page(user, 7, 4) == []
