@@ -271,6 +271,14 @@ def main() -> None:
                 measured["worker"].append(_child("import", root, args.batch_size, worker_work, in_worker=True))
     finally:
         shutil.rmtree(works, ignore_errors=True)  # copies of the whole library: never leave them behind in /tmp
+    # Each round's import against the same round's bare loop: the spread says how much the machine drifted.
+    shares = {
+        name: [
+            r["tracks"] / r["wall"] / (b["tracks"] / b["wall"]) for r, b in zip(results, measured["bare"], strict=True)
+        ]
+        for name, results in measured.items()
+        if results and name != "bare"
+    }
     bare = _median(measured.pop("bare"))
     runs = {name: _median(results) for name, results in measured.items() if results}
     print(_line("bare", bare))
@@ -283,6 +291,10 @@ def main() -> None:
             f"{name}: {run['tracks'] / run['wall'] / bare_rate:.0%} of the bare loop's throughput by wall time, "
             f"{run['tracks'] / run['cpu'] / bare_cpu_rate:.0%} by CPU time (target >= 35%); "
             f"peak RSS {run['rss_mb']:.0f} MB (target < 300 MB); {int(run.get('failed', 0))} files failed"
+        )
+        print(
+            f"{name}: share of the same round's bare loop, round by round: "
+            + ", ".join(f"{v:.0%}" for v in shares[name])
         )
         print(
             f"{name}: unchanged rescan of {int(run['rescan_unchanged'])} tracks in {run['rescan_wall']:.2f} s, "
