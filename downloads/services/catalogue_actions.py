@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from accounts.models import User
 from downloads.services.catalogue import catalogue_song_check
@@ -15,35 +16,14 @@ from mcma.errors import NotFoundError
 from sources.base import ExternalItem
 
 
-def _referencing(
-    user: User,
-    item: ExternalItem,
-    action: PendingAction | None = None,
-    *,
-    rating: int | None = None,
-    played_at: datetime | None = None,
-    client: str = "",
-    playlist: Playlist | None = None,
-    position: int | None = None,
-    position_ms: int | None = None,
-    comment: str = "",
-) -> None:
+def _referencing(user: User, item: ExternalItem, action: PendingAction | None = None, **details: Any) -> None:
+    """Request the song's download and, with `action`, record it to apply when the song lands; `details` are
+    that action's own arguments to `pending_reference_add` (rating, played_at, playlist, position…)."""
     catalogue_song_check(user=user, item=item)
     record = None
     if action is not None:
         record = partial(
-            pending_reference_add,
-            user=user,
-            source=item.source,
-            external_id=item.external_id,
-            action=action,
-            rating=rating,
-            played_at=played_at,
-            client=client,
-            playlist=playlist,
-            position=position,
-            position_ms=position_ms,
-            comment=comment,
+            pending_reference_add, user=user, source=item.source, external_id=item.external_id, action=action, **details
         )
     download_request_referencing(user=user, source=item.source, external_id=item.external_id, reference=record)
 
