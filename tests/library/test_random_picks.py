@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -57,3 +59,28 @@ def test_random_albums_are_distinct_present_and_without_order_by_random() -> Non
     assert not any("RANDOM()" in query["sql"].upper() for query in queries.captured_queries)
     every = selectors.album_list(user=user, list_type=selectors.AlbumListType.RANDOM, size=50)
     assert len(every) == 29
+
+
+def test_dense_keys_are_probed_a_quarter_over_the_size_then_by_the_shortfall(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are mostly dense: the first probe draws 25% more keys than wanted; a shortfall (here half the keys
+    missing) is drawn again at four times the shortfall."""
+    from library.selectors import subsonic
+
+    draws: list[int] = []
+    sample = subsonic._random.sample
+
+    def recorded(population: Any, k: int) -> list[Any]:
+        draws.append(k)
+        return sample(population, k)
+
+    monkeypatch.setattr(subsonic._random, "sample", recorded)
+    tracks = TrackFactory.create_batch(80)
+    qs = Track.objects.filter(is_missing=False)
+    assert len(selectors.random_pks(qs, 8)) == 8
+    assert draws[0] == 10
+    Track.objects.filter(pk__in=[track.pk for track in tracks[::2]]).update(is_missing=True)
+    draws.clear()
+    picked = selectors.random_pks(qs, 8)
+    assert len(set(picked)) == 8
+    assert draws[0] == 10
+    assert all(draw > 10 for draw in draws[1:-1]), draws  # the shortfall, four times over (the last: the order)
