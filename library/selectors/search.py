@@ -77,6 +77,10 @@ _RANK_KEYS: dict[type[Model], tuple[str, str]] = {
 }
 
 
+# The rank class, then the user's most played, then starred (then by name and key).
+_RANK_ORDER = ("search_rank", "-play_count", "-search_starred")
+
+
 def _ranked(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
     """Best match first, for players that play the first hit: the whole key equal to the query, then starting
     with it, then holding it as whole words, then anything else that matched (a fragment inside a word, or a
@@ -92,10 +96,6 @@ def _ranked(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
         default=Value(3),
     )
     return qs.alias(search_padded=padded).alias(search_rank=rank).order_by(*_RANK_ORDER, name, "pk")
-
-
-# The rank class, then the user's most played, then starred (then by name and key).
-_RANK_ORDER = ("search_rank", "-play_count", "-search_starred")
 
 
 def _leading(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
@@ -165,7 +165,11 @@ def catalog_search(*, user: User, query: str, limit: int) -> CatalogHits:
 
 
 def _best(qs: QuerySet[_M], *, query: str, limit: int) -> list[_M]:
-    pks = search_page_pks(qs, query=query, offset=0, count=limit)
+    return _loaded(qs, search_page_pks(qs, query=query, offset=0, count=limit))
+
+
+def _loaded(qs: QuerySet[_M], pks: list[int]) -> list[_M]:
+    """The items of `qs` with these keys, in their order."""
     return in_order(list(qs.filter(pk__in=pks)), pks) if pks else []
 
 
@@ -202,8 +206,9 @@ def library_search(
 ) -> SearchResult:
     """search2/search3. Accent- and case-insensitive word match, best match first (`search_page_pks`); an empty query
     (also `""`, `''` or `*`) pages through the whole library by primary key, the stable order offline-sync
-    clients rely on. A count of 0 skips that kind. Query count is fixed: two queries (+ one for genres) per
-    kind asked for."""
+    clients rely on. A count of 0 skips that kind. Query count is bounded: per kind asked for, the page of keys
+    (for a query, two when the items starting with it do not fill the page), the rows, and genres for albums and
+    songs."""
     text = search_query_text(query)
     artists = subsonic_artists(user=user, source=source, album_artists_only=False)
     albums = albums_base(user=user, source=source)
@@ -219,7 +224,7 @@ def library_search(
         album_pks = _page_pks(albums.order_by("pk"), album_offset, album_count)
         track_pks = _sync_page_pks(present.order_by("pk"), source=source, offset=song_offset, count=song_count)
     return SearchResult(
-        artists=in_order(list(artists.filter(pk__in=artist_pks)), artist_pks) if artist_pks else [],
+        artists=_loaded(artists, artist_pks),
         albums=in_order(album_rows(albums.filter(pk__in=album_pks)), album_pks) if album_pks else [],
         tracks=_tracks(tracks, track_pks, in_key_order=not text),
     )
