@@ -83,4 +83,5 @@ def test_dense_keys_are_probed_a_quarter_over_the_size_then_by_the_shortfall(mon
     picked = selectors.random_pks(qs, 8)
     assert len(set(picked)) == 8
     assert draws[0] == 10
-    assert all(draw > 10 for draw in draws[1:-1]), draws  # the shortfall, four times over (the last: the order)
+    # Later rounds draw four times the shortfall (at most 8, here); the last call shuffles the picks.
+    assert all(draw % 4 == 0 and draw <= 32 for draw in draws[1:-1]), draws
