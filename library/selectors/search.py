@@ -4,17 +4,26 @@ kept in sync by triggers), genres (a short table) directly. Used by the REST lis
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import Case, CharField, F, Model, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, CharField, F, Manager, Model, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
 from accounts.models import User
-from library.models import Album, Artist, Genre, Track
+from library.models import (
+    Album,
+    AlbumAnnotation,
+    Artist,
+    ArtistAnnotation,
+    Genre,
+    Track,
+    TrackAnnotation,
+)
 from library.selectors.base import in_order, present_tracks_by_key
 from library.selectors.catalog import albums_list, artists_list, tracks_list
 from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows, track_rows_in_key_range
@@ -47,10 +56,9 @@ def _like_literal(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _indexed_match(qs: QuerySet[_M], terms: list[str]) -> QuerySet[_M]:
-    """The items whose index row (their folded name, plus artist and album names) holds every term."""
-    if not terms:
-        return qs
+def _match_sql(qs: QuerySet[Any], terms: list[str]) -> tuple[str, list[str]]:
+    """The SELECT of the keys whose index row (their folded name, plus artist and album names) holds every term,
+    with its parameters."""
     table = f"{qs.model._meta.db_table}_search"
     if connections[qs.db].vendor == "sqlite":
         indexed = [term for term in terms if len(term) >= _TRIGRAM]
@@ -60,13 +68,16 @@ def _indexed_match(qs: QuerySet[_M], terms: list[str]) -> QuerySet[_M]:
             if len(term) < _TRIGRAM:
                 clauses.append("instr(body, %s) > 0")
                 params.append(term)
-        where = " AND ".join(clauses)
-        ids = RawSQL(f"SELECT rowid FROM {table} WHERE {where}", params)  # noqa: S608, S611 - values are params
-    else:
-        likes = " AND ".join("body LIKE %s" for _ in terms)
-        literals = [_like_literal(term) for term in terms]
-        ids = RawSQL(f"SELECT item_id FROM {table} WHERE {likes}", literals)  # noqa: S608, S611 - values are params
-    return qs.filter(pk__in=ids)
+        return f"SELECT rowid FROM {table} WHERE {' AND '.join(clauses)}", params  # noqa: S608 - values are params
+    likes = " AND ".join("body LIKE %s" for _ in terms)
+    return f"SELECT item_id FROM {table} WHERE {likes}", [_like_literal(term) for term in terms]  # noqa: S608
+
+
+def _indexed_match(qs: QuerySet[_M], terms: list[str]) -> QuerySet[_M]:
+    """The items of `qs` whose index row holds every term."""
+    if not terms:
+        return qs
+    return qs.filter(pk__in=RawSQL(*_match_sql(qs, terms)))  # noqa: S611 - values are params
 
 
 # kind -> (the folded key ranking compares with the query, the column ties are broken by)
@@ -77,8 +88,9 @@ _RANK_KEYS: dict[type[Model], tuple[str, str]] = {
 }
 
 
-# The rank class, then the user's most played, then starred (then by name and key).
-_RANK_ORDER = ("search_rank", "-play_count", "-search_starred")
+# Within a rank class: the user's most played, then starred (then by name and key).
+_POPULAR_FIRST = ("-play_count", "-search_starred")
+_RANK_ORDER = ("search_rank", *_POPULAR_FIRST)
 
 
 def _ranked(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
@@ -130,17 +142,102 @@ def search_ordered(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
     return _ranked(_with_starred(_indexed_match(qs, search_terms(query))), query=query)
 
 
-def search_page_pks(qs: QuerySet[_M], *, query: str, offset: int, count: int) -> list[int]:
+def search_page_pks(qs: QuerySet[_M], *, user: User, query: str, offset: int, count: int) -> list[int]:
     """One page of `search_ordered(qs)` as primary keys. A common word matches a fifth of a large library, and
-    ranking every match costs more than a player waits for; when the items starting with the query (the first
-    rank classes, found by an index range) fill the page, the other matches are never ranked."""
+    ranking every match costs more than a player waits for: the page is cut from the ranking's parts
+    (`_ranking_parts`), each found without ranking the others, and a part is only read when the page reaches it."""
     if count <= 0:
         return []
-    if search_terms(query):
-        pks = _page_pks(_leading(_with_starred(qs), query=query), offset, count)
+    if not search_terms(query):
+        return _page_pks(search_ordered(qs, query=query), offset, count)
+    parts = _ranking_parts(qs, user=user, query=query, wanted=offset + count)
+    pks: list[int] = []
+    skip = offset
+    for part in parts:
+        found = _page_pks(part, skip, count - len(pks))
+        pks += found
         if len(pks) == count:
-            return pks
-    return _page_pks(search_ordered(qs, query=query), offset, count)
+            break
+        if found:
+            skip = 0
+        elif skip:
+            skip -= part.count()
+    return pks
+
+
+def _ranking_parts(qs: QuerySet[_M], *, user: User, query: str, wanted: int) -> Iterator[QuerySet[_M]]:
+    """`_ranked` as consecutive parts, each in `_ranked` order, made as the page needs them. First the items whose
+    key starts with the query (`_leading`: an index range). The other matches, when few, are ranked at once;
+    when many (a common word), those holding the query as whole words further on in their key come from the
+    index rows with a word starting with it (ranked at once or walked, as their number says), and the rest are
+    walked (`_walked`)."""
+    key, name = _RANK_KEYS[qs.model]
+    phrase = fold(query)
+    terms = search_terms(query)
+    starred = _with_starred(qs)
+    yield _leading(starred, query=query)
+    padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
+    inner = _alias(starred, search_padded=padded).exclude(**{f"{key}__startswith": phrase})
+    if not _is_common(qs, terms, wanted=wanted):
+        yield _ranked(_indexed_match(inner, terms), query=query)
+        return
+    whole_words = Q(search_padded__contains=f" {phrase} ")
+    word_start = [f" {phrase}"]
+    if _is_common(qs, word_start, wanted=wanted):
+        yield from _walked(inner.filter(whole_words), user=user, terms=word_start)
+    else:
+        yield _indexed_match(inner.filter(whole_words), word_start).order_by(*_POPULAR_FIRST, name, "pk")
+    yield from _walked(inner.exclude(whole_words), user=user, terms=terms)
+
+
+# A query is common when the index holds at least this many matches for each item up to the page's end: walking
+# the name index in order then meets a page's worth within a few thousand rows.
+_COMMON_MATCHES_PER_WANTED = 50
+
+# kind -> (its users' annotations, the annotation's key to the item)
+_ANNOTATIONS: dict[type[Model], tuple[Manager[Any], str]] = {
+    Artist: (ArtistAnnotation.objects, "artist_id"),
+    Album: (AlbumAnnotation.objects, "album_id"),
+    Track: (TrackAnnotation.objects, "track_id"),
+}
+
+
+def _walked(qs: QuerySet[_M], *, user: User, terms: list[str]) -> Iterator[QuerySet[_M]]:
+    """The many items of `qs` (one rank class) whose index row holds every term, in `_ranked` order: first those
+    `user` played or starred (from the user's annotation rows), then the rest, all unplayed and unstarred, so in
+    name order: a walk of the name index that checks each item's index row and stops when the page is full."""
+    _, name = _RANK_KEYS[qs.model]
+    annotations, item = _ANNOTATIONS[qs.model]
+    interesting = annotations.filter(Q(play_count__gt=0) | Q(starred_at__isnull=False), user=user).values(item)
+    matching = qs.filter(_index_row_holds(qs, terms))
+    yield matching.filter(pk__in=interesting).order_by(*_POPULAR_FIRST, name, "pk")
+    yield matching.exclude(pk__in=interesting).order_by(name, "pk")
+
+
+def _is_common(qs: QuerySet[Any], terms: list[str], *, wanted: int) -> bool:
+    sql, params = _match_sql(qs, terms)
+    enough = _COMMON_MATCHES_PER_WANTED * wanted
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s) matched", [*params, enough])  # noqa: S608
+        (matched,) = cursor.fetchone()
+    return bool(matched >= enough)
+
+
+def _index_row_holds(qs: QuerySet[Any], terms: list[str]) -> RawSQL:
+    """The condition that each item's own index row holds every term, looked up by its key: for walking items in
+    another order, where the set of all matches (`_indexed_match`) would be built first, at a fifth of a large
+    library for a common word."""
+    table = qs.model._meta.db_table
+    own_row = f'= "{table}"."{qs.model._meta.pk.column}"'
+    if connections[qs.db].vendor == "sqlite":
+        where = " AND ".join([f"rowid {own_row}"] + ["instr(body, %s) > 0"] * len(terms))
+        values = terms
+    else:
+        where = " AND ".join([f"item_id {own_row}"] + ["body LIKE %s"] * len(terms)) + " OFFSET 0"
+        values = [_like_literal(term) for term in terms]
+    # PostgreSQL would turn a plain EXISTS into a join with every match; OFFSET 0 keeps it a per-item lookup.
+    exists = f"EXISTS (SELECT 1 FROM {table}_search WHERE {where})"  # noqa: S608 - values are params
+    return RawSQL(exists, values, output_field=BooleanField())  # noqa: S611 - values are params
 
 
 def genres_search(qs: QuerySet[Genre], *, query: str) -> QuerySet[Genre]:
@@ -158,14 +255,14 @@ def catalog_search(*, user: User, query: str, limit: int) -> CatalogHits:
     """The library's best `limit` artists, albums and tracks for `query`, as the REST lists show them (the
     REST `/search` and the admin search page)."""
     return CatalogHits(
-        artists=_best(artists_list(user=user), query=query, limit=limit),
-        albums=_best(albums_list(user=user), query=query, limit=limit),
-        tracks=_best(tracks_list(user=user), query=query, limit=limit),
+        artists=_best(artists_list(user=user), user=user, query=query, limit=limit),
+        albums=_best(albums_list(user=user), user=user, query=query, limit=limit),
+        tracks=_best(tracks_list(user=user), user=user, query=query, limit=limit),
     )
 
 
-def _best(qs: QuerySet[_M], *, query: str, limit: int) -> list[_M]:
-    return _loaded(qs, search_page_pks(qs, query=query, offset=0, count=limit))
+def _best(qs: QuerySet[_M], *, user: User, query: str, limit: int) -> list[_M]:
+    return _loaded(qs, search_page_pks(qs, user=user, query=query, offset=0, count=limit))
 
 
 def _loaded(qs: QuerySet[_M], pks: list[int]) -> list[_M]:
@@ -214,9 +311,9 @@ def library_search(
     albums = albums_base(user=user, source=source)
     tracks = subsonic_tracks(user=user, source=source)
     if text:
-        artist_pks = search_page_pks(artists, query=text, offset=artist_offset, count=artist_count)
-        album_pks = search_page_pks(albums, query=text, offset=album_offset, count=album_count)
-        track_pks = search_page_pks(tracks, query=text, offset=song_offset, count=song_count)
+        artist_pks = search_page_pks(artists, user=user, query=text, offset=artist_offset, count=artist_count)
+        album_pks = search_page_pks(albums, user=user, query=text, offset=album_offset, count=album_count)
+        track_pks = search_page_pks(tracks, user=user, query=text, offset=song_offset, count=song_count)
     else:
         # Keys only from the track table (and its present-track index), not the joins a song element needs.
         present = present_tracks_by_key().filter(source=source) if source else present_tracks_by_key()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from library import selectors, services
+from library.selectors import search
 from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
 
@@ -95,33 +99,68 @@ def test_rest_search_ranks_too() -> None:
     assert [track.title for track in ranked] == ["Day", "Lovely Day"]
 
 
-def test_pages_are_the_ranked_order_whether_or_not_the_leading_titles_fill_them() -> None:
-    """A page the titles starting with the query fill is served from those alone (an index range, the other
-    matches unranked): every page, at every offset and size, must be the same slice of the whole ranking."""
-    user = UserFactory.create()
-    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
-    titles = [*TITLES, "Love", "LOVE me do", "Love_Song", "Lovesick", "Glove", "Love%"]
-    tracks = [TrackFactory.create(title=title, album=album) for title in titles]
-    services.play_record(user=user, track=tracks[TITLES.index("Lovely Day")])
-    services.star_set(user=user, kind="track", ids=[tracks[-1].pk, tracks[TITLES.index("Glove Box")].pk], starred=True)
-    base = selectors.subsonic_tracks(user=user, source=None)
-    for query in ("love", "love s", "love_", "lo", "ove"):
+def _assert_pages_are_slices(base: QuerySet[Any], *, user: User, queries: tuple[str, ...]) -> None:
+    for query in queries:
         ranked = list(selectors.search_ordered(base, query=query).values_list("pk", flat=True))
         assert ranked, query
         for count in (1, 2, 3, 5, 20):
             for offset in range(len(ranked) + 1):
-                page = selectors.search_page_pks(base, query=query, offset=offset, count=count)
+                page = selectors.search_page_pks(base, user=user, query=query, offset=offset, count=count)
                 assert page == ranked[offset : offset + count], (query, offset, count)
+
+
+# How many matches per wanted item make a query common: 0, every query (the whole-word and fragment classes are
+# walked in name order after the user's played and starred items); 1, those with more matches than the page's end
+# (a mix); the default, none here (the matches after the leading ones are ranked at once).
+COMMONNESS = pytest.mark.parametrize("matches_per_wanted", [0, 1, search._COMMON_MATCHES_PER_WANTED])
+
+
+@COMMONNESS
+def test_track_pages_are_the_ranked_order_however_they_are_found(
+    monkeypatch: pytest.MonkeyPatch, matches_per_wanted: int
+) -> None:
+    """Pages are cut from the ranking's parts, each found its own way: every page, at every offset and size, must
+    be the same slice of the whole ranking."""
+    monkeypatch.setattr(search, "_COMMON_MATCHES_PER_WANTED", matches_per_wanted)
+    user, other = UserFactory.create(), UserFactory.create()
+    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
+    titles = [*TITLES, "Love", "LOVE me do", "Love_Song", "Lovesick", "Glove", "Love%", "Gloves", "Cloves"]
+    tracks = {title: TrackFactory.create(title=title, album=album) for title in titles}
+    lovers = AlbumFactory.create(album_artist=ArtistFactory.create(name="Lovers"), name="Midnight")
+    for title in ("Walking", "Running", "Endless Loves"):
+        tracks[title] = TrackFactory.create(title=title, album=lovers, artist=lovers.album_artist)
+    for title in ("Lovely Day", "Beloved", "Beloved", "Running"):
+        services.play_record(user=user, track=tracks[title])
+    services.play_record(user=other, track=tracks["Gloves"])
+    services.star_set(user=user, kind="track", ids=[tracks["Love%"].pk, tracks["Glove Box"].pk], starred=True)
+    base = selectors.subsonic_tracks(user=user, source=None)
+    _assert_pages_are_slices(base, user=user, queries=("love", "love s", "love_", "lo", "ove", "lovers walk"))
+
+
+@COMMONNESS
+def test_album_and_artist_pages_are_the_ranked_order_however_they_are_found(
+    monkeypatch: pytest.MonkeyPatch, matches_per_wanted: int
+) -> None:
+    monkeypatch.setattr(search, "_COMMON_MATCHES_PER_WANTED", matches_per_wanted)
+    user = UserFactory.create()
+    albums = {title: AlbumFactory.create(album_artist=ArtistFactory.create(name=title), name=title) for title in TITLES}
+    for album in albums.values():
+        TrackFactory.create(title="Untitled", album=album, artist=album.album_artist)
+    services.star_set(user=user, kind="album", ids=[albums["Glove Box"].pk], starred=True)
+    services.star_set(user=user, kind="artist", ids=[albums["Beloved"].album_artist_id], starred=True)
+    for base in (selectors.albums_base(user=user, source=None), selectors.subsonic_artists(user=user)):
+        _assert_pages_are_slices(base, user=user, queries=("love", "ove", "day"))
 
 
 def test_leading_titles_come_from_an_index_range_on_sqlite() -> None:
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's LIKE cannot use the key's index: the range is SQLite's")
     TrackFactory.create(title="Love Song")
-    base = selectors.subsonic_tracks(user=UserFactory.create(), source=None)
+    user = UserFactory.create()
+    base = selectors.subsonic_tracks(user=user, source=None)
     with CaptureQueriesContext(connection) as captured:
-        assert len(selectors.search_page_pks(base, query="love", offset=0, count=1)) == 1
-    (query,) = captured.captured_queries
+        assert len(selectors.search_page_pks(base, user=user, query="love", offset=0, count=1)) == 1
+    query = captured.captured_queries[-1]
     with connection.cursor() as cursor:
         plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}").fetchall())
     assert "title_key>? AND title_key<?" in plan, plan
