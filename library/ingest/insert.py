@@ -2,7 +2,9 @@
 
 `QuerySet.bulk_create` builds a model instance per row and compiles every value of every field into its
 statement: for tracks (45 columns) that cost several times the INSERT itself. Here rows are dicts keyed by
-field attname and go to the driver's `executemany` as one single-row statement. That is only correct for fields
+field attname and go to the driver as multi-row INSERTs, as many rows a statement as it binds values: SQLite
+makes each statement a savepoint, where the FTS5 search index (filled by the tracks' triggers) writes out what it
+holds, so one statement per row cost more than the rows themselves. That is only correct for fields
 whose value needs nothing from Django but its `get_db_prep_save` (and a timestamp for `auto_now`/`auto_now_add`),
 so the models it serves are listed in `PLAIN_INSERT_MODELS` and the `library.E001` system check refuses any of
 their fields that could need more: a field class outside `_PLAIN_FIELD_CLASSES` (a subclass may override
@@ -12,6 +14,7 @@ their fields that could need more: a field class outside `_PLAIN_FIELD_CLASSES` 
 from __future__ import annotations
 
 import operator
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,7 +84,8 @@ def check_plain_insert_models(app_configs: Sequence[AppConfig] | None, **_kwargs
 
 def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
     """INSERT `rows` (dicts of field attname -> value; missing fields take their defaults, `auto_now` and
-    `auto_now_add` dates one timestamp for the whole call) with one `executemany`; no ids are read back.
+    `auto_now_add` dates one timestamp for the whole call) in as few statements as the database binds values
+    for; no ids are read back.
     Constraint violations raise `IntegrityError` as from the ORM. Runs inside the caller's transaction."""
     if not rows:
         return
@@ -106,6 +110,24 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    per_statement = max(1, _bound_values_limit() // len(fields))
     with connection.cursor() as cursor:
-        # Only quoted names from the model's own metadata and placeholders are formatted in; values are bound.
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES {one_row}", params)  # noqa: S608
+        for start in range(0, len(params), per_statement):
+            chunk = params[start : start + per_statement]
+            placeholders = ", ".join([one_row] * len(chunk))
+            bound = [value for row_values in chunk for value in row_values]
+            # Only quoted names from the model's own metadata and placeholders are formatted in; values are bound.
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {placeholders}", bound)  # noqa: S608
+
+
+# PostgreSQL's wire protocol counts a statement's parameters in 16 bits.
+_POSTGRESQL_BOUND_VALUES = 65535
+
+
+def _bound_values_limit() -> int:
+    """How many values one statement may bind. SQLite's is read from the connection: Django assumes the
+    default of SQLite releases before 3.32 (999), a tenth of what current ones take."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    return connection.features.max_query_params or _POSTGRESQL_BOUND_VALUES
