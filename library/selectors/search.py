@@ -111,17 +111,31 @@ def _ranked(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
 
 
 def _leading(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
-    """The items whose key starts with the whole query, in `_ranked` order: the first two rank classes. Each holds
-    every word of the query in its own key, so it matches without the search index, and an index range on the
-    key finds them: SQLite's LIKE cannot use a plain index, so a range on the (binary-ordered) key comes with it;
-    PostgreSQL's LIKE uses the pattern index Django makes beside the key's."""
+    """The items whose key starts with the whole query (`_starting`), in `_ranked` order: the first two rank
+    classes. Each holds every word of the query in its own key, so it matches without the search index."""
     key, name = _RANK_KEYS[qs.model]
     phrase = fold(query)
+    rank = Case(When(**{key: phrase}, then=Value(0)), default=Value(1))
+    return _alias(qs, search_rank=rank).filter(_starting(qs, phrase)).order_by(*_RANK_ORDER, name, "pk")
+
+
+def _range_walks_in_name_order(qs: QuerySet[Any]) -> bool:
+    """Walking `_starting`'s index range is walking the items in name order: the name is the key (tracks), and
+    the database orders the key as the range does. SQLite compares the bytes; PostgreSQL orders by the column's
+    collation, which its prefix index does not follow, so a walk there starts at the first name."""
+    key, name = _RANK_KEYS[qs.model]
+    return key == name and connections[qs.db].vendor == "sqlite"
+
+
+def _starting(qs: QuerySet[Any], phrase: str) -> Q:
+    """The key starts with `phrase`, as an index range on the key: SQLite's LIKE cannot use a plain index, so a
+    range on the (binary-ordered) key comes with it; PostgreSQL's LIKE uses the pattern index Django makes
+    beside the key's."""
+    key, _ = _RANK_KEYS[qs.model]
     starting = Q(**{f"{key}__startswith": phrase})
     if connections[qs.db].vendor == "sqlite":
         starting &= Q(**{f"{key}__gte": phrase, f"{key}__lt": phrase + _LAST_CHARACTER})
-    rank = Case(When(**{key: phrase}, then=Value(0)), default=Value(1))
-    return _alias(qs, search_rank=rank).filter(starting).order_by(*_RANK_ORDER, name, "pk")
+    return starting
 
 
 _LAST_CHARACTER = chr(0x10FFFF)
@@ -166,31 +180,41 @@ def search_page_pks(qs: QuerySet[_M], *, user: User, query: str, offset: int, co
 
 
 def _ranking_parts(qs: QuerySet[_M], *, user: User, query: str, wanted: int) -> Iterator[QuerySet[_M]]:
-    """`_ranked` as consecutive parts, each in `_ranked` order, made as the page needs them. First the items whose
-    key starts with the query (`_leading`: an index range). The other matches, when few, are ranked at once;
-    when many (a common word), those holding the query as whole words further on in their key come from the
-    index rows with a word starting with it (ranked at once or walked, as their number says), and the rest are
-    walked (`_walked`)."""
+    """`_ranked` as consecutive parts, each in `_ranked` order, made as the page needs them. A rank class with
+    few candidates for the page is ranked at once; one with many (a common word) is walked (`_walked`).
+    First the items whose key starts with the query, from an index range on the key (`_starting`); when they
+    are walked, the exact key comes first. Then the other matches, from the search index: when few, ranked at
+    once; when many, those holding the query as whole words further on in their key (the candidates are the
+    index rows with a word starting with it), then the rest."""
     key, name = _RANK_KEYS[qs.model]
     phrase = fold(query)
     terms = search_terms(query)
     starred = _with_starred(qs)
-    yield _leading(starred, query=query)
+    enough = _COMMON_MATCHES_PER_WANTED * wanted
+    starting = _starting(qs, phrase)
+    if (
+        _range_walks_in_name_order(qs)
+        and qs.model._default_manager.filter(starting).order_by()[:enough].count() >= enough
+    ):
+        yield starred.filter(**{key: phrase}).order_by(*_POPULAR_FIRST, name, "pk")
+        yield from _walked(starred.filter(starting).exclude(**{key: phrase}), user=user)
+    else:
+        yield _leading(starred, query=query)
     padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
     inner = _alias(starred, search_padded=padded).exclude(**{f"{key}__startswith": phrase})
-    if not _is_common(qs, terms, wanted=wanted):
+    if not _index_holds_many(qs, terms, enough):
         yield _ranked(_indexed_match(inner, terms), query=query)
         return
     whole_words = Q(search_padded__contains=f" {phrase} ")
     word_start = [f" {phrase}"]
-    if _is_common(qs, word_start, wanted=wanted):
-        yield from _walked(inner.filter(whole_words), user=user, terms=word_start)
+    if _index_holds_many(qs, word_start, enough):
+        yield from _walked(inner.filter(whole_words), user=user)
     else:
         yield _indexed_match(inner.filter(whole_words), word_start).order_by(*_POPULAR_FIRST, name, "pk")
-    yield from _walked(inner.exclude(whole_words), user=user, terms=terms)
+    yield from _walked(inner.exclude(whole_words).filter(_index_row_holds(qs, terms)), user=user)
 
 
-# A query is common when the index holds at least this many matches for each item up to the page's end: walking
+# A rank class is common when it has at least this many candidates for each item up to the page's end: walking
 # the name index in order then meets a page's worth within a few thousand rows.
 _COMMON_MATCHES_PER_WANTED = 50
 
@@ -202,21 +226,20 @@ _ANNOTATIONS: dict[type[Model], tuple[Manager[Any], str]] = {
 }
 
 
-def _walked(qs: QuerySet[_M], *, user: User, terms: list[str]) -> Iterator[QuerySet[_M]]:
-    """The many items of `qs` (one rank class) whose index row holds every term, in `_ranked` order: first those
-    `user` played or starred (from the user's annotation rows), then the rest, all unplayed and unstarred, so in
-    name order: a walk of the name index that checks each item's index row and stops when the page is full."""
+def _walked(qs: QuerySet[_M], *, user: User) -> Iterator[QuerySet[_M]]:
+    """The many items of `qs` (one rank class) in `_ranked` order: first those `user` played or starred (from
+    the user's annotation rows), then the rest, all unplayed and unstarred, so in name order: a walk of the
+    name index that stops when the page is full."""
     _, name = _RANK_KEYS[qs.model]
     annotations, item = _ANNOTATIONS[qs.model]
     interesting = annotations.filter(Q(play_count__gt=0) | Q(starred_at__isnull=False), user=user).values(item)
-    matching = qs.filter(_index_row_holds(qs, terms))
-    yield matching.filter(pk__in=interesting).order_by(*_POPULAR_FIRST, name, "pk")
-    yield matching.exclude(pk__in=interesting).order_by(name, "pk")
+    yield qs.filter(pk__in=interesting).order_by(*_POPULAR_FIRST, name, "pk")
+    yield qs.exclude(pk__in=interesting).order_by(name, "pk")
 
 
-def _is_common(qs: QuerySet[Any], terms: list[str], *, wanted: int) -> bool:
+def _index_holds_many(qs: QuerySet[Any], terms: list[str], enough: int) -> bool:
+    """The search index holds at least `enough` rows with every term (counting no further)."""
     sql, params = _match_sql(qs, terms)
-    enough = _COMMON_MATCHES_PER_WANTED * wanted
     with connections[qs.db].cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s) matched", [*params, enough])  # noqa: S608
         (matched,) = cursor.fetchone()
