@@ -202,14 +202,16 @@ def _ranking_parts(qs: QuerySet[_M], *, user: User, query: str, wanted: int) -> 
         yield _leading(starred, query=query)
     padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
     inner = _alias(starred, search_padded=padded).exclude(**{f"{key}__startswith": phrase})
-    if not _index_holds_many(qs, terms, enough):
-        yield _ranked(_indexed_match(inner, terms), query=query)
+    word_start = [f" {phrase}"]
+    matches, word_starts = _index_rows(qs, [terms, word_start], up_to=enough)
+    if matches < enough:
+        if matches:
+            yield _ranked(_indexed_match(inner, terms), query=query)
         return
     whole_words = Q(search_padded__contains=f" {phrase} ")
-    word_start = [f" {phrase}"]
-    if _index_holds_many(qs, word_start, enough):
+    if word_starts >= enough:
         yield from _walked(inner.filter(whole_words), user=user)
-    else:
+    elif word_starts:
         yield _indexed_match(inner.filter(whole_words), word_start).order_by(*_POPULAR_FIRST, name, "pk")
     yield from _walked(inner.exclude(whole_words).filter(_index_row_holds(qs, terms)), user=user)
 
@@ -237,13 +239,18 @@ def _walked(qs: QuerySet[_M], *, user: User) -> Iterator[QuerySet[_M]]:
     yield qs.exclude(pk__in=interesting).order_by(name, "pk")
 
 
-def _index_holds_many(qs: QuerySet[Any], terms: list[str], enough: int) -> bool:
-    """The search index holds at least `enough` rows with every term (counting no further)."""
-    sql, params = _match_sql(qs, terms)
+def _index_rows(qs: QuerySet[Any], term_lists: list[list[str]], *, up_to: int) -> list[int]:
+    """For each list of terms, how many search index rows hold all of them, counting no further than `up_to`;
+    in one query."""
+    counts: list[str] = []
+    params: list[str | int] = []
+    for terms in term_lists:
+        sql, values = _match_sql(qs, terms)
+        counts.append(f"(SELECT count(*) FROM ({sql} LIMIT %s) matched)")  # noqa: S608 - values are params
+        params += [*values, up_to]
     with connections[qs.db].cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s) matched", [*params, enough])  # noqa: S608
-        (matched,) = cursor.fetchone()
-    return bool(matched >= enough)
+        cursor.execute(f"SELECT {', '.join(counts)}", params)
+        return [int(count) for count in cursor.fetchone()]
 
 
 def _index_row_holds(qs: QuerySet[Any], terms: list[str]) -> RawSQL:

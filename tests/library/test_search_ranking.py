@@ -164,3 +164,23 @@ def test_leading_titles_come_from_an_index_range_on_sqlite() -> None:
     with connection.cursor() as cursor:
         plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}").fetchall())
     assert "title_key>? AND title_key<?" in plan, plan
+
+
+@pytest.mark.parametrize("query", ["love", "ove"])
+def test_a_common_query_walks_the_title_index_on_sqlite(monkeypatch: pytest.MonkeyPatch, query: str) -> None:
+    """The unplayed, unstarred items of a common rank class come from a walk of the title index in order (no
+    sort of every match), leading titles ("love") as well as fragments ("ove"), and the walk ends the page."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the plans are SQLite's")
+    monkeypatch.setattr(search, "_COMMON_MATCHES_PER_WANTED", 0)
+    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
+    for title in ("Lovely", "Loved", "Glove", "Cloves"):
+        TrackFactory.create(title=title, album=album)
+    user = UserFactory.create()
+    base = selectors.subsonic_tracks(user=user, source=None)
+    with CaptureQueriesContext(connection) as captured:
+        assert len(selectors.search_page_pks(base, user=user, query=query, offset=0, count=1)) == 1
+    with connection.cursor() as cursor:
+        plan = [row[-1] for row in cursor.execute(f"EXPLAIN QUERY PLAN {captured.captured_queries[-1]['sql']}")]
+    assert any("library_track USING INDEX library_track_title_key" in step for step in plan), plan
+    assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
