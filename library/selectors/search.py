@@ -24,7 +24,7 @@ from library.models import (
     Track,
     TrackAnnotation,
 )
-from library.selectors.base import in_order, present_tracks_by_key
+from library.selectors.base import in_order, present, present_tracks_by_key
 from library.selectors.catalog import albums_list, artists_list, tracks_list
 from library.selectors.rows import AlbumRow, TrackRow, album_rows, track_rows, track_rows_in_key_range
 from library.selectors.subsonic import albums_base, library_change, subsonic_artists, subsonic_tracks
@@ -282,12 +282,12 @@ class CatalogHits:
 
 
 def catalog_search(*, user: User, query: str, limit: int) -> CatalogHits:
-    """The library's best `limit` artists, albums and tracks for `query`, as the REST lists show them (the
-    REST `/search` and the admin search page)."""
+    """The library's best `limit` artists, albums and present tracks for `query`, as the REST lists show them
+    (the REST `/search` and the admin search page)."""
     return CatalogHits(
         artists=_best(artists_list(user=user), user=user, query=query, limit=limit),
         albums=_best(albums_list(user=user), user=user, query=query, limit=limit),
-        tracks=_best(tracks_list(user=user), user=user, query=query, limit=limit),
+        tracks=_best(tracks_list(user=user).filter(present()), user=user, query=query, limit=limit),
     )
 
 

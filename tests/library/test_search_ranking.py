@@ -184,3 +184,15 @@ def test_a_common_query_walks_the_title_index_on_sqlite(monkeypatch: pytest.Monk
         plan = [row[-1] for row in cursor.execute(f"EXPLAIN QUERY PLAN {captured.captured_queries[-1]['sql']}")]
     assert any("library_track USING INDEX library_track_title_key" in step for step in plan), plan
     assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def test_the_catalog_search_leaves_out_missing_tracks_however_they_match() -> None:
+    """The search index holds present tracks only; the titles starting with the query come from the title's own
+    index, and a missing one among them must not be found either."""
+    album = AlbumFactory.create(album_artist=ArtistFactory.create(name="Nobody"), name="Nothing")
+    present = TrackFactory.create(title="Love Song", album=album)
+    TrackFactory.create(title="Love Lost", album=album, is_missing=True)
+    TrackFactory.create(title="Glove Lost", album=album, is_missing=True)
+    for query in ("love", "ove", "lost"):
+        hits = selectors.catalog_search(user=UserFactory.create(), query=query, limit=10)
+        assert [track.pk for track in hits.tracks] == ([present.pk] if query != "lost" else []), query
