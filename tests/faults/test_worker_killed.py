@@ -122,9 +122,11 @@ def test_worker_killed_with_a_staged_batch(stack: Stack, tmp_path: Path) -> None
     """A scan killed before any batch committed leaves only staging debris, which the next scan clears."""
     worker = stack.start_worker(fault="sources.scan.pipeline:store_batch:pause", marker=tmp_path / "paused")
     scan_id = _start_scan(stack)
-    wait_for((tmp_path / "paused").exists, seconds=30, what="the first batch to be staged", diagnostics=stack.logs)
-    # Checked while the store is paused: once the worker is killed, its scan workers may tidy up before a look.
-    assert stack.media_files(), "nothing was staged: the fault landed too early"
+    wait_for((tmp_path / "paused").exists, seconds=30, what="the store to pause", diagnostics=stack.logs)
+    # The store starts on a batch while its files are still being read (it takes them as they come), so the
+    # first staged files may land after the pause. Looked for while the store is paused: once the worker is
+    # killed, its scan workers may tidy up before a look.
+    wait_for(stack.media_files, seconds=30, what="the first batch's files to be staged", diagnostics=stack.logs)
     stack.kill(worker)
     assert stack.track_paths() == []
     debris = _debris(stack)
