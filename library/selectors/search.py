@@ -334,8 +334,8 @@ def library_search(
     """search2/search3. Accent- and case-insensitive word match, best match first (`search_page_pks`); an empty query
     (also `""`, `''` or `*`) pages through the whole library by primary key, the stable order offline-sync
     clients rely on. A count of 0 skips that kind. Query count is bounded: per kind asked for, the page of keys
-    (for a query, two when the items starting with it do not fill the page), the rows, and genres for albums and
-    songs."""
+    (for a query, one per ranking part the page reaches, plus the counts that choose the parts), the rows, and
+    genres for albums and songs."""
     text = search_query_text(query)
     artists = subsonic_artists(user=user, source=source, album_artists_only=False)
     albums = albums_base(user=user, source=source)
@@ -346,10 +346,10 @@ def library_search(
         track_pks = search_page_pks(tracks, user=user, query=text, offset=song_offset, count=song_count)
     else:
         # Keys only from the track table (and its present-track index), not the joins a song element needs.
-        present = present_tracks_by_key().filter(source=source) if source else present_tracks_by_key()
+        by_key = present_tracks_by_key().filter(source=source) if source else present_tracks_by_key()
         artist_pks = _page_pks(artists.order_by("pk"), artist_offset, artist_count)
         album_pks = _page_pks(albums.order_by("pk"), album_offset, album_count)
-        track_pks = _sync_page_pks(present.order_by("pk"), source=source, offset=song_offset, count=song_count)
+        track_pks = _sync_page_pks(by_key.order_by("pk"), source=source, offset=song_offset, count=song_count)
     return SearchResult(
         artists=_loaded(artists, artist_pks),
         albums=in_order(album_rows(albums.filter(pk__in=album_pks)), album_pks) if album_pks else [],
