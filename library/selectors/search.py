@@ -100,14 +100,24 @@ def _ranked(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
     `play_count` and `starred_at` (every list queryset here does)."""
     key, name = _RANK_KEYS[qs.model]
     phrase = fold(query)
-    padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
     rank = Case(
         When(**{key: phrase}, then=Value(0)),
         When(**{f"{key}__startswith": phrase}, then=Value(1)),
-        When(search_padded__contains=f" {phrase} ", then=Value(2)),
+        When(_as_whole_words(phrase), then=Value(2)),
         default=Value(3),
     )
-    return qs.alias(search_padded=padded).alias(search_rank=rank).order_by(*_RANK_ORDER, name, "pk")
+    return _alias(_with_padded_key(qs), search_rank=rank).order_by(*_RANK_ORDER, name, "pk")
+
+
+def _with_padded_key(qs: QuerySet[_M]) -> QuerySet[_M]:
+    """`search_padded`: the key between two spaces, for `_as_whole_words`."""
+    key, _ = _RANK_KEYS[qs.model]
+    return _alias(qs, search_padded=Concat(Value(" "), F(key), Value(" "), output_field=CharField()))
+
+
+def _as_whole_words(phrase: str) -> Q:
+    """The (padded) key holds `phrase` as whole words: rank class 2, or better."""
+    return Q(search_padded__contains=f" {phrase} ")
 
 
 def _leading(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
@@ -200,15 +210,14 @@ def _ranking_parts(qs: QuerySet[_M], *, user: User, query: str, wanted: int) -> 
         yield from _walked(starred.filter(starting).exclude(**{key: phrase}), user=user)
     else:
         yield _leading(starred, query=query)
-    padded = Concat(Value(" "), F(key), Value(" "), output_field=CharField())
-    inner = _alias(starred, search_padded=padded).exclude(**{f"{key}__startswith": phrase})
+    inner = _with_padded_key(starred).exclude(starting)
     word_start = [f" {phrase}"]
     matches, word_starts = _index_rows(qs, [terms, word_start], up_to=enough)
     if matches < enough:
         if matches:
             yield _ranked(_indexed_match(inner, terms), query=query)
         return
-    whole_words = Q(search_padded__contains=f" {phrase} ")
+    whole_words = _as_whole_words(phrase)
     if word_starts >= enough:
         yield from _walked(inner.filter(whole_words), user=user)
     elif word_starts:
