@@ -5,8 +5,11 @@
 
 Uses a throw-away SQLite database in a temp dir unless DATABASE_URL is set (then that database is migrated and
 filled: point it at a scratch database, never at real data). Requests go through Django's test client, so the
-figures are server time without network. Wall-clock figures include waiting for the CPU, so on a busy machine
-also read the `cpu` column (this process's CPU time per request; SQLite runs in-process, PostgreSQL does not).
+figures are server time without network. `--http` serves the library with gunicorn as `make run` does (DEBUG off,
+its access log) and sends every request over one keep-alive connection on 127.0.0.1, as a player does: the figures
+then include HTTP, the WSGI server and the transfer. Wall-clock figures include waiting for the CPU, so on a busy
+machine also read the `cpu` column: CPU time per request of this process (SQLite runs in-process, PostgreSQL does
+not), or with `--http` of the gunicorn workers.
 Not a test: it prints numbers and exits 0.
 
 `--keep DIR` keeps the database (and media dir) in DIR and reuses it on the next run with the same --tracks and
@@ -18,16 +21,23 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.client
 import json
 import os
 import random
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = [
@@ -135,31 +145,89 @@ def generate(tracks: int, rng: random.Random) -> dict[str, Any]:
     return {"password": subsonic_password_reveal(user=user), "album_ids": [f"al-{a.pk}" for a in albums]}
 
 
-def measure(label: str, call: Callable[[], Any], runs: int, *, expect: bytes = b'"status":"ok"') -> dict[str, float]:
-    """Time `call` `runs` times after a warm-up; every answer must be a 200 whose body contains `expect`."""
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class KeepAliveClient:
+    """GETs over one HTTP/1.1 connection, kept open between requests as a player keeps it."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+
+    def get(self, path: str, params: dict[str, Any]) -> Answer:
+        self.connection.request("GET", f"{path}?{urlencode(params)}")
+        response = self.connection.getresponse()
+        return Answer(response.status, response.read())
+
+
+@contextmanager
+def served(scratch: Path) -> Iterator[tuple[int, list[Any]]]:
+    """gunicorn serving the library as `make run` starts it, on a free loopback port: its port and workers."""
+    import psutil
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {**os.environ, "BIND": "127.0.0.1", "PORT": str(port), "DEBUG": "false", "PYTHONPATH": str(ROOT)}
+    with (scratch / "gunicorn.log").open("ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "mcma.wsgi", "--config", "python:mcma.gunicorn_config"],
+            cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:  # any answer: the workers are up (the master binds the port before it starts them)
+                KeepAliveClient(port).get("/rest/ping", {})
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit(f"gunicorn did not start: see {scratch / 'gunicorn.log'}") from None
+                time.sleep(0.2)
+        yield port, psutil.Process(server.pid).children()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def measure(
+    label: str, call: Callable[[], Any], runs: int, *, workers: list[Any], expect: bytes = b'"status":"ok"'
+) -> dict[str, float]:
+    """Time `call` `runs` times after a warm-up; every answer must be a 200 whose body contains `expect`. CPU time
+    is this process's, or the `workers`' when a served process answers (then no queries are counted here)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    def cpu_seconds() -> float:
+        # The kernel counts a process's CPU time in clock ticks (10 ms): only a mean over the runs resolves it.
+        return sum(sum(worker.cpu_times()[:2]) for worker in workers) if workers else time.process_time()
+
     call()  # warm-up: caches, prepared statements
     timings = []
-    cpu = []
     queries = 0
+    start_cpu = cpu_seconds()
     for _ in range(runs):
         with CaptureQueriesContext(connection) as captured:
-            start, start_cpu = time.perf_counter(), time.process_time()
+            start = time.perf_counter()
             response = call()
             elapsed = time.perf_counter() - start
-            cpu.append((time.process_time() - start_cpu) * 1000)
         assert response.status_code == 200, (label, response.status_code)
         assert expect in response.content, (label, response.content[:300])
         timings.append(elapsed * 1000)
         queries = len(captured)
+    cpu_mean = (cpu_seconds() - start_cpu) * 1000 / runs
     timings.sort()
     p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
-    result = {"p50": statistics.median(timings), "p95": p95, "cpu_p50": statistics.median(cpu), "queries": queries}
+    result = {"p50": statistics.median(timings), "p95": p95, "cpu_mean": cpu_mean, "queries": queries}
     print(
         f"{label:<42} p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms  "
-        f"(cpu p50 {result['cpu_p50']:6.1f} ms)  queries {queries}"
+        f"(cpu mean {cpu_mean:6.1f} ms)" + ("" if workers else f"  queries {queries}")
     )
     return result
 
@@ -170,6 +238,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="keep the generated library in this directory and reuse it")
+    parser.add_argument("--http", action="store_true", help="measure a gunicorn over HTTP (see above)")
     args = parser.parse_args()
 
     if args.keep:
@@ -214,13 +283,22 @@ def bench(args: argparse.Namespace, scratch: Path) -> None:
     from django.test import Client
 
     data = _library(args, scratch)
-    rng = random.Random(args.seed)
     gc.collect()
     print(
         f"library: {args.tracks} songs, {len(data['album_ids'])} albums on {connection.vendor}; "
         f"{args.runs} runs per call\n"
     )
-    client = Client()
+    if args.http:
+        with served(scratch) as (port, workers):
+            print(f"served by gunicorn on 127.0.0.1:{port}, over one keep-alive connection\n")
+            _measure_calls(args, data, KeepAliveClient(port), workers)
+    else:
+        _measure_calls(args, data, Client(), [])
+    print(host_reference())
+
+
+def _measure_calls(args: argparse.Namespace, data: dict[str, Any], client: Any, workers: list[Any]) -> None:
+    rng = random.Random(args.seed)
     auth = {"u": "bench", "p": data["password"], "f": "json", "c": "bench", "v": "1.16.1"}
 
     def get(method: str, **params: Any) -> Any:
@@ -232,14 +310,15 @@ def bench(args: argparse.Namespace, scratch: Path) -> None:
             f"getAlbumList2 {list_type} 500",
             lambda list_type=list_type: get("getAlbumList2", type=list_type, size=500),  # type: ignore[misc]
             args.runs,
+            workers=workers,
         )
-    measure("getArtists", lambda: get("getArtists"), args.runs)
-    measure("getIndexes", lambda: get("getIndexes"), args.runs)
-    measure("getRandomSongs 50", lambda: get("getRandomSongs", size=50), args.runs)
-    measure("getAlbum", lambda: get("getAlbum", id=rng.choice(album_ids)), args.runs)
-    measure("search3 'love'", lambda: get("search3", query="love"), args.runs)
-    measure("search3 'river gold'", lambda: get("search3", query="river gold"), args.runs)
-    measure("search3 'ilve' (fragment)", lambda: get("search3", query="ilve"), args.runs)
+    measure("getArtists", lambda: get("getArtists"), args.runs, workers=workers)
+    measure("getIndexes", lambda: get("getIndexes"), args.runs, workers=workers)
+    measure("getRandomSongs 50", lambda: get("getRandomSongs", size=50), args.runs, workers=workers)
+    measure("getAlbum", lambda: get("getAlbum", id=rng.choice(album_ids)), args.runs, workers=workers)
+    measure("search3 'love'", lambda: get("search3", query="love"), args.runs, workers=workers)
+    measure("search3 'river gold'", lambda: get("search3", query="river gold"), args.runs, workers=workers)
+    measure("search3 'ilve' (fragment)", lambda: get("search3", query="ilve"), args.runs, workers=workers)
     measure(
         "search3 '' songCount=500 (one sync page)",
         lambda: get(
@@ -251,17 +330,18 @@ def bench(args: argparse.Namespace, scratch: Path) -> None:
             artistCount=0,
         ),
         args.runs,
+        workers=workers,
     )
 
     # The player's side (decoding each page) runs in this process too: it is timed apart from the requests.
     songs = 0
-    served = 0.0
+    serving = 0.0
     started = time.perf_counter()
     offset = 0
     while True:
         request_started = time.perf_counter()
         response = get("search3", query='""', songCount=500, songOffset=offset, albumCount=0, artistCount=0)
-        served += time.perf_counter() - request_started
+        serving += time.perf_counter() - request_started
         page = response.json()["subsonic-response"]["searchResult3"].get("song", [])
         songs += len(page)
         if len(page) < 500:
@@ -269,11 +349,10 @@ def bench(args: argparse.Namespace, scratch: Path) -> None:
         offset += 500
     elapsed = time.perf_counter() - started
     print(
-        f'\nfull sync: search3 query="" songCount=500 paged {songs} songs: server {served:.2f} s '
+        f'\nfull sync: search3 query="" songCount=500 paged {songs} songs: server {serving:.2f} s '
         f"({elapsed:.2f} s with this client decoding the pages)"
     )
     assert songs == args.tracks, (songs, args.tracks)
-    print(host_reference())
 
 
 if __name__ == "__main__":
