@@ -279,7 +279,10 @@ class TrackAnnotation(AnnotationBase):
             models.UniqueConstraint(fields=["user", "track"], name="track_annotation_unique"),
             models.CheckConstraint(condition=Q(rating__lte=5), name="track_rating_range"),
         ]
-        indexes = [models.Index(fields=["user", "starred_at"], name="track_ann_starred_idx")]
+        indexes = [
+            models.Index(fields=["user", "starred_at"], name="track_ann_starred_idx"),
+            models.Index(fields=["user", "play_count"], name="track_ann_frequent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"user {self.user_id} on track {self.track_id}"
@@ -311,7 +314,10 @@ class ArtistAnnotation(AnnotationBase):
             models.UniqueConstraint(fields=["user", "artist"], name="artist_annotation_unique"),
             models.CheckConstraint(condition=Q(rating__lte=5), name="artist_rating_range"),
         ]
-        indexes = [models.Index(fields=["user", "starred_at"], name="artist_ann_starred_idx")]
+        indexes = [
+            models.Index(fields=["user", "starred_at"], name="artist_ann_starred_idx"),
+            models.Index(fields=["user", "play_count"], name="artist_ann_frequent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"user {self.user_id} on artist {self.artist_id}"

@@ -10,19 +10,16 @@ from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import BooleanField, Case, CharField, F, Manager, Model, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, CharField, F, Model, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
 from accounts.models import User
 from library.models import (
     Album,
-    AlbumAnnotation,
     Artist,
-    ArtistAnnotation,
     Genre,
     Track,
-    TrackAnnotation,
 )
 from library.selectors.base import in_order, present, present_tracks_by_key
 from library.selectors.catalog import albums_list, artists_list, tracks_list
@@ -166,7 +163,7 @@ def search_ordered(qs: QuerySet[_M], *, query: str) -> QuerySet[_M]:
     return _ranked(_with_starred(_indexed_match(qs, search_terms(query))), query=query)
 
 
-def search_page_pks(qs: QuerySet[_M], *, user: User, query: str, offset: int, count: int) -> list[int]:
+def search_page_pks(qs: QuerySet[_M], *, query: str, offset: int, count: int) -> list[int]:
     """One page of `search_ordered(qs)` as primary keys. A common word matches a fifth of a large library, and
     ranking every match costs more than a player waits for: the page is cut from the ranking's parts
     (`_ranking_parts`), each found without ranking the others, and a part is only read when the page reaches it."""
@@ -174,7 +171,7 @@ def search_page_pks(qs: QuerySet[_M], *, user: User, query: str, offset: int, co
         return []
     if not search_terms(query):
         return _page_pks(search_ordered(qs, query=query), offset, count)
-    parts = _ranking_parts(qs, user=user, query=query, wanted=offset + count)
+    parts = _ranking_parts(qs, query=query, wanted=offset + count)
     pks: list[int] = []
     skip = offset
     for part in parts:
@@ -189,7 +186,7 @@ def search_page_pks(qs: QuerySet[_M], *, user: User, query: str, offset: int, co
     return pks
 
 
-def _ranking_parts(qs: QuerySet[_M], *, user: User, query: str, wanted: int) -> Iterator[QuerySet[_M]]:
+def _ranking_parts(qs: QuerySet[_M], *, query: str, wanted: int) -> Iterator[QuerySet[_M]]:
     """`_ranked` as consecutive parts, each in `_ranked` order, made as the page needs them. A rank class with
     few candidates for the page is ranked at once; one with many (a common word) is walked (`_walked`).
     First the items whose key starts with the query, from an index range on the key (`_starting`); when they
@@ -207,7 +204,7 @@ def _ranking_parts(qs: QuerySet[_M], *, user: User, query: str, wanted: int) -> 
         and qs.model._default_manager.filter(starting).order_by()[:enough].count() >= enough
     ):
         yield starred.filter(**{key: phrase}).order_by(*_POPULAR_FIRST, name, "pk")
-        yield from _walked(starred.filter(starting).exclude(**{key: phrase}), user=user)
+        yield from _walked(starred.filter(starting).exclude(**{key: phrase}))
     else:
         yield _leading(starred, query=query)
     inner = _with_padded_key(starred).exclude(starting)
@@ -219,33 +216,28 @@ def _ranking_parts(qs: QuerySet[_M], *, user: User, query: str, wanted: int) -> 
         return
     whole_words = _as_whole_words(phrase)
     if word_starts >= enough:
-        yield from _walked(inner.filter(whole_words), user=user)
+        yield from _walked(inner.filter(whole_words))
     elif word_starts:
         yield _indexed_match(inner.filter(whole_words), word_start).order_by(*_POPULAR_FIRST, name, "pk")
-    yield from _walked(inner.exclude(whole_words).filter(_index_row_holds(qs, terms)), user=user)
+    yield from _walked(inner.exclude(whole_words).filter(_index_row_holds(qs, terms)))
 
 
 # A rank class is common when it has at least this many candidates for each item up to the page's end: walking
 # the name index in order then meets a page's worth within a few thousand rows.
 _COMMON_MATCHES_PER_WANTED = 50
 
-# kind -> (its users' annotations, the annotation's key to the item)
-_ANNOTATIONS: dict[type[Model], tuple[Manager[Any], str]] = {
-    Artist: (ArtistAnnotation.objects, "artist_id"),
-    Album: (AlbumAnnotation.objects, "album_id"),
-    Track: (TrackAnnotation.objects, "track_id"),
-}
 
-
-def _walked(qs: QuerySet[_M], *, user: User) -> Iterator[QuerySet[_M]]:
-    """The many items of `qs` (one rank class) in `_ranked` order: first those `user` played or starred (from
-    the user's annotation rows), then the rest, all unplayed and unstarred, so in name order: a walk of the
-    name index that stops when the page is full."""
+def _walked(qs: QuerySet[_M]) -> Iterator[QuerySet[_M]]:
+    """The many items of `qs` (one rank class) in `_ranked` order: first those the user played or starred, then
+    the rest, all unplayed and unstarred, so in name order: a walk of the name index that stops when the page is
+    full. The played ones are walked from the user's annotation rows by play count (`noted_play_count`), so a user
+    who played thousands of tracks is not read in full for each search."""
     _, name = _RANK_KEYS[qs.model]
-    annotations, item = _ANNOTATIONS[qs.model]
-    interesting = annotations.filter(Q(play_count__gt=0) | Q(starred_at__isnull=False), user=user).values(item)
-    yield qs.filter(pk__in=interesting).order_by(*_POPULAR_FIRST, name, "pk")
-    yield qs.exclude(pk__in=interesting).order_by(name, "pk")
+    # `noted_play_count >= 0`: the user has an annotation row. Said as a comparison, not as IS NOT NULL, so both
+    # databases make the annotation join an inner one and can start from the user's rows, by play count.
+    played_or_starred = Q(noted_play_count__gte=0) & (Q(noted_play_count__gt=0) | Q(starred_at__isnull=False))
+    yield qs.filter(played_or_starred).order_by(F("noted_play_count").desc(), "-search_starred", name, "pk")
+    yield qs.filter(play_count=0, starred_at__isnull=True).order_by(name, "pk")
 
 
 def _index_rows(qs: QuerySet[Any], term_lists: list[list[str]], *, up_to: int) -> list[int]:
@@ -294,14 +286,14 @@ def catalog_search(*, user: User, query: str, limit: int) -> CatalogHits:
     """The library's best `limit` artists, albums and present tracks for `query`, as the REST lists show them
     (the REST `/search` and the admin search page)."""
     return CatalogHits(
-        artists=_best(artists_list(user=user), user=user, query=query, limit=limit),
-        albums=_best(albums_list(user=user), user=user, query=query, limit=limit),
-        tracks=_best(tracks_list(user=user).filter(present()), user=user, query=query, limit=limit),
+        artists=_best(artists_list(user=user), query=query, limit=limit),
+        albums=_best(albums_list(user=user), query=query, limit=limit),
+        tracks=_best(tracks_list(user=user).filter(present()), query=query, limit=limit),
     )
 
 
-def _best(qs: QuerySet[_M], *, user: User, query: str, limit: int) -> list[_M]:
-    return _loaded(qs, search_page_pks(qs, user=user, query=query, offset=0, count=limit))
+def _best(qs: QuerySet[_M], *, query: str, limit: int) -> list[_M]:
+    return _loaded(qs, search_page_pks(qs, query=query, offset=0, count=limit))
 
 
 def _loaded(qs: QuerySet[_M], pks: list[int]) -> list[_M]:
@@ -350,9 +342,9 @@ def library_search(
     albums = albums_base(user=user, source=source)
     tracks = subsonic_tracks(user=user, source=source)
     if text:
-        artist_pks = search_page_pks(artists, user=user, query=text, offset=artist_offset, count=artist_count)
-        album_pks = search_page_pks(albums, user=user, query=text, offset=album_offset, count=album_count)
-        track_pks = search_page_pks(tracks, user=user, query=text, offset=song_offset, count=song_count)
+        artist_pks = search_page_pks(artists, query=text, offset=artist_offset, count=artist_count)
+        album_pks = search_page_pks(albums, query=text, offset=album_offset, count=album_count)
+        track_pks = search_page_pks(tracks, query=text, offset=song_offset, count=song_count)
     else:
         # Keys only from the track table (and its present-track index), not the joins a song element needs.
         by_key = present_tracks_by_key().filter(source=source) if source else present_tracks_by_key()

@@ -99,13 +99,13 @@ def test_rest_search_ranks_too() -> None:
     assert [track.title for track in ranked] == ["Day", "Lovely Day"]
 
 
-def _assert_pages_are_slices(base: QuerySet[Any], *, user: User, queries: tuple[str, ...]) -> None:
+def _assert_pages_are_slices(base: QuerySet[Any], *, queries: tuple[str, ...]) -> None:
     for query in queries:
         ranked = list(selectors.search_ordered(base, query=query).values_list("pk", flat=True))
         assert ranked, query
         for count in (1, 2, 3, 5, 20):
             for offset in range(len(ranked) + 1):
-                page = selectors.search_page_pks(base, user=user, query=query, offset=offset, count=count)
+                page = selectors.search_page_pks(base, query=query, offset=offset, count=count)
                 assert page == ranked[offset : offset + count], (query, offset, count)
 
 
@@ -133,8 +133,11 @@ def test_track_pages_are_the_ranked_order_however_they_are_found(
         services.play_record(user=user, track=tracks[title])
     services.play_record(user=other, track=tracks["Gloves"])
     services.star_set(user=user, kind="track", ids=[tracks["Love%"].pk, tracks["Glove Box"].pk], starred=True)
+    services.star_set(user=user, kind="track", ids=[tracks["Beloved"].pk], starred=True)  # played and starred
+    for title in ("Cloves", "Lovesick"):  # an annotation row, but neither played nor starred
+        services.rating_set(user=user, kind="track", item_id=tracks[title].pk, rating=3)
     base = selectors.subsonic_tracks(user=user, source=None)
-    _assert_pages_are_slices(base, user=user, queries=("love", "love s", "love_", "lo", "ove", "lovers walk"))
+    _assert_pages_are_slices(base, queries=("love", "love s", "love_", "lo", "ove", "lovers walk"))
 
 
 @COMMONNESS
@@ -149,7 +152,7 @@ def test_album_and_artist_pages_are_the_ranked_order_however_they_are_found(
     services.star_set(user=user, kind="album", ids=[albums["Glove Box"].pk], starred=True)
     services.star_set(user=user, kind="artist", ids=[albums["Beloved"].album_artist_id], starred=True)
     for base in (selectors.albums_base(user=user, source=None), selectors.subsonic_artists(user=user)):
-        _assert_pages_are_slices(base, user=user, queries=("love", "ove", "day"))
+        _assert_pages_are_slices(base, queries=("love", "ove", "day"))
 
 
 def test_leading_titles_come_from_an_index_range_on_sqlite() -> None:
@@ -159,7 +162,7 @@ def test_leading_titles_come_from_an_index_range_on_sqlite() -> None:
     user = UserFactory.create()
     base = selectors.subsonic_tracks(user=user, source=None)
     with CaptureQueriesContext(connection) as captured:
-        assert len(selectors.search_page_pks(base, user=user, query="love", offset=0, count=1)) == 1
+        assert len(selectors.search_page_pks(base, query="love", offset=0, count=1)) == 1
     query = captured.captured_queries[-1]
     with connection.cursor() as cursor:
         plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}").fetchall())
@@ -179,11 +182,30 @@ def test_a_common_query_walks_the_title_index_on_sqlite(monkeypatch: pytest.Monk
     user = UserFactory.create()
     base = selectors.subsonic_tracks(user=user, source=None)
     with CaptureQueriesContext(connection) as captured:
-        assert len(selectors.search_page_pks(base, user=user, query=query, offset=0, count=1)) == 1
+        assert len(selectors.search_page_pks(base, query=query, offset=0, count=1)) == 1
     with connection.cursor() as cursor:
         plan = [row[-1] for row in cursor.execute(f"EXPLAIN QUERY PLAN {captured.captured_queries[-1]['sql']}")]
     assert any("library_track USING INDEX library_track_title_key" in step for step in plan), plan
     assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def test_the_played_items_of_a_common_query_are_walked_by_play_count_on_sqlite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A user who played thousands of tracks: their played items of a common rank class come from a walk of
+    their annotation rows by play count, not from reading every one of them."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the plans are SQLite's")
+    monkeypatch.setattr(search, "_COMMON_MATCHES_PER_WANTED", 0)
+    user = UserFactory.create()
+    services.play_record(user=user, track=TrackFactory.create(title="Glove"))
+    base = selectors.subsonic_tracks(user=user, source=None)
+    with CaptureQueriesContext(connection) as captured:
+        assert len(selectors.search_page_pks(base, query="ove", offset=0, count=1)) == 1
+    with connection.cursor() as cursor:
+        plan = [row[-1] for row in cursor.execute(f"EXPLAIN QUERY PLAN {captured.captured_queries[-1]['sql']}")]
+    assert plan[0].startswith("SEARCH mine USING INDEX track_ann_frequent_idx"), plan
+    assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # only for the ties within a play count
 
 
 def test_the_catalog_search_leaves_out_missing_tracks_however_they_match() -> None:
