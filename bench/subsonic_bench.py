@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,7 +197,12 @@ def served(scratch: Path) -> Iterator[tuple[int, list[Any]]]:
 
 
 def measure(
-    label: str, call: Callable[[], Any], runs: int, *, workers: list[Any], expect: bytes = b'"status":"ok"'
+    label: str,
+    call: Callable[[], Any],
+    runs: int,
+    *,
+    workers: Sequence[Any] = (),
+    expect: bytes = b'"status":"ok"',
 ) -> dict[str, float]:
     """Time `call` `runs` times after a warm-up; every answer must be a 200 whose body contains `expect`. CPU time
     is this process's, or the `workers`' when a served process answers (then no queries are counted here)."""
