@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from accounts import services
-from accounts.models import ApiKey, ListenBrainzLink, SubsonicCredential, User
+from accounts.models import ApiKey, LastFmLink, ListenBrainzLink, SubsonicCredential, User
 from mcma.errors import ApplicationError
 
 _SUBSONIC_FLAGS = (
@@ -159,11 +159,22 @@ class SubsonicCredentialAdmin(_ReadOnlySecretAdmin):
     readonly_fields = fields
 
 
-@admin.register(ListenBrainzLink)
-class ListenBrainzLinkAdmin(_ReadOnlySecretAdmin):
-    list_display = ("user", "listenbrainz_username", "created_at", "rejected_at")
+class _ScrobbleLinkAdmin(_ReadOnlySecretAdmin):
+    """A user's link to a scrobbling service: the account there, since when, and whether the service refused it."""
+
     list_select_related = ("user",)
     list_filter = ("rejected_at",)
-    search_fields = ("user__username", "listenbrainz_username")
+
+
+@admin.register(ListenBrainzLink)
+class ListenBrainzLinkAdmin(_ScrobbleLinkAdmin):
     fields = ("user", "listenbrainz_username", "created_at", "rejected_at")
-    readonly_fields = fields
+    list_display = readonly_fields = fields
+    search_fields = ("user__username", "listenbrainz_username")
+
+
+@admin.register(LastFmLink)
+class LastFmLinkAdmin(_ScrobbleLinkAdmin):
+    fields = ("user", "lastfm_username", "created_at", "rejected_at")
+    list_display = readonly_fields = fields
+    search_fields = ("user__username", "lastfm_username")

@@ -18,6 +18,7 @@ from django.conf import settings
 
 APP_PASSWORD_INFO = b"mcma subsonic app-password v1"
 LISTENBRAINZ_TOKEN_INFO = b"mcma listenbrainz token v1"
+LASTFM_SESSION_INFO = b"mcma lastfm session v1"
 
 
 class SecretUnreadableError(Exception):

@@ -35,3 +35,22 @@ class ListenBrainzUnreachableError(ServiceUnavailableError):
     """ListenBrainz could not be asked whether the token is valid; nothing was changed."""
 
     code = "listenbrainz_unavailable"
+
+
+class LastFmNotConfiguredError(ConflictError):
+    """The server has no Last.fm API account (LASTFM_API_KEY, LASTFM_API_SECRET): nobody can connect."""
+
+    code = "lastfm_not_configured"
+
+
+class LastFmAuthorizationInvalidError(InvalidInputError):
+    """The return from Last.fm's authorisation page can't be used: a forged or stale state, or a token Last.fm
+    does not accept (the user declined, or took too long)."""
+
+    code = "lastfm_authorization_invalid"
+
+
+class LastFmUnreachableError(ServiceUnavailableError):
+    """Last.fm could not be asked for the session; nothing was changed."""
+
+    code = "lastfm_unavailable"

@@ -1,4 +1,4 @@
-"""Users, their Subsonic app-passwords, API keys and ListenBrainz tokens."""
+"""Users, their Subsonic app-passwords, API keys, ListenBrainz tokens and Last.fm sessions."""
 
 from __future__ import annotations
 
@@ -86,6 +86,22 @@ class ListenBrainzLink(models.Model):
 
     def __str__(self) -> str:
         return f"ListenBrainz link of {self.user_id}"
+
+
+class LastFmLink(models.Model):
+    """A user's Last.fm session key, from the browser authorisation (recoverable: every scrobble is signed with it,
+    so stored encrypted)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lastfm")
+    ciphertext = models.BinaryField(editable=False)
+    lastfm_username = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when Last.fm refused the session (the user revoked this server): nothing is sent until the user
+    # authorises again; the plays made meanwhile wait in the queue.
+    rejected_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Last.fm link of {self.user_id}"
 
 
 class ApiKey(models.Model):

@@ -7,9 +7,10 @@ import hmac
 
 from django.db.models import QuerySet
 
+from accounts import lastfm
 from accounts.crypto import SecretUnreadableError, secret_decrypt
 from accounts.errors import SubsonicPasswordUnavailableError
-from accounts.models import ApiKey, ListenBrainzLink, SubsonicCredential, User
+from accounts.models import ApiKey, LastFmLink, ListenBrainzLink, SubsonicCredential, User
 from mcma.errors import NotFoundError
 
 API_KEY_PREFIX = "mcma_"
@@ -95,4 +96,15 @@ def listenbrainz_status(*, user: User) -> dict[str, object]:
         "connected": link is not None,
         "username": (link.listenbrainz_username or None) if link else None,
         "token_valid": link is not None and link.rejected_at is None,
+    }
+
+
+def lastfm_status(*, user: User) -> dict[str, object]:
+    """What the profile shows about the Last.fm link (never the session key)."""
+    link = LastFmLink.objects.filter(user=user).first()
+    return {
+        "available": lastfm.configured(),
+        "connected": link is not None,
+        "username": (link.lastfm_username or None) if link else None,
+        "session_valid": link is not None and link.rejected_at is None,
     }

@@ -1,4 +1,5 @@
-"""Writes of the accounts app: users, login passwords, Subsonic app-passwords, API keys and ListenBrainz tokens."""
+"""Writes of the accounts app: users, login passwords, Subsonic app-passwords, API keys, ListenBrainz tokens and
+Last.fm sessions."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import logging
 import re
 import secrets
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import update_last_login
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -17,15 +20,24 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import listenbrainz
-from accounts.crypto import LISTENBRAINZ_TOKEN_INFO, SecretUnreadableError, secret_decrypt, secret_encrypt
+from accounts import lastfm, listenbrainz
+from accounts.crypto import (
+    LASTFM_SESSION_INFO,
+    LISTENBRAINZ_TOKEN_INFO,
+    SecretUnreadableError,
+    secret_decrypt,
+    secret_encrypt,
+)
 from accounts.errors import (
+    LastFmAuthorizationInvalidError,
+    LastFmNotConfiguredError,
+    LastFmUnreachableError,
     ListenBrainzTokenInvalidError,
     ListenBrainzUnreachableError,
     PasswordRejectedError,
     SubsonicPasswordUnavailableError,
 )
-from accounts.models import ApiKey, ListenBrainzLink, SubsonicCredential, User
+from accounts.models import ApiKey, LastFmLink, ListenBrainzLink, SubsonicCredential, User
 from accounts.selectors import API_KEY_PREFIX, api_key_hash
 from mcma.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
@@ -306,4 +318,90 @@ def listenbrainz_token_for(*, user_id: int) -> str | None:
         return secret_decrypt(link.ciphertext, purpose=LISTENBRAINZ_TOKEN_INFO)
     except SecretUnreadableError:
         listenbrainz_token_reject(user_id=user_id)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Last.fm sessions
+# ---------------------------------------------------------------------------------------------------------------
+_LASTFM_STATE_SALT = "mcma.accounts.lastfm-authorize"
+# How long the way from the profile through Last.fm's page and back may take.
+LASTFM_AUTHORIZE_SECONDS = 3600
+# Last.fm's tokens are 32 hexadecimal characters; anything far from that is not sent on.
+LASTFM_TOKEN_FORM = re.compile(r"[0-9A-Za-z_-]{1,200}")
+_LASTFM_NOT_CONFIGURED = (
+    "Last.fm is not set up on this server: its administrator sets LASTFM_API_KEY and LASTFM_API_SECRET."
+)
+_LASTFM_STALE = "This return from Last.fm is not valid or is over an hour old; connect to Last.fm again."
+
+
+def lastfm_authorize_start(*, user: User, callback: str) -> str:
+    """The Last.fm page to send `user`'s browser to. Last.fm brings it back to `callback` with its token and a
+    state naming the user (signed, good for LASTFM_AUTHORIZE_SECONDS), which `lastfm_authorize_finish` takes."""
+    if not lastfm.configured():
+        raise LastFmNotConfiguredError(_LASTFM_NOT_CONFIGURED)
+    state = signing.dumps(user.pk, salt=_LASTFM_STATE_SALT)
+    return lastfm.authorize_url(f"{callback}{'&' if '?' in callback else '?'}{urlencode({'state': state})}")
+
+
+def lastfm_authorize_finish(*, state: str, token: str) -> LastFmLink:
+    """Connect the user the state names to the Last.fm account that authorised `token`. Plays waiting for a valid
+    session are sent by the next sweep."""
+    if not lastfm.configured():
+        raise LastFmNotConfiguredError(_LASTFM_NOT_CONFIGURED)
+    try:
+        user_id = signing.loads(state, salt=_LASTFM_STATE_SALT, max_age=LASTFM_AUTHORIZE_SECONDS)
+    except signing.BadSignature as exc:  # forged, altered or expired
+        raise LastFmAuthorizationInvalidError(_LASTFM_STALE, details={"field": "state"}) from exc
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise LastFmAuthorizationInvalidError(_LASTFM_STALE, details={"field": "state"})
+    if not LASTFM_TOKEN_FORM.fullmatch(token):
+        raise LastFmAuthorizationInvalidError(
+            "Last.fm sent no usable token; connect to Last.fm again.", details={"field": "token"}
+        )
+    try:
+        session = lastfm.session_get(token)
+    except lastfm.LastFmSessionRejectedError as exc:
+        raise LastFmAuthorizationInvalidError(
+            "Last.fm did not authorise this server (declined, or its page was left open too long); connect again.",
+            details={"field": "token"},
+        ) from exc
+    except (lastfm.LastFmUnavailableError, lastfm.LastFmRefusedError) as exc:
+        raise LastFmUnreachableError(
+            "Last.fm can't be reached right now; nothing was changed, connect again later."
+        ) from exc
+    link, _ = LastFmLink.objects.update_or_create(
+        user=user,
+        defaults={
+            "ciphertext": secret_encrypt(session.key, purpose=LASTFM_SESSION_INFO),
+            "lastfm_username": session.username,
+            "rejected_at": None,
+        },
+    )
+    logger.info("lastfm connected: user=%s", user.pk)
+    return link
+
+
+def lastfm_disconnect(*, user: User) -> None:
+    LastFmLink.objects.filter(user=user).delete()
+    logger.info("lastfm disconnected: user=%s", user.pk)
+
+
+def lastfm_session_reject(*, user_id: int) -> None:
+    """Last.fm refused the stored session (access revoked): stop sending until the user authorises again."""
+    LastFmLink.objects.filter(user_id=user_id, rejected_at__isnull=True).update(rejected_at=timezone.now())
+    logger.warning("lastfm session rejected: user=%s", user_id)
+
+
+def lastfm_session_for(*, user_id: int) -> str | None:
+    """The session key to sign with, or None: not connected, refused, unreadable after a key change (which counts
+    as refused), or the server has no Last.fm API account any more."""
+    link = LastFmLink.objects.filter(user_id=user_id, rejected_at__isnull=True).first()
+    if link is None or not lastfm.configured():
+        return None
+    try:
+        return secret_decrypt(link.ciphertext, purpose=LASTFM_SESSION_INFO)
+    except SecretUnreadableError:
+        lastfm_session_reject(user_id=user_id)
         return None

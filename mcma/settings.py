@@ -453,13 +453,21 @@ METADATA_MATCH_THRESHOLD = env.float("METADATA_MATCH_THRESHOLD", default=0.85)
 METADATA_WRITE_TAGS = env.bool("METADATA_WRITE_TAGS", default=False)
 
 # ---------------------------------------------------------------------------------------------------------------
-# Scrobble forwarding: ListenBrainz (each user sets their own token in their profile)
+# Scrobble forwarding: ListenBrainz (each user sets their own token in their profile) and Last.fm (each user
+# authorises this server once, in a browser; the server needs an API account of its own)
 # ---------------------------------------------------------------------------------------------------------------
 # The API root; point it at a mirror or a self-hosted ListenBrainz (or a test double).
 LISTENBRAINZ_URL = env.str("LISTENBRAINZ_URL", default="https://api.listenbrainz.org")
 LISTENBRAINZ_TIMEOUT_SECONDS = env.float("LISTENBRAINZ_TIMEOUT_SECONDS", default=10.0)
-# Listens not sent yet (service down, worker lost) are resent by this periodic sweep.
+# Listens not sent yet (service down, worker lost) are resent by this periodic sweep (both services).
 LISTENBRAINZ_SWEEP_SECONDS = env.float("LISTENBRAINZ_SWEEP_SECONDS", default=300.0)
+# From https://www.last.fm/api/account/create; Last.fm forwarding is off without both.
+LASTFM_API_KEY = env.str("LASTFM_API_KEY", default="")
+LASTFM_API_SECRET = env.str("LASTFM_API_SECRET", default="")
+# Last.fm's service and authorisation page; Libre.fm (or a test double) speaks the same API.
+LASTFM_API_URL = env.str("LASTFM_API_URL", default="https://ws.audioscrobbler.com/2.0/")
+LASTFM_AUTH_URL = env.str("LASTFM_AUTH_URL", default="https://www.last.fm/api/auth/")
+LASTFM_TIMEOUT_SECONDS = env.float("LASTFM_TIMEOUT_SECONDS", default=10.0)
 
 
 # ---------------------------------------------------------------------------------------------------------------

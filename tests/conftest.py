@@ -12,6 +12,7 @@ import pytest
 
 from tests.audio import AudioMaker
 from tests.fakes.coverart_server import FakeCoverArchive, coverart_server
+from tests.fakes.lastfm_server import API_KEY, API_SECRET, FakeLastFm, lastfm_server
 from tests.fakes.listenbrainz_server import FakeListenBrainz, listenbrainz_server
 from tests.fakes.lrclib_server import FakeLrclib, lrclib_server
 
@@ -157,8 +158,10 @@ def _celery_broker_for_tests() -> None:
 
 @pytest.fixture(autouse=True)
 def _listenbrainz_offline(settings: Any) -> None:
-    """No test reaches the real ListenBrainz: by default its URL is a closed local port (the discard port)."""
+    """No test reaches the real ListenBrainz or Last.fm: by default their URLs are a closed local port (the discard
+    port)."""
     settings.LISTENBRAINZ_URL = "http://127.0.0.1:9"
+    settings.LASTFM_API_URL = settings.LASTFM_AUTH_URL = "http://127.0.0.1:9"
 
 
 @pytest.fixture(autouse=True)
@@ -198,4 +201,14 @@ def fake_listenbrainz(settings: Any) -> Iterator[FakeListenBrainz]:
         fake.tokens["good-token"] = "alice-lb"
         settings.LISTENBRAINZ_URL = fake.base_url
         settings.LISTENBRAINZ_TIMEOUT_SECONDS = 5.0
+        yield fake
+
+
+@pytest.fixture
+def fake_lastfm(settings: Any) -> Iterator[FakeLastFm]:
+    """A fake Last.fm on 127.0.0.1, with this server's API account set up for it."""
+    with lastfm_server() as fake:
+        settings.LASTFM_API_KEY, settings.LASTFM_API_SECRET = API_KEY, API_SECRET
+        settings.LASTFM_API_URL, settings.LASTFM_AUTH_URL = fake.api_url, fake.auth_url
+        settings.LASTFM_TIMEOUT_SECONDS = 5.0
         yield fake

@@ -79,18 +79,38 @@ class ListenBrainzStatusSerializer(serializers.Serializer[Any]):
     )
 
 
+class LastFmStatusSerializer(serializers.Serializer[Any]):
+    available = serializers.BooleanField(help_text="The server has a Last.fm API account, so users can connect.")
+    connected = serializers.BooleanField(help_text="A session is stored.")
+    username = serializers.CharField(allow_null=True, help_text="The Last.fm user who authorised this server.")
+    session_valid = serializers.BooleanField(
+        help_text="False once Last.fm refused the session (access revoked): plays wait until you connect again."
+    )
+
+
+class LastFmAuthorizeSerializer(serializers.Serializer[Any]):
+    authorize_url = serializers.CharField(
+        help_text="Open this in a browser: Last.fm asks you to allow this server, then comes back here."
+    )
+
+
 class MeSerializer(UserSerializer):
     """The current user, with what only they may see."""
 
     listenbrainz = serializers.SerializerMethodField()
+    lastfm = serializers.SerializerMethodField()
 
     class Meta(UserSerializer.Meta):
-        fields = (*UserSerializer.Meta.fields, "listenbrainz")
+        fields = (*UserSerializer.Meta.fields, "listenbrainz", "lastfm")
         read_only_fields = fields
 
     @extend_schema_field(ListenBrainzStatusSerializer)
     def get_listenbrainz(self, user: User) -> dict[str, object]:
         return selectors.listenbrainz_status(user=user)
+
+    @extend_schema_field(LastFmStatusSerializer)
+    def get_lastfm(self, user: User) -> dict[str, object]:
+        return selectors.lastfm_status(user=user)
 
 
 class MeUpdateSerializer(serializers.Serializer[Any]):

@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
@@ -26,6 +29,7 @@ from accounts.api.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
+    LastFmAuthorizeSerializer,
     LoginSerializer,
     MeSerializer,
     MeUpdateSerializer,
@@ -38,7 +42,9 @@ from accounts.api.serializers import (
 )
 from accounts.login_throttle import LoginThrottledError, login_attempt_charge, login_attempt_refund
 from accounts.models import User
+from mcma.api_errors import application_error_status
 from mcma.api_errors import error_responses as errors
+from mcma.errors import ApplicationError
 
 
 def _secret(data: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
@@ -147,6 +153,41 @@ class MeView(APIView):
             services.listenbrainz_token_set(user=user, token=fields.pop("listenbrainz_token"))
         user = services.user_update(user=user, **fields)
         return Response(MeSerializer(user).data)
+
+
+class MeLastFmView(APIView):
+    @extend_schema(
+        tags=["users"],
+        summary="Start connecting to Last.fm: the page to open in a browser",
+        description="Last.fm asks you to allow this server, then sends the browser back to "
+        "`/api/v1/lastfm/callback`, which stores the session (the link is good for an hour). 409 when the server "
+        "has no Last.fm API account (`LASTFM_API_KEY`, `LASTFM_API_SECRET`).",
+        request=None,
+        responses={200: LastFmAuthorizeSerializer, **errors(401, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        callback = request.build_absolute_uri(reverse("lastfm-callback"))
+        return _secret({"authorize_url": services.lastfm_authorize_start(user=_user(request), callback=callback)})
+
+    @extend_schema(
+        tags=["users"],
+        summary="Disconnect from Last.fm (plays stop being sent there)",
+        responses={204: OpenApiResponse(description="Disconnected"), **errors(401)},
+    )
+    def delete(self, request: Request) -> Response:
+        services.lastfm_disconnect(user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def lastfm_callback(request: HttpRequest) -> HttpResponse:
+    """Where Last.fm sends the browser back (`state` from `MeLastFmView`, `token` from Last.fm): a page saying
+    whether the account is connected. Not an API call: a person reads it."""
+    try:
+        link = services.lastfm_authorize_finish(state=request.GET.get("state", ""), token=request.GET.get("token", ""))
+    except ApplicationError as exc:
+        page = {"problem": exc.message}
+        return render(request, "accounts/lastfm_callback.html", page, status=application_error_status(exc))
+    return render(request, "accounts/lastfm_callback.html", {"username": link.lastfm_username})
 
 
 class MePasswordView(APIView):
