@@ -270,9 +270,10 @@ class PlayAdmin(admin.ModelAdmin):
 
 @admin.register(PendingListen)
 class PendingListenAdmin(admin.ModelAdmin):
-    """Read-only: plays waiting for ListenBrainz; a row goes once sent."""
+    """Read-only: plays waiting for ListenBrainz or Last.fm; a row goes once sent."""
 
-    list_display = ("play", "attempts", "next_attempt_at", "last_error")
+    list_display = ("play", "service", "attempts", "next_attempt_at", "last_error")
+    list_filter = ("service",)
     list_select_related = ("play__user", "play__track")
     search_fields = ("play__user__username", "play__track__title")
     raw_id_fields = ("play",)

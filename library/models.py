@@ -373,17 +373,28 @@ class Play(models.Model):
         return f"user {self.user_id} played track {self.track_id} at {self.played_at:%Y-%m-%d %H:%M}"
 
 
-class PendingListen(models.Model):
-    """A play waiting to reach the user's ListenBrainz account; deleted once ListenBrainz took it. Kept while the
-    service is down or the token is refused, so no listen is lost (the sweep resends)."""
+class ScrobbleService(models.TextChoices):
+    """Where a user's plays can be forwarded (`library.scrobbling`)."""
 
-    play = models.OneToOneField(Play, on_delete=models.CASCADE, related_name="pending_listen")
+    LISTENBRAINZ = "listenbrainz", "ListenBrainz"
+    LASTFM = "lastfm", "Last.fm"
+
+
+class PendingListen(models.Model):
+    """A play waiting to reach one of the user's scrobbling services; deleted once that service took it. Kept
+    while the service is down or refuses the user's credential, so no listen is lost (the sweep resends)."""
+
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="pending_listens")
+    service = models.CharField(max_length=16, choices=ScrobbleService.choices, default=ScrobbleService.LISTENBRAINZ)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)
     last_error = models.CharField(max_length=200, blank=True, default="")
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["play", "service"], name="pending_listen_unique")]
+
     def __str__(self) -> str:
-        return f"listen of play {self.play_id} ({self.attempts} attempts)"
+        return f"{self.service} listen of play {self.play_id} ({self.attempts} attempts)"
 
 
 class PlaybackState(models.TextChoices):

@@ -1,29 +1,32 @@
-"""Scrobble forwarding to ListenBrainz: what a play or a "now playing" becomes there, and how it gets there.
+"""Scrobble forwarding to ListenBrainz and Last.fm: what a play or a "now playing" becomes there, and how it gets
+there.
 
-A counted play is queued as a `PendingListen` in the transaction that records it, and sent by a Celery task after
-commit, so the player never waits for ListenBrainz. The task retries with backoff; what it can't send stays in the
-table for the periodic sweep, so a down service or a lost worker never loses a listen. "Now playing" notices are
-fire-and-forget: a late one is worthless, so they are neither stored nor resent.
-
-Last.fm is not forwarded: its authorisation is a browser round trip that can't be tested offline here.
+A counted play is queued as a `PendingListen` per service the user is connected to, in the transaction that
+records it, and sent by a Celery task after commit, so the player never waits for a service. The task retries with
+backoff; what it can't send stays in the table for the periodic sweep, so a down service or a lost worker never
+loses a listen. "Now playing" notices are fire-and-forget: a late one is worthless, so they are neither stored nor
+resent.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from accounts import listenbrainz
+from accounts import lastfm, listenbrainz
 from accounts import services as account_services
-from accounts.models import ListenBrainzLink, User
-from library.models import PendingListen, Play, Track
+from accounts.models import LastFmLink, ListenBrainzLink, User
+from library.models import PendingListen, Play, ScrobbleService, Track
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +38,6 @@ TASK_RETRIES = 5
 SWEEP_BATCH = 500
 LISTEN_SUBMIT_TASK = "library.listen_submit"
 PLAYING_NOW_TASK = "library.playing_now_submit"
-
-
-def _connected(user_id: int) -> bool:
-    return ListenBrainzLink.objects.filter(user_id=user_id).exists()
 
 
 def _track_metadata(track: Track) -> dict[str, Any]:
@@ -72,20 +71,98 @@ def _listen(track: Track, *, player: str, listened_at: int | None = None) -> dic
     return listen
 
 
+def _lastfm_track(track: Track) -> lastfm.TrackInfo:
+    return lastfm.TrackInfo(
+        artist=track.artist_display or track.artist.name,
+        track=track.title,
+        album=track.album.name,
+        album_artist=track.album.album_artist.name,
+        track_number=track.track_number,
+        duration_seconds=round(track.duration_ms / 1000) if track.duration_ms else None,
+        mbid=track.musicbrainz_recording_id or "",
+    )
+
+
+@dataclass(frozen=True)
+class _Destination:
+    """One service: the user's credential for it, its calls, and what its door raises."""
+
+    link: type[ListenBrainzLink | LastFmLink]  # a user's link to the service; `rejected_at` set once refused
+    available: Callable[[], bool]  # the server can use the service at all
+    credential_for: Callable[[int], str | None]  # user id → token or session key; None: nothing can be sent
+    credential_reject: Callable[[int], None]  # the service refused it: stop until the user sets a new one
+    listen_send: Callable[[str, Track, str, int], None]  # credential, track, player, started at (Unix seconds)
+    playing_now_send: Callable[[str, Track, str], None]  # credential, track, player
+    rejected: type[Exception]
+    refused: type[Exception]  # will never take this submission
+    unavailable: type[Exception]  # may take it later
+
+
+def _listenbrainz_listen(token: str, track: Track, player: str, listened_at: int) -> None:
+    listen = _listen(track, player=player, listened_at=listened_at)
+    listenbrainz.listens_submit(token=token, listen_type="single", listens=[listen])
+
+
+def _listenbrainz_playing_now(token: str, track: Track, player: str) -> None:
+    listenbrainz.listens_submit(token=token, listen_type="playing_now", listens=[_listen(track, player=player)])
+
+
+def _lastfm_listen(session_key: str, track: Track, _player: str, listened_at: int) -> None:
+    lastfm.scrobble(session_key=session_key, track=_lastfm_track(track), timestamp=listened_at)
+
+
+def _lastfm_playing_now(session_key: str, track: Track, _player: str) -> None:
+    lastfm.now_playing_update(session_key=session_key, track=_lastfm_track(track))
+
+
+_DESTINATIONS: dict[str, _Destination] = {
+    ScrobbleService.LISTENBRAINZ: _Destination(
+        link=ListenBrainzLink,
+        available=lambda: True,
+        credential_for=lambda user_id: account_services.listenbrainz_token_for(user_id=user_id),
+        credential_reject=lambda user_id: account_services.listenbrainz_token_reject(user_id=user_id),
+        listen_send=_listenbrainz_listen,
+        playing_now_send=_listenbrainz_playing_now,
+        rejected=listenbrainz.ListenBrainzTokenRejectedError,
+        refused=listenbrainz.ListenBrainzRefusedError,
+        unavailable=listenbrainz.ListenBrainzUnavailableError,
+    ),
+    ScrobbleService.LASTFM: _Destination(
+        link=LastFmLink,
+        available=lastfm.configured,
+        credential_for=lambda user_id: account_services.lastfm_session_for(user_id=user_id),
+        credential_reject=lambda user_id: account_services.lastfm_session_reject(user_id=user_id),
+        listen_send=_lastfm_listen,
+        playing_now_send=_lastfm_playing_now,
+        rejected=lastfm.LastFmSessionRejectedError,
+        refused=lastfm.LastFmRefusedError,
+        unavailable=lastfm.LastFmUnavailableError,
+    ),
+}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Queueing (called by library.services when a play is counted or a player starts a song)
 # ---------------------------------------------------------------------------------------------------------------
+def _linked(user_id: int) -> list[str]:
+    """The services `user_id` is connected to (refused links too: their plays wait for a new credential)."""
+    return [
+        service
+        for service, destination in _DESTINATIONS.items()
+        if destination.available() and destination.link.objects.filter(user_id=user_id).exists()
+    ]
+
+
 def listen_queue(*, play: Play) -> None:
-    """Queue `play` for ListenBrainz if its user is connected; it is sent once the play is committed."""
-    if not _connected(play.user_id):
-        return
-    pending = PendingListen.objects.create(play=play, next_attempt_at=timezone.now())
-    transaction.on_commit(lambda: _send(LISTEN_SUBMIT_TASK, pending.pk))
+    """Queue `play` for each service its user is connected to; each is sent once the play is committed."""
+    for service in _linked(play.user_id):
+        pending = PendingListen.objects.create(play=play, service=service, next_attempt_at=timezone.now())
+        transaction.on_commit(partial(_send, LISTEN_SUBMIT_TASK, pending.pk))
 
 
 def playing_now_notify(*, user: User, track: Track, player: str) -> None:
-    if _connected(user.pk):
-        transaction.on_commit(lambda: _send(PLAYING_NOW_TASK, user.pk, track.pk, player))
+    for service in _linked(user.pk):
+        transaction.on_commit(partial(_send, PLAYING_NOW_TASK, user.pk, track.pk, player, service))
 
 
 def _send(task_name: str, *args: Any) -> None:
@@ -111,36 +188,38 @@ def _backoff(attempts: int) -> float:
 
 
 def listen_submit(*, pending_id: int) -> SubmitOutcome:
-    """Send one queued listen. Sent → the row goes; a refused token → the user is told and the row waits for a new
-    one; the service down → the row is kept with its next attempt time and the caller told when to retry."""
-    pending = PendingListen.objects.select_related("play__track__album", "play__track__artist").filter(pk=pending_id)
+    """Send one queued listen. Sent → the row goes; a refused credential → the user is told and the row waits for
+    a new one; the service down → the row is kept with its next attempt time and the caller told when to retry."""
+    pending = PendingListen.objects.select_related("play__track__album__album_artist", "play__track__artist").filter(
+        pk=pending_id
+    )
     row = pending.first()
     if row is None:  # sent by a concurrent attempt, or the play was deleted
         return SubmitOutcome(sent=False)
     play = row.play
-    token = account_services.listenbrainz_token_for(user_id=play.user_id)
-    if token is None:
-        return _postpone(row, "no valid ListenBrainz token", retry=False)
-    listen = _listen(play.track, player=play.client, listened_at=int(play.played_at.timestamp()))
+    destination = _DESTINATIONS[row.service]
+    credential = destination.credential_for(play.user_id)
+    if credential is None:
+        return _postpone(row, f"no valid {row.get_service_display()} credential", retry=False)
     try:
-        listenbrainz.listens_submit(token=token, listen_type="single", listens=[listen])
-    except listenbrainz.ListenBrainzTokenRejectedError:
-        account_services.listenbrainz_token_reject(user_id=play.user_id)
-        return _postpone(row, "token refused", retry=False)
-    except listenbrainz.ListenBrainzRefusedError as exc:
-        # ListenBrainz will never take this one (e.g. a listen older than it accepts): keeping it would block
+        destination.listen_send(credential, play.track, play.client, int(play.played_at.timestamp()))
+    except destination.rejected:
+        destination.credential_reject(play.user_id)
+        return _postpone(row, "credential refused", retry=False)
+    except destination.refused as exc:
+        # The service will never take this one (e.g. a listen older than it accepts): keeping it would block
         # nothing but would be resent forever.
-        logger.warning("listenbrainz refused listen of play %s for good: %s", play.pk, exc)
+        logger.warning("%s refused listen of play %s for good: %s", row.service, play.pk, exc)
         row.delete()
         return SubmitOutcome(sent=False)
-    except listenbrainz.ListenBrainzUnavailableError as exc:
+    except destination.unavailable as exc:
         return _postpone(row, str(exc), retry=True)
     row.delete()
     return SubmitOutcome(sent=True)
 
 
 def _postpone(row: PendingListen, reason: str, *, retry: bool) -> SubmitOutcome:
-    """Keep the listen. Without a usable token it is due at once: the sweep skips it until a new token is set."""
+    """Keep the listen. Without a usable credential it is due at once: the sweep skips it until a new one is set."""
     row.attempts += 1
     delay = _backoff(row.attempts)
     row.next_attempt_at = timezone.now() + timedelta(seconds=delay if retry else 0)
@@ -149,30 +228,34 @@ def _postpone(row: PendingListen, reason: str, *, retry: bool) -> SubmitOutcome:
     return SubmitOutcome(sent=False, retry_in=delay if retry else None)
 
 
-def playing_now_submit(*, user_id: int, track_id: int, player: str) -> SubmitOutcome:
-    token = account_services.listenbrainz_token_for(user_id=user_id)
-    track = Track.objects.select_related("album", "artist").filter(pk=track_id).first()
-    if token is None or track is None:
+def playing_now_submit(
+    *, user_id: int, track_id: int, player: str, service: str = ScrobbleService.LISTENBRAINZ
+) -> SubmitOutcome:
+    destination = _DESTINATIONS[service]
+    credential = destination.credential_for(user_id)
+    track = Track.objects.select_related("album__album_artist", "artist").filter(pk=track_id).first()
+    if credential is None or track is None:
         return SubmitOutcome(sent=False)
     try:
-        listenbrainz.listens_submit(token=token, listen_type="playing_now", listens=[_listen(track, player=player)])
-    except listenbrainz.ListenBrainzTokenRejectedError:
-        account_services.listenbrainz_token_reject(user_id=user_id)
+        destination.playing_now_send(credential, track, player)
+    except destination.rejected:
+        destination.credential_reject(user_id)
         return SubmitOutcome(sent=False)
-    except (listenbrainz.ListenBrainzUnavailableError, listenbrainz.ListenBrainzRefusedError) as exc:
-        logger.info("listenbrainz playing_now dropped: user=%s: %s", user_id, exc)
+    except (destination.unavailable, destination.refused) as exc:
+        logger.info("%s playing_now dropped: user=%s: %s", service, user_id, exc)
         return SubmitOutcome(sent=False)
     return SubmitOutcome(sent=True)
 
 
 def listens_sweep() -> int:
-    """Periodic: resend the queued listens that are due and whose user has a valid token; returns how many."""
+    """Periodic: resend the queued listens that are due and whose user has a usable credential; returns how many."""
+    usable = Q(pk__in=[])
+    for service, destination in _DESTINATIONS.items():
+        if destination.available():
+            users = destination.link.objects.filter(rejected_at__isnull=True).values("user_id")
+            usable |= Q(service=service, play__user__in=users)
     due = list(
-        PendingListen.objects.filter(
-            next_attempt_at__lte=timezone.now(),
-            play__user__listenbrainz__rejected_at__isnull=True,
-            play__user__listenbrainz__isnull=False,
-        )
+        PendingListen.objects.filter(usable, next_attempt_at__lte=timezone.now())
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )

@@ -1,5 +1,5 @@
-"""Celery entry points of the library app (ListenBrainz forwarding, identification, the metadata sweep: lyrics,
-ReplayGain, covers): ids in, one service call, outcome out."""
+"""Celery entry points of the library app (ListenBrainz and Last.fm forwarding, identification, the metadata
+sweep: lyrics, ReplayGain, covers): ids in, one service call, outcome out."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ def listen_submit_task(self: Any, pending_id: int) -> bool:
 
 
 @shared_task(name=scrobbling.PLAYING_NOW_TASK, acks_late=True, ignore_result=True)
-def playing_now_task(user_id: int, track_id: int, player: str) -> bool:
-    return scrobbling.playing_now_submit(user_id=user_id, track_id=track_id, player=player).sent
+def playing_now_task(user_id: int, track_id: int, player: str, service: str = "listenbrainz") -> bool:
+    # `service` last, with a default: a notice queued by the previous release (ListenBrainz only) still runs.
+    return scrobbling.playing_now_submit(user_id=user_id, track_id=track_id, player=player, service=service).sent
 
 
 @shared_task(name="library.listens_sweep", ignore_result=True)

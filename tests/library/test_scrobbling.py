@@ -121,7 +121,7 @@ def test_the_task_retries_until_the_service_is_back(
 ) -> None:
     play = services.play_record(user=connected, track=song)  # queued; the test sends it itself
     fake_listenbrainz.down_for = 2
-    listen_submit_task.apply(args=(play.pending_listen.pk,))
+    listen_submit_task.apply(args=(play.pending_listens.get().pk,))
     assert fake_listenbrainz.calls == 3 + 1  # validate-token, then two 503s and the success
     assert len(fake_listenbrainz.listens("single")) == 1
     assert not PendingListen.objects.exists()
@@ -132,7 +132,7 @@ def test_past_its_retries_the_sweep_resends(
 ) -> None:
     play = services.play_record(user=connected, track=song)
     fake_listenbrainz.down_for = scrobbling.TASK_RETRIES + 1
-    listen_submit_task.apply(args=(play.pending_listen.pk,))
+    listen_submit_task.apply(args=(play.pending_listens.get().pk,))
     pending = PendingListen.objects.get()
     assert pending.attempts == scrobbling.TASK_RETRIES + 1
     PendingListen.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
@@ -146,7 +146,7 @@ def test_a_refused_token_is_marked_and_the_listen_waits_for_a_new_one(
 ) -> None:
     play = services.play_record(user=connected, track=song)
     del fake_listenbrainz.tokens["good-token"]  # revoked on the ListenBrainz side
-    outcome = scrobbling.listen_submit(pending_id=play.pending_listen.pk)
+    outcome = scrobbling.listen_submit(pending_id=play.pending_listens.get().pk)
     assert (outcome.sent, outcome.retry_in) == (False, None)  # no point retrying with the same token
     assert ListenBrainzLink.objects.get(user=connected).rejected_at is not None
     me = api_client_for(connected).get("/api/v1/users/me").json()
