@@ -73,32 +73,34 @@ class SubsonicCredential(models.Model):
         return f"Subsonic password of {self.user_id}"
 
 
-class ListenBrainzLink(models.Model):
-    """A user's ListenBrainz user token (recoverable: every submission sends it, so stored encrypted)."""
+class ScrobbleLink(models.Model):
+    """A user's credential for a scrobbling service: recoverable (every submission sends it), so stored encrypted.
+    `rejected_at` is set when the service refused it: nothing is sent until the user gives a new one, and the
+    plays made meanwhile wait in the queue."""
+
+    ciphertext = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ListenBrainzLink(ScrobbleLink):
+    """A user's ListenBrainz user token."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listenbrainz")
-    ciphertext = models.BinaryField(editable=False)
     listenbrainz_username = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Set when ListenBrainz refused the token (401): nothing is sent until the user gives a new one; the listens
-    # made meanwhile wait in the queue.
-    rejected_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"ListenBrainz link of {self.user_id}"
 
 
-class LastFmLink(models.Model):
-    """A user's Last.fm session key, from the browser authorisation (recoverable: every scrobble is signed with it,
-    so stored encrypted)."""
+class LastFmLink(ScrobbleLink):
+    """A user's Last.fm session key, from the browser authorisation (it never expires; the user can revoke it)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lastfm")
-    ciphertext = models.BinaryField(editable=False)
     lastfm_username = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Set when Last.fm refused the session (the user revoked this server): nothing is sent until the user
-    # authorises again; the plays made meanwhile wait in the queue.
-    rejected_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Last.fm link of {self.user_id}"

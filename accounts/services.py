@@ -304,20 +304,30 @@ def listenbrainz_token_set(*, user: User, token: str | None) -> ListenBrainzLink
 
 def listenbrainz_token_reject(*, user_id: int) -> None:
     """ListenBrainz refused the stored token: stop sending until the user gives a new one (the profile says so)."""
-    ListenBrainzLink.objects.filter(user_id=user_id, rejected_at__isnull=True).update(rejected_at=timezone.now())
-    logger.warning("listenbrainz token rejected: user=%s", user_id)
+    _link_reject(ListenBrainzLink, user_id=user_id)
 
 
 def listenbrainz_token_for(*, user_id: int) -> str | None:
     """The token to send with, or None: not connected, refused, or unreadable after a key change (which counts
     as refused, so the user is told to set it again)."""
-    link = ListenBrainzLink.objects.filter(user_id=user_id, rejected_at__isnull=True).first()
+    return _link_secret(ListenBrainzLink, user_id=user_id, purpose=LISTENBRAINZ_TOKEN_INFO)
+
+
+def _link_reject(model: type[ListenBrainzLink | LastFmLink], *, user_id: int) -> None:
+    model.objects.filter(user_id=user_id, rejected_at__isnull=True).update(rejected_at=timezone.now())
+    logger.warning("%s refused by its service: user=%s", model.__name__, user_id)
+
+
+def _link_secret(model: type[ListenBrainzLink | LastFmLink], *, user_id: int, purpose: bytes) -> str | None:
+    """The secret of the user's link to a scrobbling service that has not refused it; one that can no longer be
+    decrypted counts as refused."""
+    link = model.objects.filter(user_id=user_id, rejected_at__isnull=True).first()
     if link is None:
         return None
     try:
-        return secret_decrypt(link.ciphertext, purpose=LISTENBRAINZ_TOKEN_INFO)
+        return secret_decrypt(link.ciphertext, purpose=purpose)
     except SecretUnreadableError:
-        listenbrainz_token_reject(user_id=user_id)
+        _link_reject(model, user_id=user_id)
         return None
 
 
@@ -390,18 +400,10 @@ def lastfm_disconnect(*, user: User) -> None:
 
 def lastfm_session_reject(*, user_id: int) -> None:
     """Last.fm refused the stored session (access revoked): stop sending until the user authorises again."""
-    LastFmLink.objects.filter(user_id=user_id, rejected_at__isnull=True).update(rejected_at=timezone.now())
-    logger.warning("lastfm session rejected: user=%s", user_id)
+    _link_reject(LastFmLink, user_id=user_id)
 
 
 def lastfm_session_for(*, user_id: int) -> str | None:
     """The session key to sign with, or None: not connected, refused, unreadable after a key change (which counts
     as refused), or the server has no Last.fm API account any more."""
-    link = LastFmLink.objects.filter(user_id=user_id, rejected_at__isnull=True).first()
-    if link is None or not lastfm.configured():
-        return None
-    try:
-        return secret_decrypt(link.ciphertext, purpose=LASTFM_SESSION_INFO)
-    except SecretUnreadableError:
-        lastfm_session_reject(user_id=user_id)
-        return None
+    return _link_secret(LastFmLink, user_id=user_id, purpose=LASTFM_SESSION_INFO) if lastfm.configured() else None

@@ -7,17 +7,15 @@ token nobody authorised, 9 for an unknown session key), recording every submissi
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from tests.fakes.serving import served
+from tests.fakes.serving import JsonHandler, served
 
 API_KEY = "fake-api-key"
 API_SECRET = "fake-shared-secret"
@@ -51,18 +49,7 @@ def _signature(params: dict[str, str]) -> str:
 
 
 def _handler(fake: FakeLastFm) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-        def _answer(self, code: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _error(self, code: int, error: int, message: str) -> None:
             self._answer(code, {"error": error, "message": message})
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.serving import served
+from tests.fakes.serving import JsonHandler, served
 
 
 @dataclass
@@ -30,18 +30,7 @@ class FakeListenBrainz:
 
 
 def _handler(fake: FakeListenBrainz) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-        def _answer(self, code: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _user(self) -> str | None:
             header = self.headers.get("Authorization", "")
             return fake.tokens.get(header.removeprefix("Token ")) if header.startswith("Token ") else None

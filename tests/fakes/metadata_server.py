@@ -8,7 +8,6 @@ User-Agent, which is how the tests check the shared one-request-per-second limit
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.serving import served
+from tests.fakes.serving import JsonHandler, served
 
 RECORDING_ID = "b1a9c0e9-d987-4042-ae91-78d6a3267d69"
 RELEASE_ID = "f5093c06-23e3-404f-aeaa-40f72885ee3a"
@@ -108,18 +107,7 @@ class FakeMetadataServices:
 
 
 def _handler(fake: FakeMetadataServices) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-        def _answer(self, code: int, body: Any) -> None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _fault(self) -> bool:
             with fake.lock:
                 fake.requests.append((time.time(), urlsplit(self.path).path, self.headers.get("User-Agent", "")))

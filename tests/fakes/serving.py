@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A fake service's handler: quiet (no request lines on stderr), answering JSON with `_answer`."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def _answer(self, code: int, body: Any) -> None:
+        """`body` as JSON, or as it is when already bytes."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 @contextmanager

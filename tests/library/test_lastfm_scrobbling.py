@@ -4,7 +4,6 @@ connected to ListenBrainz too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,6 @@ from accounts import services as account_services
 from accounts.models import LastFmLink, User
 from library import scrobbling, services
 from library.models import PendingListen, ScrobbleService, Track
-from mcma.celery import app
 from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
 from tests.fakes.lastfm_server import FakeLastFm
@@ -26,15 +24,6 @@ from tests.subsonic.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 RECORDING = "0a1b2c3d-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = False
 
 
 def _connect(user: User) -> None:

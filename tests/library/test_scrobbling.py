@@ -3,7 +3,7 @@ metadata, retries with backoff while the service is down, the sweep, and a refus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +15,6 @@ from accounts.models import ListenBrainzLink, User
 from library import scrobbling, services
 from library.models import PendingListen, Play, Track
 from library.tasks import listen_submit_task
-from mcma.celery import app
 from tests.factories.accounts import UserFactory
 from tests.factories.library import AlbumFactory, ArtistFactory, TrackFactory
 from tests.fakes.listenbrainz_server import FakeListenBrainz
@@ -24,16 +23,6 @@ from tests.subsonic.conftest import client_for
 pytestmark = pytest.mark.django_db
 RECORDING = "0a1b2c3d-0000-4000-8000-000000000001"
 RELEASE = "0a1b2c3d-0000-4000-8000-000000000002"
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    """Tasks run in the test's thread when sent (retries too, without their countdown)."""
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = False
 
 
 @pytest.fixture
