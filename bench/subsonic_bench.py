@@ -69,7 +69,11 @@ def _words(rng: random.Random, count: int) -> str:
     return " ".join(rng.choice(WORDS).capitalize() for _ in range(count))
 
 
-def generate(tracks: int, rng: random.Random) -> dict[str, Any]:
+# How many of the songs the bench user has played (each 1-9 times), unless --played says otherwise.
+PLAYED = 500
+
+
+def generate(tracks: int, rng: random.Random, *, played: int = PLAYED) -> dict[str, Any]:
     from accounts.models import User
     from accounts.services import subsonic_password_reveal
     from library.models import Album, AlbumAnnotation, Artist, Genre, Track, TrackAnnotation
@@ -135,7 +139,8 @@ def generate(tracks: int, rng: random.Random) -> dict[str, Any]:
     )
     user = User.objects.create_user(username="bench", password="bench-password-123")
     TrackAnnotation.objects.bulk_create(
-        [TrackAnnotation(user=user, track=t, play_count=rng.randint(1, 9)) for t in rng.sample(track_objs, 500)]
+        [TrackAnnotation(user=user, track=t, play_count=rng.randint(1, 9)) for t in rng.sample(track_objs, played)],
+        batch_size=2000,
     )
     AlbumAnnotation.objects.bulk_create(
         [AlbumAnnotation(user=user, album=a, rating=rng.randint(1, 5)) for a in rng.sample(albums, 100)]
@@ -244,6 +249,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="keep the generated library in this directory and reuse it")
     parser.add_argument("--http", action="store_true", help="measure a gunicorn over HTTP (see above)")
+    parser.add_argument(
+        "--played", type=int, default=PLAYED, help="songs the bench user has played: a long-time listener has many"
+    )
     args = parser.parse_args()
 
     if args.keep:
@@ -259,15 +267,15 @@ def _library(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     from django.db import connection
 
     described = scratch / "library.json"
-    wanted = {"tracks": args.tracks, "seed": args.seed, "database": os.environ["DATABASE_URL"]}
+    wanted = {"tracks": args.tracks, "seed": args.seed, "database": os.environ["DATABASE_URL"], "played": args.played}
     if described.exists():
         kept = json.loads(described.read_text())
-        if kept["made"] == wanted:
+        if {"played": PLAYED, **kept["made"]} == wanted:  # libraries kept before --played had the default
             print(f"library: reusing the one kept in {scratch}")
             return kept["data"]
         raise SystemExit(f"{scratch} keeps a library made with {kept['made']}: use another --keep directory")
     started = time.perf_counter()
-    data = generate(args.tracks, random.Random(args.seed))
+    data = generate(args.tracks, random.Random(args.seed), played=args.played)
     if connection.vendor == "postgresql":
         # Autovacuum would soon analyze a live database; right after a bulk load the planner has no statistics
         # and picks plans (full sorts spilling to disk) no real server would run.
