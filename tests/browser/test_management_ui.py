@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, Request, Response, expect, sync_playwright
+from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import User
+from accounts.models import LastFmLink, User
 from downloads import services
 from downloads.models import DownloadJob, JobState
 from library.models import Track
 from tests.factories.accounts import AdminFactory, UserFactory
 from tests.factories.library import TrackFactory
 from tests.fakes.fixtures import FakeYouTube
+from tests.fakes.lastfm_server import FakeLastFm
 
 pytestmark = [
     pytest.mark.slow,
@@ -181,4 +184,27 @@ def test_a_listener_sees_only_their_own_downloads(page: Page, screenshot_dir: Pa
     expect(page.locator("tr.job-row")).to_contain_text("Mine")
     expect(page.locator("#retry-all-failed")).to_have_count(0)
     page.screenshot(path=str(screenshot_dir / "listener-downloads.png"), full_page=True)
+    assert assets.failures == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connecting_to_last_fm_is_a_round_trip_in_the_browser(
+    page: Page, live_server: Any, fake_lastfm: FakeLastFm, screenshot_dir: Path
+) -> None:
+    """The profile's API gives Last.fm's page; the browser opens it, Last.fm (the fake, where the user allows at
+    once) sends it back to this server's callback, which says the account is connected."""
+    user = cast(User, UserFactory(username="listener"))
+    access = RefreshToken.for_user(user).access_token
+    answer = requests.post(
+        f"{live_server.url}/api/v1/users/me/lastfm", headers={"Authorization": f"Bearer {access}"}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    assets = FailedAssets(page)
+
+    page.goto(answer.json()["authorize_url"])
+
+    expect(page.locator("main")).to_contain_text("Connected as alice-fm")
+    assert page.url.startswith(f"{live_server.url}/api/v1/lastfm/callback?")
+    page.screenshot(path=str(screenshot_dir / "lastfm-connected.png"), full_page=True)
+    assert LastFmLink.objects.get(user=user).lastfm_username == "alice-fm"
     assert assets.failures == []
