@@ -11,6 +11,8 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
@@ -179,6 +181,8 @@ class MeLastFmView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@require_GET
+@never_cache  # its address holds Last.fm's token: no cache keeps the page
 def lastfm_callback(request: HttpRequest) -> HttpResponse:
     """Where Last.fm sends the browser back (`state` from `MeLastFmView`, `token` from Last.fm): a page saying
     whether the account is connected. Not an API call: a person reads it."""

@@ -48,8 +48,11 @@ def test_the_round_trip_connects_and_the_session_is_stored_encrypted(
     assert authorize_url.startswith(fake_lastfm.auth_url)
     callback = parse_qs(urlsplit(authorize_url).query)["cb"][0]
     assert urlsplit(callback).path == "/api/v1/lastfm/callback"
-    page = Client().get(_allowed(authorize_url))  # no login needed: the browser comes back from Last.fm
+    returned = _allowed(authorize_url)
+    assert Client().post(returned).status_code == 405  # only the browser's GET back from Last.fm
+    page = Client().get(returned)  # no login needed: the browser comes back from Last.fm
     assert page.status_code == 200
+    assert "no-store" in page["Cache-Control"]
     assert "Connected as <strong>alice-fm</strong>" in page.content.decode()
     [session_key] = fake_lastfm.sessions
     assert b"alice-fm" not in bytes(LastFmLink.objects.get(user=user).ciphertext)
