@@ -464,7 +464,7 @@ LISTENBRAINZ_SWEEP_SECONDS = env.float("LISTENBRAINZ_SWEEP_SECONDS", default=300
 # From https://www.last.fm/api/account/create; Last.fm forwarding is off without both.
 LASTFM_API_KEY = env.str("LASTFM_API_KEY", default="")
 LASTFM_API_SECRET = env.str("LASTFM_API_SECRET", default="")
-# Last.fm's service and authorisation page; Libre.fm (or a test double) speaks the same API.
+# Last.fm's service and authorisation page, or a Last.fm-compatible service's (or a test double).
 LASTFM_API_URL = env.str("LASTFM_API_URL", default="https://ws.audioscrobbler.com/2.0/")
 LASTFM_AUTH_URL = env.str("LASTFM_AUTH_URL", default="https://www.last.fm/api/auth/")
 LASTFM_TIMEOUT_SECONDS = env.float("LASTFM_TIMEOUT_SECONDS", default=10.0)
