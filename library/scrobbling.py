@@ -228,9 +228,7 @@ def _postpone(row: PendingListen, reason: str, *, retry: bool) -> SubmitOutcome:
     return SubmitOutcome(sent=False, retry_in=delay if retry else None)
 
 
-def playing_now_submit(
-    *, user_id: int, track_id: int, player: str, service: str = ScrobbleService.LISTENBRAINZ
-) -> SubmitOutcome:
+def playing_now_submit(*, user_id: int, track_id: int, player: str, service: str) -> SubmitOutcome:
     destination = _DESTINATIONS[service]
     credential = destination.credential_for(user_id)
     track = Track.objects.select_related("album__album_artist", "artist").filter(pk=track_id).first()

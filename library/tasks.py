@@ -11,6 +11,7 @@ from library import coverartarchive, lrclib, lyrics, metadata, replaygain, scrob
 from library.enrichment import selectors as enrichment_selectors
 from library.enrichment import services as enrichment
 from library.enrichment.errors import MetadataServiceUnavailableError
+from library.models import ScrobbleService
 from mcma.errors import NotFoundError
 
 
@@ -30,7 +31,7 @@ def listen_submit_task(self: Any, pending_id: int) -> bool:
 
 
 @shared_task(name=scrobbling.PLAYING_NOW_TASK, acks_late=True, ignore_result=True)
-def playing_now_task(user_id: int, track_id: int, player: str, service: str = "listenbrainz") -> bool:
+def playing_now_task(user_id: int, track_id: int, player: str, service: str = ScrobbleService.LISTENBRAINZ) -> bool:
     # `service` last, with a default: a notice queued by the previous release (ListenBrainz only) still runs.
     return scrobbling.playing_now_submit(user_id=user_id, track_id=track_id, player=player, service=service).sent
 
